@@ -1,0 +1,1 @@
+//! SigMF recordings with the `radar` extension (formats.md §1).

@@ -1,0 +1,1 @@
+//! Outputs: plot reports as JSON lines.

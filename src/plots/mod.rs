@@ -1,0 +1,1 @@
+//! Detections to plots.

@@ -1,0 +1,1 @@
+//! Processing backends: a CPI in, a range-Doppler map and detections out.

@@ -1,0 +1,1 @@
+//! Simulator: scenario -> SigMF recording following formats.md signal model.

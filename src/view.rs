@@ -1,0 +1,1 @@
+//! Range-Doppler map as a PNG picture.
