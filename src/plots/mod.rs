@@ -1,1 +1,29 @@
-//! Detections to plots.
+//! Detections to plots: group a target's threshold crossings, interpolate its
+//! peak, convert to physical units.
+
+use time::OffsetDateTime;
+
+/// One plot report: what formats.md §2 puts on a JSON line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plot {
+    /// CPI index from the start of the input.
+    pub cpi: u64,
+    /// Transmit time of the CPI's first pulse, UTC.
+    pub time_utc: OffsetDateTime,
+    /// Interpolated range, metres.
+    pub range_m: f64,
+    /// Interpolated range rate, m/s, positive receding.
+    pub radial_velocity_mps: f64,
+    /// Beam azimuth, degrees clockwise from true north.
+    pub azimuth_deg: f64,
+    /// Beam elevation, degrees above the horizon.
+    pub elevation_deg: f64,
+    /// Peak power over the CFAR noise estimate, dB.
+    pub snr_db: f64,
+    /// Interpolated range bin (see [`crate::process::RangeDopplerMap`]).
+    pub range_bin: f64,
+    /// Interpolated Doppler bin, FFT-shifted (see [`crate::process::RangeDopplerMap`]).
+    pub doppler_bin: f64,
+    /// Detections merged into this plot.
+    pub cells: u32,
+}

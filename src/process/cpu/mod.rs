@@ -1,0 +1,1 @@
+//! The CPU processing chain, one file per stage.
