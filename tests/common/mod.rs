@@ -1,0 +1,52 @@
+//! Helpers shared by integration tests.
+//!
+//! Tests that need an external tool (Python with NumPy/sigmf, iverilog,
+//! tshark, nats-server) call [`require`]: where the tool is missing they skip
+//! with a message, unless `TEWS_REQUIRE_EXTERNAL=1` is set (as `.ci/run` does),
+//! in which case the skip becomes a failure, so CI can never go green by
+//! silently skipping.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// True when skips of external-tool tests must fail (CI).
+pub fn external_required() -> bool {
+    std::env::var("TEWS_REQUIRE_EXTERNAL").is_ok_and(|v| v == "1")
+}
+
+/// Returns `Some(())` when `available`, else skips (prints why, returns
+/// `None`) or, under `TEWS_REQUIRE_EXTERNAL=1`, panics with `what`.
+pub fn require(available: bool, what: &str) -> Option<()> {
+    if available {
+        return Some(());
+    }
+    if external_required() {
+        panic!("TEWS_REQUIRE_EXTERNAL=1 but {what} is not available");
+    }
+    eprintln!("SKIPPED: {what} is not available (set TEWS_REQUIRE_EXTERNAL=1 to make this a failure)");
+    None
+}
+
+/// The Python interpreter for test peers: `$TEWS_PYTHON`, else `python3`.
+pub fn python() -> PathBuf {
+    std::env::var_os("TEWS_PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from)
+}
+
+/// The Python interpreter if it can import every module in `modules`;
+/// otherwise skips (or fails in CI) as [`require`] does.
+pub fn python_with(modules: &[&str]) -> Option<PathBuf> {
+    let py = python();
+    let ok = Command::new(&py)
+        .arg("-c")
+        .arg(format!("import {}", modules.join(", ")))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    require(ok, &format!("{} with Python modules {modules:?}", py.display()))?;
+    Some(py)
+}
+
+/// Path of the release/debug `tews` binary built for this test run.
+pub fn tews_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_tews"))
+}
