@@ -39,6 +39,8 @@ pub struct Cpi {
 impl Cpi {
     /// True when every sample of every channel is finite (no NaN or Inf).
     pub fn is_finite(&self) -> bool {
-        self.samples.iter().all(|z| z.re.is_finite() && z.im.is_finite())
+        self.samples
+            .iter()
+            .all(|z| z.re.is_finite() && z.im.is_finite())
     }
 }
