@@ -1,7 +1,13 @@
 //! Processing backends: a CPI in, a range-Doppler power map and CFAR
-//! detections out. The CPU chain lives in [`cpu`]; the GPU twin follows.
+//! detections out. The CPU chain lives in [`cpu`]; the GPU twin follows and
+//! implements the same [`Backend`] trait with the same [`ChainPlan`].
 
 pub mod cpu;
+mod plan;
+
+pub use plan::{CfarWindow, ChainPlan, ProcessConfig};
+
+use crate::cpi::Cpi;
 
 /// Square-law power of one CPI after pulse compression and the Doppler FFT.
 ///
@@ -40,4 +46,45 @@ pub struct Detection {
     pub power: f32,
     /// The CFAR noise estimate for this cell, linear (same units as `power`).
     pub noise: f32,
+}
+
+/// What a backend returns for one CPI.
+#[derive(Debug, Clone, Default)]
+pub struct CpiDetections {
+    /// Threshold crossings, in range-major order.
+    pub detections: Vec<Detection>,
+    /// Cells on which the CFAR test was made.
+    pub cells_tested: u64,
+}
+
+/// Errors of the processing layer.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// The configuration cannot be applied to this radar's CPI shape.
+    #[error("processing configuration: {0}")]
+    Config(String),
+    /// The CPI holds NaN or Inf samples; it is rejected, the run goes on.
+    #[error("CPI {0} contains NaN or Inf samples; rejected")]
+    NonFinite(u64),
+    /// The CPI's shape does not match the plan.
+    #[error("CPI {cpi} has shape {got:?}, expected {expected:?}")]
+    Shape {
+        /// CPI index.
+        cpi: u64,
+        /// (channels, pulses, samples) found.
+        got: (usize, usize, usize),
+        /// (pulses, samples) the plan was made for.
+        expected: (usize, usize),
+    },
+}
+
+/// A processing backend: the CPU chain, and later the GPU chain.
+pub trait Backend {
+    /// Short name for logs and summaries ("cpu", "gpu").
+    fn name(&self) -> &'static str;
+    /// Processes one CPI into detections.
+    fn process(&mut self, cpi: &Cpi) -> Result<CpiDetections, ProcessError>;
+    /// The range-Doppler map of the last processed CPI, when the backend
+    /// keeps it on the host (the CPU backend always does).
+    fn last_map(&self) -> Option<&RangeDopplerMap>;
 }

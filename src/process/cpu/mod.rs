@@ -1,1 +1,125 @@
-//! The CPU processing chain, one file per stage.
+//! The CPU processing chain, one file per stage, using every core (rayon).
+//!
+//! pulse compression ([`pulse_compression`]) -> Doppler FFT and power
+//! ([`doppler`]) -> 2-D CFAR ([`cfar`]). Buffers and FFT plans are made once
+//! per radar configuration and reused for every CPI.
+
+pub mod cfar;
+pub mod doppler;
+pub mod pulse_compression;
+
+use crate::cpi::Cpi;
+use crate::process::{Backend, ChainPlan, CpiDetections, ProcessError, RangeDopplerMap};
+use doppler::DopplerProcessor;
+use pulse_compression::PulseCompressor;
+use rustfft::FftPlanner;
+use rustfft::num_complex::Complex32;
+use std::time::{Duration, Instant};
+
+/// Wall time spent in each stage of the last CPI.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageTimes {
+    /// Copy of the detection channel into a contiguous buffer.
+    pub gather: Duration,
+    /// Matched filter (FFT, multiply, IFFT).
+    pub pulse_compression: Duration,
+    /// Corner turn, window, Doppler FFT, power.
+    pub doppler: Duration,
+    /// CFAR test and detection list.
+    pub cfar: Duration,
+}
+
+/// The CPU backend.
+pub struct CpuChain {
+    plan: ChainPlan,
+    compressor: PulseCompressor,
+    doppler: DopplerProcessor,
+    pulses: Vec<Complex32>,
+    compressed: Vec<Complex32>,
+    map: RangeDopplerMap,
+    times: StageTimes,
+}
+
+impl CpuChain {
+    /// Builds the chain for `plan`: plans FFTs and allocates the CPI buffers.
+    pub fn new(plan: ChainPlan) -> Self {
+        let mut planner = FftPlanner::new();
+        let (p, n) = (plan.pulses, plan.samples);
+        CpuChain {
+            compressor: PulseCompressor::new(&mut planner, n, &plan.replica, plan.fft_len),
+            doppler: DopplerProcessor::new(&mut planner, n, &plan.doppler_window),
+            pulses: vec![Complex32::default(); p * n],
+            compressed: vec![Complex32::default(); p * n],
+            map: RangeDopplerMap {
+                range_bins: n,
+                doppler_bins: p,
+                power: vec![0.0; p * n],
+            },
+            times: StageTimes::default(),
+            plan,
+        }
+    }
+
+    /// The plan this chain runs.
+    pub fn plan(&self) -> &ChainPlan {
+        &self.plan
+    }
+
+    /// Stage times of the last processed CPI.
+    pub fn stage_times(&self) -> StageTimes {
+        self.times
+    }
+}
+
+impl Backend for CpuChain {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn process(&mut self, cpi: &Cpi) -> Result<CpiDetections, ProcessError> {
+        let plan = &self.plan;
+        let (c, p, n) = cpi.samples.dim();
+        if p != plan.pulses || n != plan.samples || plan.channel >= c {
+            return Err(ProcessError::Shape {
+                cpi: cpi.meta.index,
+                got: (c, p, n),
+                expected: (plan.pulses, plan.samples),
+            });
+        }
+        if !cpi.is_finite() {
+            return Err(ProcessError::NonFinite(cpi.meta.index));
+        }
+        let t0 = Instant::now();
+        let channel = cpi.samples.index_axis(ndarray::Axis(0), plan.channel);
+        match channel.as_slice() {
+            Some(s) => self.pulses.copy_from_slice(s),
+            None => self
+                .pulses
+                .iter_mut()
+                .zip(channel.iter())
+                .for_each(|(d, s)| *d = *s),
+        }
+        let t1 = Instant::now();
+        self.compressor.compress(&self.pulses, &mut self.compressed);
+        let t2 = Instant::now();
+        self.doppler
+            .power_map(&self.compressed, &mut self.map.power);
+        let t3 = Instant::now();
+        let detections = cfar::detect(plan, &self.map.power);
+        let t4 = Instant::now();
+        self.times = StageTimes {
+            gather: t1 - t0,
+            pulse_compression: t2 - t1,
+            doppler: t3 - t2,
+            cfar: t4 - t3,
+        };
+        Ok(CpiDetections {
+            detections,
+            cells_tested: plan.cells_tested(),
+        })
+    }
+
+    fn last_map(&self) -> Option<&RangeDopplerMap> {
+        Some(&self.map)
+    }
+}

@@ -1,0 +1,185 @@
+//! The processing recipe: plain data computed once from the radar parameters
+//! and the user's options, inspected by tests, shared by every backend.
+
+use crate::dsp::cfar::{self, CfarKind};
+use crate::dsp::waveform::replica;
+use crate::dsp::window::Window;
+use crate::process::ProcessError;
+use crate::radar::RadarParams;
+use rustfft::num_complex::Complex32;
+use serde::Serialize;
+
+/// Shape of the 2-D CFAR reference window: a cross centred on the cell under
+/// test, `train_range` cells each side in range beyond `guard_range` guard
+/// cells (same Doppler bin), and `train_doppler` cells each side in Doppler
+/// beyond `guard_doppler` (same range bin). `N = 2*train_range + 2*train_doppler`.
+///
+/// Why a cross and not a rectangle: its cells lie on the two axes where the
+/// noise is independent after processing, it keeps `N` modest for OS-CFAR's
+/// per-cell sort, and it is cheap on both CPU and GPU.
+///
+/// Edge rule: Doppler is circular (the DFT is periodic), so Doppler training
+/// cells wrap around. Range is not: a cell whose range window would leave the
+/// map is not tested at all (and not counted in `cells_tested`), so every
+/// test that is made has its full `N` cells and the stated Pfa.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CfarWindow {
+    /// Training cells on each side in range.
+    pub train_range: usize,
+    /// Guard cells on each side in range.
+    pub guard_range: usize,
+    /// Training cells on each side in Doppler.
+    pub train_doppler: usize,
+    /// Guard cells on each side in Doppler.
+    pub guard_doppler: usize,
+}
+
+impl Default for CfarWindow {
+    fn default() -> Self {
+        CfarWindow {
+            train_range: 8,
+            guard_range: 3,
+            train_doppler: 4,
+            guard_doppler: 2,
+        }
+    }
+}
+
+impl CfarWindow {
+    /// Number of reference cells `N`.
+    pub fn reference_cells(&self) -> usize {
+        2 * (self.train_range + self.train_doppler)
+    }
+    /// Range bins at each edge that are not tested.
+    pub fn range_margin(&self) -> usize {
+        self.train_range + self.guard_range
+    }
+}
+
+/// The options a user chooses.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProcessConfig {
+    /// CFAR variant.
+    pub cfar: CfarKind,
+    /// Requested false-alarm probability per cell tested.
+    pub pfa: f64,
+    /// CFAR reference window.
+    pub window: CfarWindow,
+    /// OS-CFAR order `k` (1-based); `None` = `round(3N/4)`.
+    pub os_k: Option<usize>,
+    /// Taper on the range replica (symmetric). Default Hamming: -43 dB range
+    /// sidelobes, so a strong target's sidelobes do not become plots.
+    pub range_window: Window,
+    /// Window across pulses before the Doppler FFT (periodic). Default Hann.
+    pub doppler_window: Window,
+}
+
+impl Default for ProcessConfig {
+    fn default() -> Self {
+        ProcessConfig {
+            cfar: CfarKind::Ca,
+            pfa: 1e-6,
+            window: CfarWindow::default(),
+            os_k: None,
+            range_window: Window::Hamming,
+            doppler_window: Window::Hann,
+        }
+    }
+}
+
+/// Everything a backend needs, computed once per radar configuration.
+#[derive(Debug, Clone)]
+pub struct ChainPlan {
+    /// Pulses per CPI (`P`, Doppler bins).
+    pub pulses: usize,
+    /// Samples per pulse (`N`, range bins).
+    pub samples: usize,
+    /// Channel detection runs on.
+    pub channel: usize,
+    /// Channels per CPI.
+    pub channels: usize,
+    /// Fast-convolution FFT length: smallest power of two `>= N + L - 1`,
+    /// so the correlation never wraps (output `n` is fast time `t_n`).
+    pub fft_len: usize,
+    /// Tapered replica, `L` samples.
+    pub replica: Vec<Complex32>,
+    /// Doppler window, `P` samples.
+    pub doppler_window: Vec<f32>,
+    /// CFAR variant.
+    pub cfar: CfarKind,
+    /// CFAR reference window.
+    pub window: CfarWindow,
+    /// Reference cells `N`.
+    pub reference_cells: usize,
+    /// OS order `k` (unused for the CA family).
+    pub os_k: usize,
+    /// Threshold multiplier.
+    pub alpha: f32,
+    /// Divides the CFAR statistic to give the noise estimate for `snr_db`
+    /// (1 for the CA family; the expected k-th order statistic for OS).
+    pub noise_scale: f32,
+}
+
+impl ChainPlan {
+    /// Validates `config` against `params` and computes the recipe.
+    pub fn new(params: &RadarParams, config: &ProcessConfig) -> Result<Self, ProcessError> {
+        let p = params.pulses_per_cpi;
+        let n = params.samples_per_pulse;
+        let w = config.window;
+        let bad = |m: String| Err(ProcessError::Config(m));
+        if p == 0 || n == 0 {
+            return bad(format!("empty CPI shape {p} pulses x {n} samples"));
+        }
+        if 2 * (w.guard_doppler + w.train_doppler) + 1 > p {
+            return bad(format!(
+                "CFAR Doppler window (2 x ({} guard + {} training) + 1 cells) does not fit {p} pulses",
+                w.guard_doppler, w.train_doppler
+            ));
+        }
+        if 2 * w.range_margin() + 1 > n {
+            return bad(format!(
+                "CFAR range window (2 x ({} guard + {} training) + 1 cells) does not fit {n} range bins",
+                w.guard_range, w.train_range
+            ));
+        }
+        let reference_cells = w.reference_cells();
+        let os_k = config
+            .os_k
+            .unwrap_or_else(|| cfar::default_os_k(reference_cells));
+        let alpha = cfar::alpha(config.cfar, reference_cells, os_k, config.pfa)
+            .map_err(|e| ProcessError::Config(e.to_string()))?;
+        let noise_scale = match config.cfar {
+            CfarKind::Os => cfar::os_noise_scale(reference_cells, os_k),
+            _ => 1.0,
+        };
+        let mut replica = replica(&params.waveform, params.sample_rate_hz);
+        if replica.is_empty() {
+            return bad("the waveform is shorter than one sample".into());
+        }
+        let taper = config.range_window.symmetric(replica.len());
+        for (z, t) in replica.iter_mut().zip(taper) {
+            *z *= t;
+        }
+        let fft_len = (n + replica.len() - 1).next_power_of_two();
+        Ok(ChainPlan {
+            pulses: p,
+            samples: n,
+            channel: params.sum_channel,
+            channels: params.num_channels,
+            fft_len,
+            replica,
+            doppler_window: config.doppler_window.periodic(p),
+            cfar: config.cfar,
+            window: w,
+            reference_cells,
+            os_k,
+            alpha: alpha as f32,
+            noise_scale: noise_scale as f32,
+        })
+    }
+
+    /// Cells tested per CPI.
+    pub fn cells_tested(&self) -> u64 {
+        ((self.samples - 2 * self.window.range_margin()) * self.pulses) as u64
+    }
+}
