@@ -1,6 +1,9 @@
 //! Detections to plots: group a target's threshold crossings, interpolate its
 //! peak, convert to physical units.
 
+mod extract;
+
+pub use extract::{extract_plots, peak_offset};
 use time::OffsetDateTime;
 
 /// One plot report: what formats.md §2 puts on a JSON line.

@@ -46,6 +46,10 @@ pub struct Detection {
     pub power: f32,
     /// The CFAR noise estimate for this cell, linear (same units as `power`).
     pub noise: f32,
+    /// Map power of the four neighbours, for peak interpolation:
+    /// `[range - 1, range + 1, doppler - 1, doppler + 1]` (Doppler wraps;
+    /// a range neighbour outside the map is 0).
+    pub neighbours: [f32; 4],
 }
 
 /// What a backend returns for one CPI.

@@ -66,11 +66,14 @@ pub fn detect(plan: &ChainPlan, power: &[f32]) -> Vec<Detection> {
                             }
                         };
                         if cut > plan.alpha * stat {
+                            let below = if r > 0 { power[(r - 1) * p + d] } else { 0.0 };
+                            let above = power.get((r + 1) * p + d).copied().unwrap_or(0.0);
                             found.push(Detection {
                                 range_bin: r as u32,
                                 doppler_bin: d as u32,
                                 power: cut,
                                 noise,
+                                neighbours: [below, above, padded[d + h - 1], padded[d + h + 1]],
                             });
                         }
                     }
