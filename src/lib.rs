@@ -10,6 +10,7 @@ pub mod cpi;
 pub mod dsp;
 pub mod ingest;
 pub mod output;
+pub mod pipeline;
 pub mod plots;
 pub mod process;
 pub mod radar;

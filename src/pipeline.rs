@@ -1,0 +1,134 @@
+//! The run loop: CPIs from ingest -> backend -> plots -> outputs, with the
+//! counters of the run summary.
+//!
+//! Ingest runs on its own thread and hands CPIs over a bounded channel of
+//! [`INGEST_QUEUE_CPIS`]: reading CPI k+1 overlaps processing CPI k, and a
+//! slow backend stops the reader (back-pressure) instead of growing memory.
+
+use crate::cpi::Cpi;
+use crate::output::{OutputError, PlotSink};
+use crate::plots::{Plot, extract_plots};
+use crate::process::{Backend, CpiDetections, ProcessError};
+use crate::radar::RadarParams;
+use serde::Serialize;
+use std::fmt::Display;
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+
+/// CPIs buffered between the reader thread and processing.
+pub const INGEST_QUEUE_CPIS: usize = 2;
+
+/// The run summary (`--summary PATH`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Input as given.
+    pub input: String,
+    /// Backend that processed the CPIs ("cpu").
+    pub backend: String,
+    /// CPIs read from the input.
+    pub cpis: u64,
+    /// CPIs rejected (NaN or Inf samples); not processed.
+    pub cpis_rejected: u64,
+    /// Cells on which the CFAR test was made, all CPIs.
+    pub cells_tested: u64,
+    /// CFAR threshold crossings before grouping.
+    pub detections: u64,
+    /// Plots reported.
+    pub plots: u64,
+    /// Wall time of the run, seconds (reading, processing, writing).
+    pub seconds: f64,
+    /// Complex samples of the detection channel processed per second of wall time.
+    pub samples_per_second: f64,
+    /// CFAR variant.
+    pub cfar: String,
+    /// Requested false-alarm probability per cell.
+    pub pfa: f64,
+    /// CFAR threshold multiplier derived from `pfa`.
+    pub cfar_alpha: f64,
+    /// CFAR reference cells.
+    pub cfar_reference_cells: usize,
+    /// Indices of rejected CPIs.
+    pub rejected_cpi_indices: Vec<u64>,
+}
+
+/// Why a run stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Reading the input failed mid-run.
+    #[error("{0}")]
+    Ingest(String),
+    /// Processing failed for a reason other than a bad CPI.
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    /// An output failed.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}
+
+/// Processes every CPI of `cpis` with `backend` and writes the plots to
+/// `sinks`. `on_cpi` sees each processed CPI's detections and plots (for
+/// progress bars, the demo's table, tests). Outputs are finished only when
+/// the whole input was processed.
+pub fn run<I, E>(
+    cpis: I,
+    params: &RadarParams,
+    backend: &mut dyn Backend,
+    sinks: &mut [Box<dyn PlotSink>],
+    mut on_cpi: impl FnMut(u64, &CpiDetections, &[Plot]),
+) -> Result<Summary, RunError>
+where
+    I: Iterator<Item = Result<Cpi, E>> + Send,
+    E: Display + Send,
+{
+    let start = Instant::now();
+    let mut summary = Summary {
+        backend: backend.name().to_string(),
+        ..Summary::default()
+    };
+    let samples_per_cpi = params.samples_per_cpi() as f64;
+    let (tx, rx) = sync_channel::<Result<Cpi, String>>(INGEST_QUEUE_CPIS);
+    let result = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for item in cpis {
+                let failed = item.is_err();
+                if tx.send(item.map_err(|e| e.to_string())).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        for item in rx {
+            let cpi = item.map_err(RunError::Ingest)?;
+            summary.cpis += 1;
+            let found = match backend.process(&cpi) {
+                Ok(found) => found,
+                Err(ProcessError::NonFinite(index)) => {
+                    tracing::warn!(
+                        "CPI {index} contains NaN or Inf samples: rejected, run continues"
+                    );
+                    summary.cpis_rejected += 1;
+                    summary.rejected_cpi_indices.push(index);
+                    continue;
+                }
+                Err(e) => return Err(RunError::Process(e)),
+            };
+            let plots = extract_plots(&found.detections, params, &cpi.meta);
+            summary.cells_tested += found.cells_tested;
+            summary.detections += found.detections.len() as u64;
+            summary.plots += plots.len() as u64;
+            for sink in sinks.iter_mut() {
+                sink.write(&plots)?;
+            }
+            on_cpi(cpi.meta.index, &found, &plots);
+        }
+        Ok(())
+        // Dropping rx here ends the reader if we stopped early.
+    });
+    result?;
+    for sink in sinks.iter_mut() {
+        sink.finish()?;
+    }
+    summary.seconds = start.elapsed().as_secs_f64();
+    let processed = (summary.cpis - summary.cpis_rejected) as f64;
+    summary.samples_per_second = processed * samples_per_cpi / summary.seconds.max(1e-9);
+    Ok(summary)
+}
