@@ -6,6 +6,7 @@
 //! [`dsp`] holds the pure math both backends share; [`sim`] writes recordings
 //! that follow the signal model of formats.md; [`view`] draws a range-Doppler map.
 
+pub mod bench;
 pub mod cpi;
 pub mod dsp;
 pub mod ingest;

@@ -15,68 +15,31 @@ const ROWS_PER_TASK: usize = 32;
 /// Runs the CFAR test on every testable cell of `power` (range-major,
 /// `plan.pulses` Doppler bins per row) and returns the crossings in
 /// range-major order.
+///
+/// For the CA family the four partial sums are formed a whole row at a time
+/// (contiguous, vectorisable adds across Doppler), nearest training cell
+/// first; the result is the same as summing cell by cell in that order.
 pub fn detect(plan: &ChainPlan, power: &[f32]) -> Vec<Detection> {
     let p = plan.pulses;
     let rows = plan.samples;
-    let w = plan.window;
-    let margin = w.range_margin();
+    let margin = plan.window.range_margin();
     let tested = margin..rows - margin;
-    let half_n = (plan.reference_cells / 2) as f32;
-    let n_ref = plan.reference_cells as f32;
-    let h = w.guard_doppler + w.train_doppler;
+    let h = plan.window.guard_doppler + plan.window.train_doppler;
 
     let starts: Vec<usize> = tested.clone().step_by(ROWS_PER_TASK).collect();
     starts
         .par_iter()
         .map_init(
-            || {
-                (
-                    vec![0.0f32; p + 2 * h], // Doppler-wrapped row
-                    vec![0.0f32; plan.reference_cells],
-                )
+            || RowScratch {
+                padded: vec![0.0; p + 2 * h],
+                cells: vec![0.0; plan.reference_cells],
+                sums: [vec![0.0; p], vec![0.0; p], vec![0.0; p], vec![0.0; p]],
+                stat: vec![0.0; p],
             },
-            |(padded, cells), &r_start| {
+            |scratch, &r_start| {
                 let mut found = Vec::new();
                 for r in r_start..(r_start + ROWS_PER_TASK).min(tested.end) {
-                    let row = &power[r * p..(r + 1) * p];
-                    // padded[j] = row[(j - h) mod P]
-                    for (j, v) in padded.iter_mut().enumerate() {
-                        *v = row[(j + p * (h / p + 1) - h) % p];
-                    }
-                    for d in 0..p {
-                        let cut = row[d];
-                        let (stat, noise) = match plan.cfar {
-                            CfarKind::Os => {
-                                gather(plan, power, padded, r, d, cells);
-                                let k = plan.os_k - 1;
-                                let (_, kth, _) = cells.select_nth_unstable_by(k, f32::total_cmp);
-                                (*kth, *kth / plan.noise_scale)
-                            }
-                            kind => {
-                                let (rl, rg) = range_sums(plan, power, r, d);
-                                let (dl, dg) = doppler_sums(plan, padded, d);
-                                let lead = rl + dl;
-                                let lag = rg + dg;
-                                let s = match kind {
-                                    CfarKind::Go => lead.max(lag) / half_n,
-                                    CfarKind::So => lead.min(lag) / half_n,
-                                    _ => (lead + lag) / n_ref,
-                                };
-                                (s, s)
-                            }
-                        };
-                        if cut > plan.alpha * stat {
-                            let below = if r > 0 { power[(r - 1) * p + d] } else { 0.0 };
-                            let above = power.get((r + 1) * p + d).copied().unwrap_or(0.0);
-                            found.push(Detection {
-                                range_bin: r as u32,
-                                doppler_bin: d as u32,
-                                power: cut,
-                                noise,
-                                neighbours: [below, above, padded[d + h - 1], padded[d + h + 1]],
-                            });
-                        }
-                    }
+                    detect_row(plan, power, r, scratch, &mut found);
                 }
                 found
             },
@@ -85,32 +48,94 @@ pub fn detect(plan: &ChainPlan, power: &[f32]) -> Vec<Detection> {
         .concat()
 }
 
-/// Sums of the leading (smaller range) and lagging range training cells.
-#[inline]
-fn range_sums(plan: &ChainPlan, power: &[f32], r: usize, d: usize) -> (f32, f32) {
-    let p = plan.pulses;
-    let w = plan.window;
-    let (mut lead, mut lag) = (0.0f32, 0.0f32);
-    for i in 1..=w.train_range {
-        let off = w.guard_range + i;
-        lead += power[(r - off) * p + d];
-        lag += power[(r + off) * p + d];
-    }
-    (lead, lag)
+/// Per-thread buffers for one range row.
+struct RowScratch {
+    /// The row, Doppler-wrapped: `padded[j] = row[(j - h) mod P]`.
+    padded: Vec<f32>,
+    /// Reference cells of one cell under test (OS only).
+    cells: Vec<f32>,
+    /// Range lead, range lag, Doppler lead, Doppler lag sums per Doppler bin
+    /// (four separate rows so the adds vectorise).
+    sums: [Vec<f32>; 4],
+    /// CFAR statistic per Doppler bin.
+    stat: Vec<f32>,
 }
 
-/// Sums of the leading (lower bin, wrapping) and lagging Doppler training cells.
-#[inline]
-fn doppler_sums(plan: &ChainPlan, padded: &[f32], d: usize) -> (f32, f32) {
+fn detect_row(
+    plan: &ChainPlan,
+    power: &[f32],
+    r: usize,
+    s: &mut RowScratch,
+    found: &mut Vec<Detection>,
+) {
+    let p = plan.pulses;
     let w = plan.window;
     let h = w.guard_doppler + w.train_doppler;
-    let (mut lead, mut lag) = (0.0f32, 0.0f32);
-    for i in 1..=w.train_doppler {
-        let off = w.guard_doppler + i;
-        lead += padded[d + h - off];
-        lag += padded[d + h + off];
+    let row = &power[r * p..(r + 1) * p];
+    // Doppler wrap: the last h bins before the row, the first h after it.
+    s.padded[..h].copy_from_slice(&row[p - h..]);
+    s.padded[h..h + p].copy_from_slice(row);
+    s.padded[h + p..].copy_from_slice(&row[..h]);
+    if plan.cfar == CfarKind::Os {
+        let k = plan.os_k - 1;
+        for d in 0..p {
+            gather(plan, power, &s.padded, r, d, &mut s.cells);
+            let (_, kth, _) = s.cells.select_nth_unstable_by(k, f32::total_cmp);
+            s.stat[d] = *kth;
+        }
+    } else {
+        let [range_lead, range_lag, dop_lead, dop_lag] = &mut s.sums;
+        for v in [
+            &mut *range_lead,
+            &mut *range_lag,
+            &mut *dop_lead,
+            &mut *dop_lag,
+        ] {
+            v.fill(0.0);
+        }
+        for i in 1..=w.train_range {
+            let off = w.guard_range + i;
+            add_row(range_lead, &power[(r - off) * p..(r - off + 1) * p]);
+            add_row(range_lag, &power[(r + off) * p..(r + off + 1) * p]);
+        }
+        for i in 1..=w.train_doppler {
+            let off = w.guard_doppler + i;
+            add_row(dop_lead, &s.padded[h - off..h - off + p]);
+            add_row(dop_lag, &s.padded[h + off..h + off + p]);
+        }
+        let half_n = (plan.reference_cells / 2) as f32;
+        let n_ref = plan.reference_cells as f32;
+        for (d, st) in s.stat.iter_mut().enumerate() {
+            let lead = range_lead[d] + dop_lead[d];
+            let lag = range_lag[d] + dop_lag[d];
+            *st = match plan.cfar {
+                CfarKind::Go => lead.max(lag) / half_n,
+                CfarKind::So => lead.min(lag) / half_n,
+                _ => (lead + lag) / n_ref,
+            };
+        }
     }
-    (lead, lag)
+    for d in 0..p {
+        let cut = row[d];
+        if cut > plan.alpha * s.stat[d] {
+            let below = if r > 0 { power[(r - 1) * p + d] } else { 0.0 };
+            let above = power.get((r + 1) * p + d).copied().unwrap_or(0.0);
+            found.push(Detection {
+                range_bin: r as u32,
+                doppler_bin: d as u32,
+                power: cut,
+                noise: s.stat[d] / plan.noise_scale,
+                neighbours: [below, above, s.padded[d + h - 1], s.padded[d + h + 1]],
+            });
+        }
+    }
+}
+
+#[inline]
+fn add_row(acc: &mut [f32], row: &[f32]) {
+    for (a, v) in acc.iter_mut().zip(row) {
+        *a += v;
+    }
 }
 
 /// All reference cells of `(r, d)` into `cells` (for OS-CFAR).

@@ -60,8 +60,12 @@ impl DopplerProcessor {
                     let block = &mut block[..rows * p];
                     self.fft.process_with_scratch(block, scratch);
                     for (row_in, row_out) in block.chunks_exact(p).zip(out.chunks_exact_mut(p)) {
-                        for (d, o) in row_out.iter_mut().enumerate() {
-                            *o = row_in[(d + shift) % p].norm_sqr();
+                        let (head, tail) = row_out.split_at_mut(p - shift);
+                        for (o, z) in head.iter_mut().zip(&row_in[shift..]) {
+                            *o = z.norm_sqr();
+                        }
+                        for (o, z) in tail.iter_mut().zip(&row_in[..shift]) {
+                            *o = z.norm_sqr();
                         }
                     }
                 },

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 /// Wall time spent in each stage of the last CPI.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StageTimes {
-    /// Copy of the detection channel into a contiguous buffer.
+    /// Copy of the detection channel into a contiguous buffer (only when
+    /// the CPI is not in standard layout; otherwise ~0).
     pub gather: Duration,
     /// Matched filter (FFT, multiply, IFFT).
     pub pulse_compression: Duration,
@@ -34,6 +35,7 @@ pub struct CpuChain {
     plan: ChainPlan,
     compressor: PulseCompressor,
     doppler: DopplerProcessor,
+    /// Contiguous copy of the detection channel, for non-standard layouts.
     pulses: Vec<Complex32>,
     compressed: Vec<Complex32>,
     map: RangeDopplerMap,
@@ -48,7 +50,7 @@ impl CpuChain {
         CpuChain {
             compressor: PulseCompressor::new(&mut planner, n, &plan.replica, plan.fft_len),
             doppler: DopplerProcessor::new(&mut planner, n, &plan.doppler_window),
-            pulses: vec![Complex32::default(); p * n],
+            pulses: Vec::new(),
             compressed: vec![Complex32::default(); p * n],
             map: RangeDopplerMap {
                 range_bins: n,
@@ -90,17 +92,22 @@ impl Backend for CpuChain {
             return Err(ProcessError::NonFinite(cpi.meta.index));
         }
         let t0 = Instant::now();
+        // A standard-layout CPI holds each channel as one contiguous block:
+        // compress straight from it; copy only for other layouts.
         let channel = cpi.samples.index_axis(ndarray::Axis(0), plan.channel);
-        match channel.as_slice() {
-            Some(s) => self.pulses.copy_from_slice(s),
-            None => self
-                .pulses
-                .iter_mut()
-                .zip(channel.iter())
-                .for_each(|(d, s)| *d = *s),
-        }
+        let input: &[Complex32] = match channel.as_slice() {
+            Some(s) => s,
+            None => {
+                self.pulses
+                    .resize(plan.pulses * plan.samples, Complex32::default());
+                for (d, s) in self.pulses.iter_mut().zip(channel.iter()) {
+                    *d = *s;
+                }
+                &self.pulses
+            }
+        };
         let t1 = Instant::now();
-        self.compressor.compress(&self.pulses, &mut self.compressed);
+        self.compressor.compress(input, &mut self.compressed);
         let t2 = Instant::now();
         self.doppler
             .power_map(&self.compressed, &mut self.map.power);

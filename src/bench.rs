@@ -1,0 +1,258 @@
+//! `tews bench`: times the processing chain on a synthetic CPI, per stage,
+//! against the time of the chain's FFTs alone (same sizes, same threads), so
+//! the overhead around the FFTs is visible.
+
+use crate::cpi::{Cpi, CpiMeta};
+use crate::process::cpu::CpuChain;
+use crate::process::{Backend, ChainPlan, ProcessConfig, ProcessError};
+use crate::radar::{RadarParams, Waveform};
+use ndarray::Array3;
+use rayon::prelude::*;
+use rustfft::FftPlanner;
+use rustfft::num_complex::Complex32;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// One stage's timing.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageTiming {
+    /// Stage name.
+    pub stage: String,
+    /// Median wall time per CPI, microseconds.
+    pub us_per_cpi: f64,
+}
+
+/// The result of a benchmark of one backend.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// "cpu".
+    pub backend: String,
+    /// Adapter name (GPU only).
+    pub adapter: Option<String>,
+    /// Pulses per CPI.
+    pub pulses: usize,
+    /// Samples per pulse.
+    pub samples_per_pulse: usize,
+    /// Fast-convolution FFT length.
+    pub fft_len: usize,
+    /// Worker threads.
+    pub threads: usize,
+    /// Timed iterations (after warm-up).
+    pub iterations: usize,
+    /// Median whole-chain time per CPI, microseconds.
+    pub us_per_cpi: f64,
+    /// Complex samples per second through the chain, millions.
+    pub msamples_per_s: f64,
+    /// Median time of the chain's FFTs alone, microseconds.
+    pub fft_only_us: f64,
+    /// `us_per_cpi / fft_only_us`.
+    pub chain_over_fft: f64,
+    /// Median per stage.
+    pub stages: Vec<StageTiming>,
+}
+
+/// A synthetic CPI: deterministic noise of unit power plus three point
+/// targets, LFM pulse of 10% duty cycle at 80% of the sample rate.
+pub fn synthetic(pulses: usize, samples: usize) -> (RadarParams, Cpi) {
+    let fs = 10e6;
+    let params = RadarParams {
+        sample_rate_hz: fs,
+        pulses_per_cpi: pulses,
+        samples_per_pulse: samples,
+        pri_s: 2.0 * samples as f64 / fs,
+        window_delay_s: 0.0,
+        waveform: Waveform::Lfm {
+            bandwidth_hz: 0.8 * fs,
+            pulse_width_s: (samples as f64 / 10.0).max(1.0).round() / fs,
+        },
+        num_channels: 1,
+        sum_channel: 0,
+        channel_names: vec![],
+    };
+    let mut state: u32 = 0x1234_5678;
+    let mut uniform = move || {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        ((state >> 8) as f32 + 0.5) / (1u32 << 24) as f32
+    };
+    let replica = crate::dsp::waveform::replica(&params.waveform, fs);
+    let mut samples_arr = Array3::from_shape_fn((1, pulses, samples), |_| {
+        // Box-Muller: unit total power.
+        let (u, v) = (uniform(), uniform());
+        let r = (-u.ln()).sqrt();
+        let t = std::f32::consts::TAU * v;
+        Complex32::new(r * t.cos(), r * t.sin())
+    });
+    for (k, &(start, doppler)) in [
+        (samples / 4, 0.1f32),
+        (samples / 2, -0.27),
+        (3 * samples / 4, 0.4),
+    ]
+    .iter()
+    .enumerate()
+    {
+        for m in 0..pulses {
+            let ph = Complex32::from_polar(
+                0.3 + 0.2 * k as f32,
+                std::f32::consts::TAU * doppler * m as f32,
+            );
+            for (l, s) in replica.iter().enumerate() {
+                if start + l < samples {
+                    samples_arr[[0, m, start + l]] += s * ph;
+                }
+            }
+        }
+    }
+    let meta = CpiMeta {
+        index: 0,
+        time_utc: time::OffsetDateTime::UNIX_EPOCH,
+        carrier_hz: 1e9,
+        azimuth_deg: 0.0,
+        elevation_deg: 0.0,
+        simulated: true,
+    };
+    (
+        params,
+        Cpi {
+            meta,
+            samples: samples_arr,
+        },
+    )
+}
+
+fn median(v: &mut [Duration]) -> f64 {
+    v.sort();
+    v[v.len() / 2].as_secs_f64() * 1e6
+}
+
+/// Benchmarks the CPU chain: `warmup` untimed CPIs, then `iterations` timed.
+pub fn bench_cpu(
+    pulses: usize,
+    samples: usize,
+    config: &ProcessConfig,
+    warmup: usize,
+    iterations: usize,
+) -> Result<BenchReport, ProcessError> {
+    let (params, cpi) = synthetic(pulses, samples);
+    let plan = ChainPlan::new(&params, config)?;
+    let fft_len = plan.fft_len;
+    let mut chain = CpuChain::new(plan);
+    let iterations = iterations.max(1);
+    let mut total = Vec::with_capacity(iterations);
+    let mut stages: [Vec<Duration>; 4] = Default::default();
+    for i in 0..warmup + iterations {
+        let t = Instant::now();
+        chain.process(&cpi)?;
+        let elapsed = t.elapsed();
+        if i >= warmup {
+            total.push(elapsed);
+            let s = chain.stage_times();
+            for (v, d) in stages
+                .iter_mut()
+                .zip([s.gather, s.pulse_compression, s.doppler, s.cfar])
+            {
+                v.push(d);
+            }
+        }
+    }
+    let fft_only_us = bench_ffts_alone(pulses, samples, fft_len, warmup, iterations);
+    let us = median(&mut total);
+    let names = ["gather", "pulse_compression", "doppler_fft_power", "cfar"];
+    Ok(BenchReport {
+        backend: "cpu".into(),
+        adapter: None,
+        pulses,
+        samples_per_pulse: samples,
+        fft_len,
+        threads: rayon::current_num_threads(),
+        iterations,
+        us_per_cpi: us,
+        msamples_per_s: (pulses * samples) as f64 / us,
+        fft_only_us,
+        chain_over_fft: us / fft_only_us,
+        stages: names
+            .iter()
+            .zip(stages.iter_mut())
+            .map(|(n, v)| StageTiming {
+                stage: n.to_string(),
+                us_per_cpi: median(v),
+            })
+            .collect(),
+    })
+}
+
+/// The chain's FFTs and nothing else: per pulse a forward and an inverse
+/// `fft_len`-point FFT, then `samples` Doppler FFTs of `pulses` points, with
+/// the same parallel split as the chain. Median microseconds per CPI.
+fn bench_ffts_alone(
+    pulses: usize,
+    samples: usize,
+    fft_len: usize,
+    warmup: usize,
+    iterations: usize,
+) -> f64 {
+    let mut planner = FftPlanner::<f32>::new();
+    let fwd = planner.plan_fft_forward(fft_len);
+    let inv = planner.plan_fft_inverse(fft_len);
+    let dop = planner.plan_fft_forward(pulses);
+    let mut range_buf = vec![Complex32::new(0.5, -0.25); pulses * fft_len];
+    let mut dop_buf = vec![Complex32::new(0.5, -0.25); pulses * samples];
+    let mut times = Vec::with_capacity(iterations);
+    for i in 0..warmup + iterations {
+        let t = Instant::now();
+        range_buf.par_chunks_mut(fft_len).for_each_init(
+            || {
+                vec![
+                    Complex32::default();
+                    fwd.get_inplace_scratch_len()
+                        .max(inv.get_inplace_scratch_len())
+                ]
+            },
+            |scratch, row| {
+                fwd.process_with_scratch(row, scratch);
+                inv.process_with_scratch(row, scratch);
+            },
+        );
+        dop_buf.par_chunks_mut(64 * pulses).for_each_init(
+            || vec![Complex32::default(); dop.get_inplace_scratch_len()],
+            |scratch, block| dop.process_with_scratch(block, scratch),
+        );
+        if i >= warmup {
+            times.push(t.elapsed());
+        }
+    }
+    median(&mut times)
+}
+
+/// A table a person can read.
+pub fn format_table(r: &BenchReport) -> String {
+    let mut s = format!(
+        "backend {}  CPI {} pulses x {} samples  (FFT {}, {} threads, median of {})\n",
+        r.backend, r.pulses, r.samples_per_pulse, r.fft_len, r.threads, r.iterations
+    );
+    s += &format!(
+        "{:<22}{:>12}{:>14}{:>9}\n",
+        "stage", "us/CPI", "Msamples/s", "share"
+    );
+    let samples = (r.pulses * r.samples_per_pulse) as f64;
+    for st in &r.stages {
+        s += &format!(
+            "{:<22}{:>12.1}{:>14.1}{:>8.1}%\n",
+            st.stage,
+            st.us_per_cpi,
+            samples / st.us_per_cpi,
+            100.0 * st.us_per_cpi / r.us_per_cpi
+        );
+    }
+    s += &format!(
+        "{:<22}{:>12.1}{:>14.1}\n",
+        "total", r.us_per_cpi, r.msamples_per_s
+    );
+    s += &format!(
+        "{:<22}{:>12.1}{:>14.1}\n",
+        "FFTs alone",
+        r.fft_only_us,
+        samples / r.fft_only_us
+    );
+    s += &format!("chain / FFTs alone: {:.2}x\n", r.chain_over_fft);
+    s
+}
