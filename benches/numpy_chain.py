@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 import scipy.fft
-from scipy import ndimage, signal
+from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -113,23 +113,38 @@ def format_time(t0: dt.datetime, extra_ns: int) -> str:
 # ---------------------------------------------------------------- DSP
 
 
+def _cosine_window(a0: float, n: int, periodic: bool) -> np.ndarray:
+    """a0 - (1 - a0) cos(2 pi i / D), D = n (periodic) or n - 1 (symmetric).
+
+    Identical to scipy.signal.windows.hamming/hann(n, sym=not periodic) (checked in
+    tests/py/test_numpy_chain.py); written out because importing scipy.signal
+    costs about two seconds of start-up.
+    """
+    if n == 1:
+        return np.ones(1)
+    d = n if periodic else n - 1
+    return a0 - (1.0 - a0) * np.cos(2.0 * np.pi * np.arange(n) / d)
+
+
 def range_window(name: str, L: int) -> np.ndarray:
+    """Symmetric taper applied to the replica."""
     if name == "none":
         return np.ones(L)
     if name == "hamming":
-        return signal.windows.hamming(L, sym=True)
+        return _cosine_window(0.54, L, periodic=False)
     if name == "hann":
-        return signal.windows.hann(L, sym=True)
+        return _cosine_window(0.5, L, periodic=False)
     raise ValueError(f"unknown range window {name!r}")
 
 
 def doppler_window(name: str, P: int) -> np.ndarray:
+    """Periodic (DFT-even) window over pulses."""
     if name == "none":
         return np.ones(P)
     if name == "hann":
-        return signal.windows.hann(P, sym=False)
+        return _cosine_window(0.5, P, periodic=True)
     if name == "hamming":
-        return signal.windows.hamming(P, sym=False)
+        return _cosine_window(0.54, P, periodic=True)
     raise ValueError(f"unknown Doppler window {name!r}")
 
 
@@ -280,10 +295,11 @@ class Cfar:
             for o in range(self.Gr + 1, self.Gr + self.Tr + 1):
                 ref[i] = pm[E - o: R - E - o]; i += 1
                 ref[i] = pm[E + o: R - E + o]; i += 1
-            mid = pm[inner]
+            K = self.Gd + self.Td  # Doppler wraps: pad K columns each side
+            mid = np.concatenate([pm[inner, P - K:], pm[inner], pm[inner, :K]], axis=1)
             for o in range(self.Gd + 1, self.Gd + self.Td + 1):
-                ref[i] = np.roll(mid, o, axis=1); i += 1   # d - o
-                ref[i] = np.roll(mid, -o, axis=1); i += 1  # d + o
+                ref[i] = mid[:, K - o: K - o + P]; i += 1  # d - o
+                ref[i] = mid[:, K + o: K + o + P]; i += 1  # d + o
             stat = np.partition(ref, self.k - 1, axis=0)[self.k - 1].astype(np.float64)
         det[inner] = pm[inner] > self.alpha * stat
         noise = np.zeros((R, P))

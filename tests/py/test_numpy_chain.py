@@ -169,6 +169,15 @@ def test_matched_filter_is_correlation():
     assert np.allclose(pm, ref, rtol=1e-4, atol=1e-3 * ref.max())
 
 
+def test_windows_match_scipy():
+    from scipy.signal import windows
+    for n in (1, 2, 7, 64, 100, 101):
+        assert np.allclose(nc.range_window("hamming", n), windows.hamming(n, sym=True), atol=1e-15)
+        assert np.allclose(nc.range_window("hann", n), windows.hann(n, sym=True), atol=1e-15)
+        assert np.allclose(nc.doppler_window("hann", n), windows.hann(n, sym=False), atol=1e-15)
+        assert np.allclose(nc.doppler_window("hamming", n), windows.hamming(n, sym=False), atol=1e-15)
+
+
 def test_grouping_wraps_doppler():
     R, P = 50, 16
     pm = np.ones((R, P), dtype=np.float32)
