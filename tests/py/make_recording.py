@@ -117,8 +117,12 @@ def main(argv=None) -> int:
             for i, ((r0, v, snr), amp) in enumerate(zip(a.target, amps)):
                 R = r0 + v * t_m
                 tau = 2.0 * R / C_MPS
-                s = waveform_eval(t_n[None, :] - tau[:, None], a.waveform, B, T)
-                sig += amp * s * np.exp(-4j * np.pi * R / lam)[:, None]
+                # only the fast-time samples the echo can touch: t_n - tau in [0, T)
+                lo = max(0, int(np.floor((tau.min() - a.window_delay) * fs)) - 1)
+                hi = min(N, int(np.ceil((tau.max() + T - a.window_delay) * fs)) + 2)
+                if lo < hi:
+                    s = waveform_eval(t_n[None, lo:hi] - tau[:, None], a.waveform, B, T)
+                    sig[:, lo:hi] += amp * s * np.exp(-4j * np.pi * R / lam)[:, None]
                 r_mid = r0 + v * (k * P + (P - 1) / 2) * pri
                 f_d = -2.0 * v / lam
                 truth.append({
