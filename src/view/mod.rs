@@ -246,7 +246,7 @@ pub fn render_rgb(
     }
     canvas.stroke_rect(bar_left - 1, top - 1, bar_width + 2, height + 2, FRAME);
     let span_db = scale.top_db - scale.bottom_db;
-    for (value, label) in nice_ticks(scale.bottom_db, scale.top_db, 8) {
+    for (value, label) in nice_ticks(scale.bottom_db, scale.top_db, 8, 0.0) {
         let y = top as f64 + (scale.top_db - value) / span_db * height as f64;
         let yi = (y.floor() as i64).min(bottom - 1);
         canvas.fill_rect(bar_left + bar_width + 1, yi, 4, 1, FRAME);
