@@ -1,1 +1,0 @@
-//! Range-Doppler map as a PNG picture.
