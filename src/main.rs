@@ -152,6 +152,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_max_level(level)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match cli.command {
         Some(Command::Run(args)) => cmd_run(&args),
@@ -180,7 +181,9 @@ fn check_backend(choice: BackendChoice) -> Result<()> {
             tracing::info!("backend auto: this build has no GPU backend yet; using the CPU");
             Ok(())
         }
-        BackendChoice::Gpu => bail!("--backend gpu: this build has no GPU backend yet (use cpu or auto)"),
+        BackendChoice::Gpu => {
+            bail!("--backend gpu: this build has no GPU backend yet (use cpu or auto)")
+        }
     }
 }
 
@@ -203,8 +206,16 @@ fn cmd_run(args: &RunArgs) -> Result<()> {
     )?;
     let config = args.process.config();
     let plan = ChainPlan::new(&recording.params, &config)?;
-    let mut sinks: Vec<Box<dyn PlotSink>> = specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
-    let summary = process_recording(&recording, plan, &config, &mut sinks, &args.input, |_, _, _| {})?;
+    let mut sinks: Vec<Box<dyn PlotSink>> =
+        specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
+    let summary = process_recording(
+        &recording,
+        plan,
+        &config,
+        &mut sinks,
+        &args.input,
+        |_, _, _| {},
+    )?;
     tracing::info!(
         "{} CPIs ({} rejected), {} detections, {} plots in {:.2} s ({:.1} M samples/s)",
         summary.cpis,
@@ -235,18 +246,26 @@ fn process_recording(
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(recording.num_cpis);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} CPI {pos}/{len} [{bar:40}] {per_sec} ETA {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{spinner} CPI {pos}/{len} [{bar:40}] {per_sec} ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         bar
     } else {
         ProgressBar::hidden()
     };
-    let mut summary = pipeline::run(recording.cpis()?, &recording.params, &mut backend, sinks, |k, d, p| {
-        bar.inc(1);
-        on_cpi(k, d, p);
-    })
+    let mut summary = pipeline::run(
+        recording.cpis()?,
+        &recording.params,
+        &mut backend,
+        sinks,
+        |k, d, p| {
+            bar.inc(1);
+            on_cpi(k, d, p);
+        },
+    )
     .with_context(|| format!("processing {}", input.display()))?;
     bar.finish_and_clear();
     summary.input = input.display().to_string();
@@ -259,7 +278,8 @@ fn process_recording(
 
 fn write_summary(path: &Path, summary: &Summary) -> Result<()> {
     let text = serde_json::to_string_pretty(summary)?;
-    std::fs::write(path, text + "\n").with_context(|| format!("{}: cannot write the summary", path.display()))
+    std::fs::write(path, text + "\n")
+        .with_context(|| format!("{}: cannot write the summary", path.display()))
 }
 
 fn cmd_bench(args: &BenchArgs) -> Result<()> {
@@ -271,7 +291,13 @@ fn cmd_bench(args: &BenchArgs) -> Result<()> {
             args.samples
         );
     }
-    let report = tews::bench::bench_cpu(args.pulses, args.samples, &args.process.config(), 5, args.iterations)?;
+    let report = tews::bench::bench_cpu(
+        args.pulses,
+        args.samples,
+        &args.process.config(),
+        5,
+        args.iterations,
+    )?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

@@ -24,7 +24,9 @@ pub fn require(available: bool, what: &str) -> Option<()> {
     if external_required() {
         panic!("TEWS_REQUIRE_EXTERNAL=1 but {what} is not available");
     }
-    eprintln!("SKIPPED: {what} is not available (set TEWS_REQUIRE_EXTERNAL=1 to make this a failure)");
+    eprintln!(
+        "SKIPPED: {what} is not available (set TEWS_REQUIRE_EXTERNAL=1 to make this a failure)"
+    );
     None
 }
 
@@ -42,7 +44,10 @@ pub fn python_with(modules: &[&str]) -> Option<PathBuf> {
         .arg(format!("import {}", modules.join(", ")))
         .output()
         .is_ok_and(|o| o.status.success());
-    require(ok, &format!("{} with Python modules {modules:?}", py.display()))?;
+    require(
+        ok,
+        &format!("{} with Python modules {modules:?}", py.display()),
+    )?;
     Some(py)
 }
 
