@@ -1300,4 +1300,41 @@ mod tests {
         assert_eq!(cpi_time(t0, 0, 16, 1e-3), Some(t0));
         assert_eq!(cpi_time(t0, u64::MAX, 65536, 1.0), None);
     }
+
+    const GOOD_META: &str = r#"{"global": {"core:datatype": "ci16_le", "core:sample_rate": 1e6,
+        "core:version": "1.2.0", "core:num_channels": 2,
+        "core:extensions": [{"name": "radar", "version": "0.1.0", "optional": false}],
+        "radar:pulses_per_cpi": 4, "radar:samples_per_pulse": 8, "radar:pri_s": 1e-3,
+        "radar:window_delay_s": 2e-5, "radar:channels": ["sum", "delta"],
+        "radar:waveform": {"type": "lfm", "bandwidth_hz": 5e5, "pulse_width_s": 1e-5},
+        "core:geolocation": {"type": "Point", "coordinates": [1, 2, 3]}},
+      "captures": [{"core:sample_start": 0, "core:frequency": 9.4e9,
+        "core:datetime": "2026-03-01T12:00:00Z", "radar:azimuth_deg": 45, "radar:elevation_deg": 3},
+        {"core:sample_start": 32, "core:frequency": 9.4e9,
+        "core:datetime": "2026-03-01T12:00:00Z", "radar:azimuth_deg": 45, "radar:elevation_deg": 3}]}"#;
+
+    #[test]
+    fn mutated_metadata_never_panics() {
+        let good = GOOD_META.as_bytes();
+        let parsed = parse_meta("m", good).unwrap();
+        assert_eq!(parsed.params.num_channels, 2);
+        assert_eq!(parsed.captures.len(), 2);
+        let mut accepted = 0;
+        for i in 0..good.len() {
+            for b in [b'0', b'9', b'-', b'.', b'"', b'}', b']', b'e', b' ', 0xff] {
+                let mut v = good.to_vec();
+                v[i] = b;
+                match parse_meta("m", &v) {
+                    Ok(_) => accepted += 1,
+                    Err(e) => {
+                        let msg = e.to_string();
+                        assert!(msg.starts_with("m: ") && !msg.contains('\n'), "{msg}");
+                    }
+                }
+            }
+            assert!(parse_meta("m", &good[..i]).is_err());
+        }
+        // Some mutations (digits inside numbers, spaces) are still valid metadata.
+        assert!(accepted > 0);
+    }
 }
