@@ -692,6 +692,8 @@ bad_meta! {
     geolocation_latitude_out_of_range: set("core:geolocation", json!({"type": "Point", "coordinates": [1.0, 95.0]})) =>
         ["core:geolocation", "latitude"];
     simulated_not_bool: set("radar:simulated", json!("yes")) => ["radar:simulated", "\"yes\""];
+    trailing_bytes_unsupported: set("core:trailing_bytes", json!(16)) =>
+        ["core:trailing_bytes", "non-conforming", "got 16"];
     header_bytes_unsupported: set_capture(0, "core:header_bytes", json!(512)) =>
         ["captures[0]", "core:header_bytes", "512"];
     no_captures: |m: &mut Value| m["captures"] = json!([]) => ["\"captures\" is empty"];

@@ -536,7 +536,8 @@ impl Iterator for CpiReader {
         if self.failed {
             return (0, Some(0));
         }
-        let left = usize::try_from(self.rec.num_cpis - self.next_index).unwrap_or(usize::MAX);
+        let left = usize::try_from(self.rec.num_cpis.saturating_sub(self.next_index))
+            .unwrap_or(usize::MAX);
         (left, Some(left))
     }
 }
@@ -924,12 +925,16 @@ fn parse_meta(file: &str, bytes: &[u8]) -> Result<Meta, IngestError> {
         )?,
     };
     check_radar_extension(&global)?;
-    for key in ["core:trailing_bytes", "core:offset"] {
-        if let Some(v) = global.map.get(key)
-            && v.as_u64() != Some(0)
-        {
-            return Err(global.bad(key, "0 (tews does not support it)", v));
-        }
+    // Non-conforming datasets (bytes to skip after the samples) are not read.
+    // `core:offset` is only a label for the first sample index and is ignored.
+    if let Some(v) = global.map.get("core:trailing_bytes")
+        && v.as_u64() != Some(0)
+    {
+        return Err(global.bad(
+            "core:trailing_bytes",
+            "0 (tews does not read non-conforming datasets)",
+            v,
+        ));
     }
 
     // radar keys
@@ -1192,7 +1197,11 @@ fn parse_captures(top: &Obj<'_>, samples_per_cpi: u64) -> Result<Vec<Capture>, I
         if let Some(h) = c.map.get("core:header_bytes")
             && h.as_u64() != Some(0)
         {
-            return Err(c.bad("core:header_bytes", "0 (tews does not support it)", h));
+            return Err(c.bad(
+                "core:header_bytes",
+                "0 (tews does not read non-conforming datasets)",
+                h,
+            ));
         }
         let frequency_hz = c.f64_req("core:frequency", "a positive number of hertz", |x| {
             x.is_finite() && x > 0.0
