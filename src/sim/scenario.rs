@@ -166,9 +166,12 @@ impl Default for BeamScan {
 }
 
 impl BeamScan {
-    /// Beam azimuth of CPI `cpi`, degrees in [0, 360).
+    /// Beam azimuth of CPI `cpi`, degrees in [0, 360), rounded to 1e-9 deg
+    /// (so a 0.25 deg scan reads 40.5, not 40.49999999999999).
     pub fn azimuth_deg(&self, cpi: u64) -> f64 {
-        (self.azimuth_start_deg + cpi as f64 * self.azimuth_step_deg).rem_euclid(360.0)
+        let az = (self.azimuth_start_deg + cpi as f64 * self.azimuth_step_deg).rem_euclid(360.0);
+        let az = (az * 1e9).round() / 1e9;
+        if az >= 360.0 { 0.0 } else { az }
     }
 
     /// Two-way power gain (linear, 1 on axis) for a target `d_az_deg`,
