@@ -110,3 +110,44 @@ fn bad_output_directory_is_an_error_not_a_panic() {
         .to_string();
     assert!(e.contains("/nonexistent-dir/rec.sigmf-data"), "{e}");
 }
+
+#[test]
+fn example_scenario_file_simulates_without_clipping() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/scenario_example.toml");
+    let s = Scenario::from_toml_file(&path).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("example");
+    let truth = simulate(&s, 1, &prefix).unwrap();
+    assert_eq!(truth.clipped_values, 0);
+    assert_eq!(truth.targets.len(), 4 * 2);
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(prefix.with_extension("sigmf-meta")).unwrap())
+            .unwrap();
+    assert_eq!(meta["global"]["core:num_channels"], 3);
+    assert_eq!(meta["global"]["core:datatype"], "ci16_le");
+    assert_eq!(meta["global"]["core:geolocation"]["coordinates"][0], 10.0);
+    assert_eq!(meta["captures"].as_array().unwrap().len(), 4);
+    let data_len = std::fs::metadata(prefix.with_extension("sigmf-data"))
+        .unwrap()
+        .len();
+    assert_eq!(data_len, 4 * 32 * 1000 * 3 * 4);
+}
+
+#[test]
+fn builtin_scenario_full_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = std::time::Instant::now();
+    let truth = simulate(&Scenario::builtin(), 0, &dir.path().join("demo")).unwrap();
+    eprintln!("builtin: {:?}", t0.elapsed());
+    assert_eq!(truth.cpis.len(), 8);
+    for t in &truth.targets {
+        let snr = t.expected_snr_db.unwrap();
+        assert!(
+            (17.0..40.0).contains(&snr),
+            "target {} cpi {}: expected SNR {snr} dB",
+            t.target,
+            t.cpi
+        );
+        assert!(t.fully_in_window);
+    }
+}

@@ -15,6 +15,9 @@
 //! evaluated at the exact (unrounded) delay and phases computed in f64. Noise
 //! is circular complex white Gaussian, total variance `noise_power` per sample
 //! (half in I, half in Q), independent in every channel.
+//! Not modelled: eclipsing by the next transmission, second-time-around
+//! echoes, antenna or receiver filtering; the receive window may therefore
+//! run past the PRI (the built-in's ends at 260 us with a 250 us PRI).
 //!
 //! `a` = on-axis amplitude (from `snr_db` as `sqrt(noise_power 10^(snr_db/10))`,
 //! or `amplitude`) x `exp(j phase)` x `sqrt(two-way beam power gain)` (see
@@ -44,7 +47,7 @@
 //! window_delay_s = 60e-6
 //! waveform = { type = "lfm", bandwidth_hz = 8e6, pulse_width_s = 20e-6 }  # or { type = "rect", pulse_width_s = ... }
 //!
-//! [beam]                                # optional; these are the defaults except beamwidth 3
+//! [beam]                                # optional; defaults 0, 0, 0 and 3
 //! azimuth_start_deg = 40.0              # CPI 0
 //! azimuth_step_deg = 0.25               # per CPI
 //! elevation_deg = 2.0
