@@ -1,0 +1,366 @@
+//! The signal model of formats.md §1, one CPI at a time, and the truth that
+//! goes with it.
+//!
+//! Randomness is split into independent ChaCha8 streams of one seed, so every
+//! CPI can be generated on its own and in any order with identical results:
+//! stream `3k` is CPI `k`'s noise, `3k + 1` its Swerling draws, `3k + 2` its
+//! clutter reflectivities, and stream `u64::MAX` the targets' default phases.
+
+use ndarray::Array3;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use rustfft::num_complex::{Complex32, Complex64};
+use time::OffsetDateTime;
+
+use super::SimError;
+use super::scenario::{Scenario, TargetSpec, WaveformSpec};
+use super::truth::{CpiTruth, TargetTruth};
+use crate::radar::{RadarParams, SPEED_OF_LIGHT_MPS};
+
+const TWO_PI: f64 = 2.0 * std::f64::consts::PI;
+
+/// A validated scenario bound to a seed: produces CPIs and their truth.
+#[derive(Debug, Clone)]
+pub struct Simulator {
+    scenario: Scenario,
+    seed: u64,
+    params: RadarParams,
+    start_utc: OffsetDateTime,
+    /// Phase of each target's amplitude `a`, radians.
+    target_phase_rad: Vec<f64>,
+    /// On-axis `|a|` of each target, model units (mean for Swerling 1).
+    target_amplitude: Vec<f64>,
+}
+
+/// One target's complex amplitude in one CPI and its angular offset.
+struct TargetInCpi {
+    /// `a` including beam gain and Swerling draw, sum channel.
+    amplitude: Complex64,
+    /// Offset from the beam axis, degrees (azimuth wrapped into [-180, 180)).
+    d_az_deg: f64,
+    d_el_deg: f64,
+    /// Two-way power gain of the beam pattern.
+    beam_power_gain: f64,
+}
+
+fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    rng
+}
+
+/// Circular complex Gaussian with total variance `power`.
+fn complex_gaussian(rng: &mut ChaCha8Rng, power: f64) -> Complex64 {
+    let s = (power / 2.0).sqrt();
+    let re: f64 = rng.sample(StandardNormal);
+    let im: f64 = rng.sample(StandardNormal);
+    Complex64::new(s * re, s * im)
+}
+
+impl Simulator {
+    /// Validates `scenario` and fixes the per-target constants drawn from `seed`.
+    pub fn new(scenario: &Scenario, seed: u64) -> Result<Self, SimError> {
+        scenario.validate()?;
+        let mut phase_rng = stream_rng(seed, u64::MAX);
+        let target_phase_rad = scenario
+            .targets
+            .iter()
+            .map(|t| {
+                // Draw for every target so that giving one target a phase does
+                // not change the others' random phases.
+                let random: f64 = phase_rng.random::<f64>() * TWO_PI;
+                t.phase_deg.map_or(random, f64::to_radians)
+            })
+            .collect();
+        let target_amplitude = scenario
+            .targets
+            .iter()
+            .map(|t| {
+                t.amplitude.unwrap_or_else(|| {
+                    (scenario.noise_power * 10f64.powf(t.snr_db.unwrap_or(0.0) / 10.0)).sqrt()
+                })
+            })
+            .collect();
+        Ok(Simulator {
+            params: scenario.radar_params(),
+            start_utc: scenario.start_time_utc()?,
+            scenario: scenario.clone(),
+            seed,
+            target_phase_rad,
+            target_amplitude,
+        })
+    }
+
+    /// The scenario being simulated.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// The radar parameters of the recording.
+    pub fn params(&self) -> &RadarParams {
+        &self.params
+    }
+
+    /// Wavelength, metres.
+    pub fn wavelength_m(&self) -> f64 {
+        SPEED_OF_LIGHT_MPS / self.scenario.radar.carrier_hz
+    }
+
+    /// Slow time of pulse `m` of CPI `cpi` from the first pulse of the recording, s.
+    pub fn pulse_time_s(&self, cpi: u64, pulse: usize) -> f64 {
+        (cpi as f64 * self.params.pulses_per_cpi as f64 + pulse as f64) * self.params.pri_s
+    }
+
+    /// Transmit time of CPI `cpi`'s first pulse, UTC (`start_time + k P pri`).
+    pub fn cpi_time_utc(&self, cpi: u64) -> OffsetDateTime {
+        self.start_utc + time::Duration::seconds_f64(self.pulse_time_s(cpi, 0))
+    }
+
+    fn targets_in_cpi(&self, cpi: u64) -> Vec<TargetInCpi> {
+        let beam = &self.scenario.beam;
+        let beam_az = beam.azimuth_deg(cpi);
+        let mut swerling_rng = stream_rng(self.seed, 3 * cpi + 1);
+        self.scenario
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t): (usize, &TargetSpec)| {
+                // Always draw, so one target's Swerling case does not shift the others' draws.
+                let fluctuation = complex_gaussian(&mut swerling_rng, 1.0);
+                let d_az_deg = t
+                    .azimuth_deg
+                    .map_or(0.0, |az| (az - beam_az + 180.0).rem_euclid(360.0) - 180.0);
+                let d_el_deg = t.elevation_deg.map_or(0.0, |el| el - beam.elevation_deg);
+                let beam_power_gain = beam.two_way_power_gain(d_az_deg, d_el_deg);
+                let mut amplitude = Complex64::from_polar(
+                    self.target_amplitude[i] * beam_power_gain.sqrt(),
+                    self.target_phase_rad[i],
+                );
+                if t.swerling == 1 {
+                    amplitude *= fluctuation;
+                }
+                TargetInCpi {
+                    amplitude,
+                    d_az_deg,
+                    d_el_deg,
+                    beam_power_gain,
+                }
+            })
+            .collect()
+    }
+
+    /// The baseband waveform `s(u)` at delay `u` seconds after the pulse start
+    /// (zero outside `0 <= u < T`).
+    fn waveform(&self, u_s: f64) -> Option<Complex64> {
+        match self.scenario.radar.waveform {
+            WaveformSpec::Lfm {
+                bandwidth_hz,
+                pulse_width_s,
+            } => (0.0..pulse_width_s).contains(&u_s).then(|| {
+                let x = u_s - pulse_width_s / 2.0;
+                Complex64::from_polar(
+                    1.0,
+                    std::f64::consts::PI * bandwidth_hz / pulse_width_s * x * x,
+                )
+            }),
+            WaveformSpec::Rect { pulse_width_s } => (0.0..pulse_width_s)
+                .contains(&u_s)
+                .then_some(Complex64::new(1.0, 0.0)),
+        }
+    }
+
+    /// Adds `gains[c] * a * s(t_n - 2R/c) * exp(-j 4 pi R / lambda)` to every
+    /// sample `n` of `pulse` (one row per channel) that the echo covers.
+    fn add_echo(&self, rows: &mut [&mut [Complex64]], gains: &[f64], a: Complex64, range_m: f64) {
+        let fs = self.params.sample_rate_hz;
+        let n_total = self.params.samples_per_pulse;
+        let delay_s = 2.0 * range_m / SPEED_OF_LIGHT_MPS;
+        // 4 pi R / lambda = 2 pi (2R / lambda); reduce mod 1 cycle in f64 first.
+        let cycles = (2.0 * range_m / self.wavelength_m()).rem_euclid(1.0);
+        let echo = a * Complex64::from_polar(1.0, -TWO_PI * cycles);
+        let first = ((delay_s - self.params.window_delay_s) * fs).floor() - 1.0;
+        let last = ((delay_s + self.scenario.radar.waveform_pulse_width_s()
+            - self.params.window_delay_s)
+            * fs)
+            .ceil()
+            + 1.0;
+        if last < 0.0 || first >= n_total as f64 {
+            return;
+        }
+        let first = first.max(0.0) as usize;
+        let last = (last as usize).min(n_total);
+        for n in first..last {
+            let t_n = self.params.window_delay_s + n as f64 / fs;
+            if let Some(s) = self.waveform(t_n - delay_s) {
+                let v = echo * s;
+                for (row, &g) in rows.iter_mut().zip(gains) {
+                    if g != 0.0 {
+                        row[n] += v * g;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The samples of CPI `cpi`, shape `(channels, pulses, samples)`, in model
+    /// units (before any `ci16` scaling): targets, clutter, then noise.
+    pub fn cpi_samples(&self, cpi: u64) -> Array3<Complex32> {
+        let (channels, pulses, samples) = (
+            self.params.num_channels,
+            self.params.pulses_per_cpi,
+            self.params.samples_per_pulse,
+        );
+        let targets = self.targets_in_cpi(cpi);
+        let bw = self.scenario.beam.beamwidth_deg;
+        // Per-target gain of each channel relative to the sum channel.
+        let gains: Vec<Vec<f64>> = targets
+            .iter()
+            .map(|t| {
+                (0..channels)
+                    .map(
+                        |c| match self.scenario.channels.get(c).map(String::as_str) {
+                            Some("delta_az") => t.d_az_deg / bw,
+                            Some("delta_el") => t.d_el_deg / bw,
+                            _ => 1.0,
+                        },
+                    )
+                    .collect()
+            })
+            .collect();
+        let sum = self.params.sum_channel;
+        let clutter_pulse = self.clutter_pulse(cpi);
+        let mut pulse_buf = vec![Complex64::new(0.0, 0.0); channels * samples];
+        let mut out = Array3::<Complex32>::zeros((channels, pulses, samples));
+        let mut noise_rng = stream_rng(self.seed, 3 * cpi);
+        let sigma = (self.scenario.noise_power / 2.0).sqrt();
+        for m in 0..pulses {
+            pulse_buf.fill(Complex64::new(0.0, 0.0));
+            if let Some(c) = &clutter_pulse {
+                pulse_buf[sum * samples..(sum + 1) * samples].copy_from_slice(c);
+            }
+            let t_slow = self.pulse_time_s(cpi, m);
+            {
+                let mut rows: Vec<&mut [Complex64]> = pulse_buf.chunks_mut(samples).collect();
+                for (i, t) in targets.iter().enumerate() {
+                    let spec = &self.scenario.targets[i];
+                    let range_m = spec.range_m + spec.range_rate_mps * t_slow;
+                    self.add_echo(&mut rows, &gains[i], t.amplitude, range_m);
+                }
+            }
+            for c in 0..channels {
+                for n in 0..samples {
+                    let mut v = pulse_buf[c * samples + n];
+                    if sigma > 0.0 {
+                        let re: f64 = noise_rng.sample(StandardNormal);
+                        let im: f64 = noise_rng.sample(StandardNormal);
+                        v += Complex64::new(sigma * re, sigma * im);
+                    }
+                    out[[c, m, n]] = Complex32::new(v.re as f32, v.im as f32);
+                }
+            }
+        }
+        out
+    }
+
+    /// One pulse of the sum channel's clutter (identical for every pulse of a
+    /// CPI: zero Doppler), or `None` without clutter.
+    fn clutter_pulse(&self, cpi: u64) -> Option<Vec<Complex64>> {
+        let band = self.scenario.clutter.as_ref()?;
+        let samples = self.params.samples_per_pulse;
+        let mut pulse = vec![Complex64::new(0.0, 0.0); samples];
+        let mut rng = stream_rng(self.seed, 3 * cpi + 2);
+        let power = self.scenario.noise_power * 10f64.powf(band.cnr_db / 10.0);
+        let cell_m = self.params.range_bin_m();
+        let cells = ((band.range_stop_m - band.range_start_m) / cell_m).floor() as usize + 1;
+        for i in 0..cells {
+            let a = complex_gaussian(&mut rng, power);
+            let mut rows = [pulse.as_mut_slice()];
+            self.add_echo(&mut rows, &[1.0], a, band.range_start_m + i as f64 * cell_m);
+        }
+        Some(pulse)
+    }
+
+    /// Truth for CPI `cpi`: beam and time, and one record per target.
+    ///
+    /// Ranges are taken at the CPI's reference time, the mean of its pulse
+    /// times `(k P + (P - 1) / 2) pri`.
+    pub fn cpi_truth(&self, cpi: u64) -> (CpiTruth, Vec<TargetTruth>) {
+        let p = &self.params;
+        let lambda = self.wavelength_m();
+        let reference_time_s =
+            self.pulse_time_s(cpi, 0) + (p.pulses_per_cpi as f64 - 1.0) / 2.0 * p.pri_s;
+        let time_utc = self.cpi_time_utc(cpi);
+        let cpi_truth = CpiTruth {
+            cpi,
+            time_utc: super::truth::rfc3339(time_utc),
+            reference_time_s,
+            carrier_hz: self.scenario.radar.carrier_hz,
+            azimuth_deg: self.scenario.beam.azimuth_deg(cpi),
+            elevation_deg: self.scenario.beam.elevation_deg,
+        };
+        let v_unamb = p.unambiguous_velocity_mps(self.scenario.radar.carrier_hz);
+        let window_s = p.samples_per_pulse as f64 / p.sample_rate_hz;
+        let pulse_width_s = self.scenario.radar.waveform_pulse_width_s();
+        let coherent_gain_db = coherent_gain_db(p);
+        let noise = self.scenario.noise_power;
+        let to_db = |x: f64| (noise > 0.0).then(|| 10.0 * (x / noise).log10());
+        let targets = self
+            .targets_in_cpi(cpi)
+            .iter()
+            .zip(&self.scenario.targets)
+            .enumerate()
+            .map(|(i, (t, spec))| {
+                let range_m = spec.range_m + spec.range_rate_mps * reference_time_s;
+                let echo_start_s = 2.0 * range_m / SPEED_OF_LIGHT_MPS - p.window_delay_s;
+                let folded = (spec.range_rate_mps + v_unamb).rem_euclid(2.0 * v_unamb) - v_unamb;
+                let doppler_bin = (p.pulses_per_cpi / 2) as f64
+                    - 2.0 * folded * p.pulses_per_cpi as f64 * p.pri_s / lambda;
+                let mean_power = self.target_amplitude[i].powi(2) * t.beam_power_gain;
+                let element_snr_db = to_db(mean_power);
+                TargetTruth {
+                    cpi,
+                    target: i,
+                    time_utc: cpi_truth.time_utc.clone(),
+                    range_m,
+                    range_first_pulse_m: spec.range_m
+                        + spec.range_rate_mps * self.pulse_time_s(cpi, 0),
+                    radial_velocity_mps: spec.range_rate_mps,
+                    folded_velocity_mps: folded,
+                    range_bin: echo_start_s * p.sample_rate_hz,
+                    doppler_bin: doppler_bin.rem_euclid(p.pulses_per_cpi as f64),
+                    in_window: (0.0..window_s).contains(&echo_start_s),
+                    fully_in_window: echo_start_s >= 0.0
+                        && echo_start_s + pulse_width_s <= window_s,
+                    azimuth_offset_deg: t.d_az_deg,
+                    elevation_offset_deg: t.d_el_deg,
+                    beam_gain_db: 10.0 * t.beam_power_gain.log10(),
+                    amplitude: t.amplitude.norm(),
+                    element_snr_db,
+                    realised_element_snr_db: to_db(t.amplitude.norm_sqr()),
+                    expected_snr_db: element_snr_db.map(|s| s + coherent_gain_db),
+                }
+            })
+            .collect();
+        (cpi_truth, targets)
+    }
+}
+
+/// Ideal coherent gain `10 log10(L) + 10 log10(P)` dB: matched filter over the
+/// `L = round(T fs)` replica samples and Doppler FFT over `P` pulses, before
+/// window, straddle and scalloping losses.
+pub fn coherent_gain_db(params: &RadarParams) -> f64 {
+    let l = params.waveform.replica_len(params.sample_rate_hz) as f64;
+    10.0 * l.log10() + 10.0 * (params.pulses_per_cpi as f64).log10()
+}
+
+impl super::scenario::RadarSpec {
+    /// Pulse width T of the waveform, seconds.
+    pub fn waveform_pulse_width_s(&self) -> f64 {
+        match self.waveform {
+            WaveformSpec::Lfm { pulse_width_s, .. } | WaveformSpec::Rect { pulse_width_s } => {
+                pulse_width_s
+            }
+        }
+    }
+}
