@@ -16,8 +16,9 @@
 //! is circular complex white Gaussian, total variance `noise_power` per sample
 //! (half in I, half in Q), independent in every channel.
 //! Not modelled: eclipsing by the next transmission, second-time-around
-//! echoes, antenna or receiver filtering; the receive window may therefore
-//! run past the PRI (the built-in's ends at 260 us with a 250 us PRI).
+//! echoes, antenna or receiver filtering; the receive window must therefore
+//! close before the next pulse (`window_delay_s + samples_per_pulse /
+//! sample_rate_hz <= pri_s`; the built-in's ends at 240 us with a 250 us PRI).
 //!
 //! `a` = on-axis amplitude (from `snr_db` as `sqrt(noise_power 10^(snr_db/10))`,
 //! or `amplitude`) x `exp(j phase)` x `sqrt(two-way beam power gain)` (see
@@ -44,7 +45,7 @@
 //! pulses_per_cpi = 64
 //! samples_per_pulse = 2000
 //! pri_s = 250e-6
-//! window_delay_s = 60e-6
+//! window_delay_s = 40e-6
 //! waveform = { type = "lfm", bandwidth_hz = 8e6, pulse_width_s = 20e-6 }  # or { type = "rect", pulse_width_s = ... }
 //!
 //! [beam]                                # optional; defaults 0, 0, 0 and 3

@@ -328,7 +328,7 @@ impl Scenario {
                 pulses_per_cpi: 64,
                 samples_per_pulse: 2000,
                 pri_s: 250e-6,
-                window_delay_s: 60e-6,
+                window_delay_s: 40e-6,
                 waveform: WaveformSpec::Lfm {
                     bandwidth_hz: 8e6,
                     pulse_width_s: 20e-6,
@@ -351,7 +351,7 @@ impl Scenario {
                 target(22_480.0, 120.0, -15.0, 41.1, 0),
                 target(12_345.0, 75.0, -5.0, 40.2, 0),
                 target(30_260.0, -40.0, -12.0, 40.9, 1),
-                target(34_150.0, -95.0, -19.0, 41.2, 0),
+                target(32_150.0, -95.0, -19.0, 41.2, 0),
             ],
             clutter: None,
             site: None,
@@ -461,16 +461,15 @@ impl Scenario {
                 format!("must be 1 ..= {} (got {})", 1 << 24, r.samples_per_pulse),
             ));
         }
-        // The window may run past the next pulse's transmission: the model has
-        // no eclipsing and no second-time-around echoes (the built-in scenario's
-        // window ends at 260 us with a 250 us PRI), but not past a second PRI.
+        // The receive window must close before the next pulse is transmitted:
+        // the model has no eclipsing and no second-time-around echoes.
         let window_end_s = r.window_delay_s + r.samples_per_pulse as f64 / r.sample_rate_hz;
-        if window_end_s > 2.0 * r.pri_s {
+        if window_end_s > r.pri_s {
             return Err(invalid(
                 "radar.samples_per_pulse",
                 format!(
-                    "receive window ends {window_end_s} s after the pulse, beyond 2 pri_s = {} s",
-                    2.0 * r.pri_s
+                    "receive window ends {window_end_s} s after the pulse, after the next pulse at pri_s = {} s",
+                    r.pri_s
                 ),
             ));
         }
