@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod cpi;
+pub mod demo;
 pub mod dsp;
 pub mod ingest;
 pub mod output;

@@ -32,8 +32,52 @@ struct Cli {
 enum Command {
     /// Process a recording into plot reports.
     Run(RunArgs),
+    /// Write a simulated recording (formats.md signal model) and its truth.
+    Simulate(SimulateArgs),
+    /// Draw one CPI's range-Doppler map with its plots as a PNG.
+    View(ViewArgs),
     /// Time the processing chain on a synthetic CPI.
     Bench(BenchArgs),
+    /// Simulate the built-in scenario, process it, show plots beside truth.
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// Scenario file (TOML; see the tews::sim docs). Default: the built-in scenario.
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// Random seed: the same seed gives the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output prefix: writes PREFIX.sigmf-meta, PREFIX.sigmf-data, PREFIX.truth.json.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct ViewArgs {
+    /// Recording: NAME.sigmf-meta, NAME.sigmf-data, NAME or NAME.sigmf (archive).
+    #[arg(long)]
+    input: PathBuf,
+    /// CPI index (0-based).
+    #[arg(long, default_value_t = 0)]
+    cpi: u64,
+    /// Output picture.
+    #[arg(long)]
+    png: PathBuf,
+    #[command(flatten)]
+    process: ProcessArgs,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Directory for the recording, plots, summary and picture.
+    #[arg(long, default_value = "tews-demo")]
+    out: PathBuf,
+    /// Simulation seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 /// Backend choice.
@@ -156,8 +200,14 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Some(Command::Run(args)) => cmd_run(&args),
+        Some(Command::Simulate(args)) => cmd_simulate(&args),
+        Some(Command::View(args)) => cmd_view(&args),
         Some(Command::Bench(args)) => cmd_bench(&args),
-        None => bail_demo(),
+        Some(Command::Demo(args)) => cmd_demo(&args),
+        None => cmd_demo(&DemoArgs {
+            out: PathBuf::from("tews-demo"),
+            seed: 1,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -167,10 +217,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn bail_demo() -> Result<()> {
-    bail!("no command given; see tews --help")
 }
 
 /// Refuses a backend this build does not have; `auto` explains its choice.
@@ -303,5 +349,208 @@ fn cmd_bench(args: &BenchArgs) -> Result<()> {
     } else {
         print!("{}", tews::bench::format_table(&report));
     }
+    Ok(())
+}
+
+fn cmd_simulate(args: &SimulateArgs) -> Result<()> {
+    let scenario = match &args.scenario {
+        Some(path) => tews::sim::Scenario::from_toml_file(path)?,
+        None => tews::sim::Scenario::builtin(),
+    };
+    let truth = tews::sim::simulate(&scenario, args.seed, &args.out)?;
+    tracing::info!(
+        "wrote {} CPIs, {} target records to {}.sigmf-meta/.sigmf-data/.truth.json",
+        truth.cpis.len(),
+        truth.targets.len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// Processes one CPI of a recording and draws it.
+fn render_cpi(
+    recording: &Recording,
+    k: u64,
+    config: &ProcessConfig,
+    title_name: &str,
+    png: &Path,
+) -> Result<usize> {
+    let plan = ChainPlan::new(&recording.params, config)?;
+    let cpi = recording.read_cpi(k)?;
+    let mut chain = CpuChain::new(plan);
+    let found = tews::process::Backend::process(&mut chain, &cpi)?;
+    let plots = tews::plots::extract_plots(&found.detections, &recording.params, &cpi.meta);
+    let map = tews::process::Backend::last_map(&chain).context("the CPU backend keeps its map")?;
+    let time = cpi
+        .meta
+        .time_utc
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let title = format!("{title_name}  \u{b7}  CPI {k}  \u{b7}  {time}");
+    tews::view::render_png(
+        map,
+        &recording.params,
+        cpi.meta.carrier_hz,
+        &plots,
+        &title,
+        png,
+    )?;
+    Ok(plots.len())
+}
+
+fn cmd_view(args: &ViewArgs) -> Result<()> {
+    let recording = Recording::open(&args.input)?;
+    if args.cpi >= recording.num_cpis {
+        bail!(
+            "{}: --cpi {} is out of range (the recording has {} CPIs, 0..={})",
+            args.input.display(),
+            args.cpi,
+            recording.num_cpis,
+            recording.num_cpis.saturating_sub(1)
+        );
+    }
+    let name = args
+        .input
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let n = render_cpi(
+        &recording,
+        args.cpi,
+        &args.process.config(),
+        &name,
+        &args.png,
+    )?;
+    tracing::info!("CPI {}: {n} plots; wrote {}", args.cpi, args.png.display());
+    Ok(())
+}
+
+fn cmd_demo(args: &DemoArgs) -> Result<()> {
+    let dir = &args.out;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("{}: cannot create the demo directory", dir.display()))?;
+    let scenario = tews::sim::Scenario::builtin();
+    let prefix = dir.join("demo");
+    let truth = tews::sim::simulate(&scenario, args.seed, &prefix)?;
+    let meta_path = dir.join("demo.sigmf-meta");
+    let recording = Recording::open(&meta_path)?;
+    let config = ProcessConfig::default();
+    let plan = ChainPlan::new(&recording.params, &config)?;
+    let plots_path = dir.join("plots.jsonl");
+    let mut sinks: Vec<Box<dyn PlotSink>> =
+        vec![OutputSpec::JsonLines(Some(plots_path.clone())).open()?];
+    let mut plots = Vec::new();
+    let summary = process_recording(
+        &recording,
+        plan,
+        &config,
+        &mut sinks,
+        &meta_path,
+        |_, _, p| plots.extend_from_slice(p),
+    )?;
+    write_summary(&dir.join("summary.json"), &summary)?;
+    let png = dir.join("cpi0.png");
+    render_cpi(
+        &recording,
+        0,
+        &config,
+        "tews demo (built-in scenario)",
+        &png,
+    )?;
+
+    let p = &recording.params;
+    println!(
+        "tews demo: {} CPIs of {} pulses x {} samples, LFM {:.0} MHz x {:.0} us at {:.2} GHz; CFAR {} Pfa {:e} (alpha {:.2}, N {})",
+        recording.num_cpis,
+        p.pulses_per_cpi,
+        p.samples_per_pulse,
+        p.waveform.bandwidth_hz() / 1e6,
+        p.waveform.pulse_width_s() * 1e6,
+        truth.cpis.first().map_or(0.0, |c| c.carrier_hz) / 1e9,
+        summary.cfar,
+        summary.pfa,
+        summary.cfar_alpha,
+        summary.cfar_reference_cells
+    );
+    println!(
+        "range bin {:.2} m, velocity bin {:.3} m/s; truth SNR is the expected value after the {:.1} dB coherent gain, before window losses",
+        truth.range_bin_m, truth.velocity_bin_mps, truth.coherent_gain_db
+    );
+    println!(
+        "{:>3} {:>3} | {:>10} {:>10} {:>6} | {:>8} {:>8} {:>6} | {:>6} {:>6}",
+        "cpi",
+        "tgt",
+        "truth m",
+        "plot m",
+        "d bin",
+        "truth m/s",
+        "plot m/s",
+        "d bin",
+        "exp dB",
+        "snr dB"
+    );
+    let (mut found, mut total, mut extra) = (0, 0, 0);
+    for c in &truth.cpis {
+        let (matches, unmatched) =
+            tews::demo::match_cpi(c.cpi, &truth.targets, &plots, p.pulses_per_cpi);
+        for m in &matches {
+            total += 1;
+            let t = m.truth;
+            let exp = t
+                .expected_snr_db
+                .map_or(String::from("-"), |v| format!("{v:.1}"));
+            match m.plot {
+                Some(pl) => {
+                    found += 1;
+                    println!(
+                        "{:>3} {:>3} | {:>10.1} {:>10.1} {:>6.2} | {:>9.2} {:>8.2} {:>6.2} | {:>6} {:>6.1}",
+                        c.cpi,
+                        t.target,
+                        t.range_m,
+                        pl.range_m,
+                        pl.range_bin - t.range_bin,
+                        t.folded_velocity_mps,
+                        pl.radial_velocity_mps,
+                        (pl.radial_velocity_mps - t.folded_velocity_mps) / truth.velocity_bin_mps,
+                        exp,
+                        pl.snr_db
+                    );
+                }
+                None => println!(
+                    "{:>3} {:>3} | {:>10.1} {:>10} {:>6} | {:>9.2} {:>8} {:>6} | {:>6} {:>6}",
+                    c.cpi,
+                    t.target,
+                    t.range_m,
+                    "missed",
+                    "",
+                    t.folded_velocity_mps,
+                    "",
+                    "",
+                    exp,
+                    ""
+                ),
+            }
+        }
+        for pl in unmatched {
+            extra += 1;
+            println!(
+                "{:>3} {:>3} | {:>10} {:>10.1} {:>6} | {:>9} {:>8.2} {:>6} | {:>6} {:>6.1}   (no target: false alarm)",
+                c.cpi, "-", "", pl.range_m, "", "", pl.radial_velocity_mps, "", "", pl.snr_db
+            );
+        }
+    }
+    println!(
+        "{found}/{total} targets found, {extra} plots with no target; {} detections in {} cells tested; {:.1} M samples/s",
+        summary.detections,
+        summary.cells_tested,
+        summary.samples_per_second / 1e6
+    );
+    println!(
+        "wrote {}, {}, {}, {}",
+        meta_path.display(),
+        plots_path.display(),
+        dir.join("summary.json").display(),
+        png.display()
+    );
     Ok(())
 }
