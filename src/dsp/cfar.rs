@@ -132,7 +132,7 @@ pub fn alpha(kind: CfarKind, n: usize, k: usize, pfa: f64) -> Result<f64, CfarEr
     }
     let pfa_of: Box<dyn Fn(f64) -> f64> = match kind {
         CfarKind::Ca => return Ok(n as f64 * (pfa.powf(-1.0 / n as f64) - 1.0)),
-        CfarKind::Go | CfarKind::So if n % 2 != 0 => {
+        CfarKind::Go | CfarKind::So if !n.is_multiple_of(2) => {
             return Err(CfarError::Cells(format!(
                 "{kind}-CFAR needs an even number of reference cells, got {n}"
             )));
