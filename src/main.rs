@@ -212,11 +212,27 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the context chain joined by ": ".
-            eprintln!("tews: error: {e:#}");
+            eprintln!("tews: error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, joined by ": ". Error types here
+/// put their source's text in their own message, so a cause already quoted
+/// by the text so far is not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    text.replace('\n', " ")
 }
 
 /// Refuses a backend this build does not have; `auto` explains its choice.
@@ -234,8 +250,7 @@ fn check_backend(choice: BackendChoice) -> Result<()> {
 }
 
 fn cmd_run(args: &RunArgs) -> Result<()> {
-    check_backend(args.backend)?;
-    // Validate everything before any output is created.
+    // Validate everything before any output is created or anything is logged.
     let specs: Vec<OutputSpec> = if args.outputs.is_empty() {
         vec![OutputSpec::JsonLines(None)]
     } else {
@@ -252,6 +267,7 @@ fn cmd_run(args: &RunArgs) -> Result<()> {
     )?;
     let config = args.process.config();
     let plan = ChainPlan::new(&recording.params, &config)?;
+    check_backend(args.backend)?;
     let mut sinks: Vec<Box<dyn PlotSink>> =
         specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
     let summary = process_recording(
