@@ -97,8 +97,9 @@ struct ProcessArgs {
     /// False-alarm probability per cell tested.
     #[arg(long, default_value_t = 1e-6)]
     pfa: f64,
-    /// CFAR variant: ca (cell averaging), go (greatest of), so (smallest of), os (ordered statistic).
-    #[arg(long, default_value = "ca")]
+    /// CFAR variant: os (ordered statistic, default: does not mask closely spaced
+    /// targets), ca (cell averaging), go (greatest of), so (smallest of).
+    #[arg(long, default_value = "os")]
     cfar: CfarKind,
     /// OS-CFAR order k (1-based) among the reference cells; default round(3N/4).
     #[arg(long)]

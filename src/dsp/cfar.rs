@@ -17,13 +17,13 @@ use std::str::FromStr;
 #[serde(rename_all = "lowercase")]
 pub enum CfarKind {
     /// Cell averaging.
-    #[default]
     Ca,
     /// Greatest-of cell averaging (robust at clutter edges).
     Go,
     /// Smallest-of cell averaging (resolves closely spaced targets).
     So,
     /// Ordered statistic (robust to interfering targets in the reference window).
+    #[default]
     Os,
 }
 

@@ -59,7 +59,11 @@ impl CfarWindow {
 /// The options a user chooses.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProcessConfig {
-    /// CFAR variant.
+    /// CFAR variant. Default OS: CA and GO mask a target that lies in
+    /// another's reference cells (two objects a few cells apart, e.g. a
+    /// booster and its re-entry vehicle after separation); OS and SO do not
+    /// (tests/targets.rs), and OS also holds its Pfa at clutter edges better
+    /// than SO.
     pub cfar: CfarKind,
     /// Requested false-alarm probability per cell tested.
     pub pfa: f64,
@@ -77,7 +81,7 @@ pub struct ProcessConfig {
 impl Default for ProcessConfig {
     fn default() -> Self {
         ProcessConfig {
-            cfar: CfarKind::Ca,
+            cfar: CfarKind::Os,
             pfa: 1e-6,
             window: CfarWindow::default(),
             os_k: None,

@@ -33,6 +33,7 @@ pub fn detect(plan: &ChainPlan, power: &[f32]) -> Vec<Detection> {
             || RowScratch {
                 padded: vec![0.0; p + 2 * h],
                 cells: vec![0.0; plan.reference_cells],
+                count: vec![0; p],
                 sums: [vec![0.0; p], vec![0.0; p], vec![0.0; p], vec![0.0; p]],
                 stat: vec![0.0; p],
             },
@@ -52,8 +53,10 @@ pub fn detect(plan: &ChainPlan, power: &[f32]) -> Vec<Detection> {
 struct RowScratch {
     /// The row, Doppler-wrapped: `padded[j] = row[(j - h) mod P]`.
     padded: Vec<f32>,
-    /// Reference cells of one cell under test (OS only).
+    /// OS only: reference cells of one cell under test.
     cells: Vec<f32>,
+    /// OS only: reference values with alpha * x < cut, per Doppler bin.
+    count: Vec<u32>,
     /// Range lead, range lag, Doppler lead, Doppler lag sums per Doppler bin
     /// (four separate rows so the adds vectorise).
     sums: [Vec<f32>; 4],
@@ -77,12 +80,57 @@ fn detect_row(
     s.padded[h..h + p].copy_from_slice(row);
     s.padded[h + p..].copy_from_slice(&row[..h]);
     if plan.cfar == CfarKind::Os {
-        let k = plan.os_k - 1;
-        for d in 0..p {
-            gather(plan, power, &s.padded, r, d, &mut s.cells);
-            let (_, kth, _) = s.cells.select_nth_unstable_by(k, f32::total_cmp);
-            s.stat[d] = *kth;
+        // OS test without sorting: alpha * T_k < cut (T_k the k-th smallest
+        // reference value) holds exactly when at least k reference values x
+        // have alpha * x < cut, because rounding keeps x -> alpha * x monotone.
+        // Counting is a branch-free pass across the row; the k-th value itself
+        // (the noise estimate) is selected only for cells that pass.
+        for (t, &c) in s.stat.iter_mut().zip(row) {
+            *t = c; // stat holds the cell under test while counting
         }
+        s.count.fill(0);
+        let alpha = plan.alpha;
+        for i in 1..=w.train_range {
+            let off = w.guard_range + i;
+            count_below(
+                &mut s.count,
+                &power[(r - off) * p..(r - off + 1) * p],
+                &s.stat,
+                alpha,
+            );
+            count_below(
+                &mut s.count,
+                &power[(r + off) * p..(r + off + 1) * p],
+                &s.stat,
+                alpha,
+            );
+        }
+        for i in 1..=w.train_doppler {
+            let off = w.guard_doppler + i;
+            count_below(
+                &mut s.count,
+                &s.padded[h - off..h - off + p],
+                &s.stat,
+                alpha,
+            );
+            count_below(
+                &mut s.count,
+                &s.padded[h + off..h + off + p],
+                &s.stat,
+                alpha,
+            );
+        }
+        let k = plan.os_k as u32;
+        for d in 0..p {
+            if s.count[d] >= k {
+                gather(plan, power, &s.padded, r, d, &mut s.cells);
+                let (_, kth, _) = s
+                    .cells
+                    .select_nth_unstable_by(plan.os_k - 1, f32::total_cmp);
+                push_detection(plan, power, &s.padded, r, d, *kth, found);
+            }
+        }
+        return;
     } else {
         let [range_lead, range_lag, dop_lead, dop_lag] = &mut s.sums;
         for v in [
@@ -116,19 +164,33 @@ fn detect_row(
         }
     }
     for d in 0..p {
-        let cut = row[d];
-        if cut > plan.alpha * s.stat[d] {
-            let below = if r > 0 { power[(r - 1) * p + d] } else { 0.0 };
-            let above = power.get((r + 1) * p + d).copied().unwrap_or(0.0);
-            found.push(Detection {
-                range_bin: r as u32,
-                doppler_bin: d as u32,
-                power: cut,
-                noise: s.stat[d] / plan.noise_scale,
-                neighbours: [below, above, s.padded[d + h - 1], s.padded[d + h + 1]],
-            });
+        if row[d] > plan.alpha * s.stat[d] {
+            push_detection(plan, power, &s.padded, r, d, s.stat[d], found);
         }
     }
+}
+
+/// Records the crossing at `(r, d)` with CFAR statistic `stat`.
+fn push_detection(
+    plan: &ChainPlan,
+    power: &[f32],
+    padded: &[f32],
+    r: usize,
+    d: usize,
+    stat: f32,
+    found: &mut Vec<Detection>,
+) {
+    let p = plan.pulses;
+    let h = plan.window.guard_doppler + plan.window.train_doppler;
+    let below = if r > 0 { power[(r - 1) * p + d] } else { 0.0 };
+    let above = power.get((r + 1) * p + d).copied().unwrap_or(0.0);
+    found.push(Detection {
+        range_bin: r as u32,
+        doppler_bin: d as u32,
+        power: power[r * p + d],
+        noise: stat / plan.noise_scale,
+        neighbours: [below, above, padded[d + h - 1], padded[d + h + 1]],
+    });
 }
 
 #[inline]
@@ -138,7 +200,15 @@ fn add_row(acc: &mut [f32], row: &[f32]) {
     }
 }
 
-/// All reference cells of `(r, d)` into `cells` (for OS-CFAR).
+/// `count[d] += 1` where `alpha * row[d] < cut[d]` (branch-free).
+#[inline]
+fn count_below(count: &mut [u32], row: &[f32], cut: &[f32], alpha: f32) {
+    for ((n, &x), &c) in count.iter_mut().zip(row).zip(cut) {
+        *n += u32::from(alpha * x < c);
+    }
+}
+
+/// All reference cells of `(r, d)` into `cells` (OS noise estimate).
 fn gather(plan: &ChainPlan, power: &[f32], padded: &[f32], r: usize, d: usize, cells: &mut [f32]) {
     let p = plan.pulses;
     let w = plan.window;
