@@ -163,9 +163,9 @@ fn detect_row(
             };
         }
     }
-    for d in 0..p {
-        if row[d] > plan.alpha * s.stat[d] {
-            push_detection(plan, power, &s.padded, r, d, s.stat[d], found);
+    for (d, (&cut, &stat)) in row.iter().zip(&s.stat).enumerate() {
+        if cut > plan.alpha * stat {
+            push_detection(plan, power, &s.padded, r, d, stat, found);
         }
     }
 }
