@@ -207,12 +207,13 @@ def test_nan_cpi_rejected():
 
 if __name__ == "__main__":
     failed = 0
-    for name, fn in sorted(globals().items()):
-        if name.startswith("test_") and callable(fn):
-            try:
-                fn()
-                print(f"ok   {name}")
-            except Exception as e:  # noqa: BLE001
-                failed += 1
-                print(f"FAIL {name}: {e!r}")
+    tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
+    for name, fn in tests:
+        try:
+            fn()
+            print(f"ok   {name}")
+        except Exception as e:  # noqa: BLE001
+            failed += 1
+            print(f"FAIL {name}: {e!r}")
+    print(f"numpy-chain: {len(tests) - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
