@@ -12,6 +12,7 @@ use crate::cpi::Cpi;
 use crate::process::{Backend, ChainPlan, CpiDetections, ProcessError, RangeDopplerMap};
 use doppler::DopplerProcessor;
 use pulse_compression::PulseCompressor;
+use rayon::prelude::*;
 use rustfft::FftPlanner;
 use rustfft::num_complex::Complex32;
 use std::time::{Duration, Instant};
@@ -88,9 +89,6 @@ impl Backend for CpuChain {
                 expected: (plan.pulses, plan.samples),
             });
         }
-        if !cpi.is_finite() {
-            return Err(ProcessError::NonFinite(cpi.meta.index));
-        }
         let t0 = Instant::now();
         // A standard-layout CPI holds each channel as one contiguous block:
         // compress straight from it; copy only for other layouts.
@@ -107,7 +105,25 @@ impl Backend for CpuChain {
             }
         };
         let t1 = Instant::now();
-        self.compressor.compress(input, &mut self.compressed);
+        // The detection channel is checked inside the compression pass; any
+        // other channels (carried for monopulse) get a parallel check here.
+        let others_finite = (0..c).filter(|&ch| ch != plan.channel).all(|ch| {
+            cpi.samples
+                .index_axis(ndarray::Axis(0), ch)
+                .as_slice()
+                .map_or_else(
+                    || {
+                        cpi.samples
+                            .index_axis(ndarray::Axis(0), ch)
+                            .iter()
+                            .all(|z| z.re.is_finite() && z.im.is_finite())
+                    },
+                    |s| s.par_iter().all(|z| z.re.is_finite() && z.im.is_finite()),
+                )
+        });
+        if !others_finite || !self.compressor.compress(input, &mut self.compressed) {
+            return Err(ProcessError::NonFinite(cpi.meta.index));
+        }
         let t2 = Instant::now();
         self.doppler
             .power_map(&self.compressed, &mut self.map.power);

@@ -51,11 +51,15 @@ impl PulseCompressor {
     /// Compresses `pulses` (row-major, `samples` per row) into `out` (same
     /// layout), in parallel over pulses. Output `n` is aligned with fast time
     /// `t_n`: the correlation never wraps because the input is zero-padded.
-    pub fn compress(&self, pulses: &[Complex32], out: &mut [Complex32]) {
+    ///
+    /// Returns false, possibly without finishing, when any input sample is NaN
+    /// or Inf: the finiteness check rides on the copy into the FFT buffer, so
+    /// it costs no extra pass over the CPI.
+    pub fn compress(&self, pulses: &[Complex32], out: &mut [Complex32]) -> bool {
         let n = self.samples;
         out.par_chunks_mut(n)
             .zip(pulses.par_chunks(n))
-            .for_each_init(
+            .map_init(
                 || {
                     let scratch = self
                         .forward
@@ -68,6 +72,13 @@ impl PulseCompressor {
                 },
                 |(buf, scratch), (y, x)| {
                     buf[..n].copy_from_slice(x);
+                    // Branch-free: (x - x) is 0 for finite x, NaN for NaN or Inf.
+                    let probe = buf[..n]
+                        .iter()
+                        .fold(0.0f32, |acc, z| acc + (z.re - z.re) + (z.im - z.im));
+                    if probe != 0.0 {
+                        return false;
+                    }
                     buf[n..].fill(Complex32::default());
                     self.forward.process_with_scratch(buf, scratch);
                     for (b, h) in buf.iter_mut().zip(&self.filter) {
@@ -75,8 +86,10 @@ impl PulseCompressor {
                     }
                     self.inverse.process_with_scratch(buf, scratch);
                     y.copy_from_slice(&buf[..n]);
+                    true
                 },
-            );
+            )
+            .all(|finite| finite)
     }
 }
 
@@ -102,6 +115,19 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn non_finite_input_is_reported() {
+        let s = pseudo_random(5, 1);
+        let mut planner = FftPlanner::new();
+        let pc = PulseCompressor::new(&mut planner, 20, &s, 32);
+        let mut y = vec![Complex32::default(); 60];
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let mut x = pseudo_random(60, 2);
+            x[47].im = bad;
+            assert!(!pc.compress(&x, &mut y), "{bad}");
+        }
+    }
+
     fn pseudo_random(len: usize, seed: u32) -> Vec<Complex32> {
         let mut s = seed;
         let mut next = move || {
@@ -122,7 +148,7 @@ mod tests {
             let pc = PulseCompressor::new(&mut planner, n, &s, fft_len);
             let x = pseudo_random(3 * n, 11);
             let mut y = vec![Complex32::default(); 3 * n];
-            pc.compress(&x, &mut y);
+            assert!(pc.compress(&x, &mut y));
             for p in 0..3 {
                 let want = direct(&x[p * n..(p + 1) * n], &s);
                 let scale = want.iter().map(|z| z.norm()).fold(0.0, f32::max);
