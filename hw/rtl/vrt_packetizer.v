@@ -36,6 +36,7 @@
 //   0x50 FRAME_ERRS  RO  pulses that started before the previous one's tlast
 //   0x58 ID          RO  0x56525401 ("VRT", version 1)
 //   0x5C MAX_SPP     RO  payload buffer size in samples
+`timescale 1ns / 1ps
 module vrt_packetizer #(
     parameter AW        = 10,   // log2 of the payload bank size in samples
     parameter SPP_RESET = 362   // fills a 1500-byte MTU: (1472 / 4) - 6
