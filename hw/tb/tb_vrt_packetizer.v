@@ -13,7 +13,8 @@
 // must be discarded), CPI 0 (pointing A, 16 samples per packet), CPI 1
 // (pointing B, 16 per packet, 3 sample_drop cycles just before sample 20 of
 // pulse 2), CPI 2 (pointing B, 37 per packet: whole frames), then enable off
-// and CPI 3 (must be discarded). Input gaps and output backpressure come from
+// and CPI 3 (must be discarded), then enable on and CPI 4 (pointing B, 5 per
+// packet: many middle packets, packet count wraps). Input gaps and output backpressure come from
 // a seeded $random, so every run writes the same file.
 //
 // Testbench-only code: initial blocks and delays are fine here.
@@ -101,6 +102,10 @@ module tb_vrt_packetizer;
         stalled_data = m_axis_tdata;
         stalled_last = m_axis_tlast;
         if (m_axis_tvalid && m_axis_tready) begin
+            if ((^{m_axis_tdata, m_axis_tlast}) === 1'bx) begin
+                $display("TB ERROR: X/Z in output word %0d at cycle %0d", words_out, cycle);
+                errors = errors + 1;
+            end
             $fwrite(fd, "%c%c%c%c", m_axis_tdata[31:24], m_axis_tdata[23:16],
                     m_axis_tdata[15:8], m_axis_tdata[7:0]);
             words_out = words_out + 1;
@@ -270,6 +275,9 @@ module tb_vrt_packetizer;
         send_cpi(2);
         axil_write(8'h00, 32'd0);
         send_cpi(3);                       // enable off: discarded
+        axil_write(8'h0C, 32'd5);
+        axil_write(8'h00, 32'd1);
+        send_cpi(4);                       // enabled again, 5 per packet
 
         // Drain: output idle and both banks empty.
         wait_cycles = 0;
@@ -280,19 +288,19 @@ module tb_vrt_packetizer;
         end
         repeat (20) @(negedge clk);
 
-        expect_reg(8'h40, 32'd28, "DATA_PKTS");
-        expect_reg(8'h44, 32'd3,  "CTX_PKTS");
+        expect_reg(8'h40, 32'd60, "DATA_PKTS");
+        expect_reg(8'h44, 32'd4,  "CTX_PKTS");
         expect_reg(8'h48, 32'd3,  "DROPPED");
-        expect_reg(8'h4C, 32'd12, "FRAMES");
+        expect_reg(8'h4C, 32'd16, "FRAMES");
         expect_reg(8'h50, 32'd0,  "FRAME_ERRS");
-        expect_reg(8'h04, 32'd0,  "STATUS");
+        expect_reg(8'h04, 32'd1,  "STATUS");   // running, idle
         axil_write(8'h00, 32'd2);          // clear counters
         expect_reg(8'h40, 32'd0,  "DATA_PKTS clr");
 
         $fclose(fd);
         $display("TB: %0d words, %0d packets written to %0s", words_out, packets_out, out_path);
-        if (packets_out != 31) begin
-            $display("TB ERROR: %0d packets, expected 31", packets_out);
+        if (packets_out != 64) begin
+            $display("TB ERROR: %0d packets, expected 64", packets_out);
             errors = errors + 1;
         end
         if (errors != 0)
