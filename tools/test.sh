@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine or a developer's.
 #
-# Installs what the tests need (Python 3 with venv from Debian if missing; a
-# virtual environment with numpy, scipy and sigmf as independent test peers),
-# then runs the Rust tests in release mode and the NumPy chain's self-test.
+# Installs what the tests need (from Debian if missing: Python 3 with venv,
+# iverilog; a virtual environment with numpy, scipy and sigmf as independent
+# test peers), then runs the Rust tests in release mode, the NumPy chain's
+# self-test, and the FPGA packetizer's simulation checked by an independent
+# parser (make -C hw check).
 # Set TEWS_REQUIRE_EXTERNAL=1 (as .ci/run does) to make any test that cannot
 # find its external tool fail instead of skip.
 set -euo pipefail
@@ -16,8 +18,12 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"
 }
 
-if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
-    apt_install python3 python3-venv
+missing=()
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3 python3-venv)
+command -v iverilog >/dev/null 2>&1 || missing+=(iverilog)
+command -v make >/dev/null 2>&1 || missing+=(make)
+if [ ${#missing[@]} -gt 0 ]; then
+    apt_install "${missing[@]}"
 fi
 
 venv="${TEWS_VENV:-target/test-venv}"
@@ -29,3 +35,4 @@ export TEWS_PYTHON="$PWD/$venv/bin/python"
 
 cargo test --release --all-targets
 "$TEWS_PYTHON" tests/py/test_numpy_chain.py
+make -C hw check
