@@ -3,6 +3,7 @@
 //! implements the same [`Backend`] trait with the same [`ChainPlan`].
 
 pub mod cpu;
+pub mod gpu;
 mod plan;
 
 pub use plan::{CfarWindow, ChainPlan, ProcessConfig};

@@ -55,3 +55,26 @@ pub fn python_with(modules: &[&str]) -> Option<PathBuf> {
 pub fn tews_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_tews"))
 }
+
+/// The shared GPU context for a test binary (one device, opened once), or
+/// a skip (failure under `TEWS_REQUIRE_EXTERNAL=1`) when no wgpu adapter
+/// exists. `TEWS_GPU_ADAPTER` picks an adapter by name (e.g. `llvmpipe`).
+pub fn gpu() -> Option<&'static tews::process::gpu::GpuContext> {
+    use std::sync::OnceLock;
+    use tews::process::gpu::{GpuContext, GpuOptions};
+    static CTX: OnceLock<Result<GpuContext, String>> = OnceLock::new();
+    let ctx = CTX.get_or_init(|| {
+        GpuContext::new(&GpuOptions {
+            adapter_filter: std::env::var("TEWS_GPU_ADAPTER").ok(),
+        })
+        .map_err(|e| e.to_string())
+    });
+    if let Err(e) = ctx {
+        eprintln!("GPU context: {e}");
+    }
+    require(
+        ctx.is_ok(),
+        "a wgpu adapter (install mesa-vulkan-drivers for lavapipe)",
+    )?;
+    ctx.as_ref().ok()
+}

@@ -1,0 +1,292 @@
+//! The GPU FFT against rustfft, every power-of-two size 2..=65536, both
+//! directions, both schedules (workgroup memory and global passes), on
+//! seeded random batches. Runs on any wgpu adapter; Mesa's lavapipe gives
+//! one on any Linux machine (skips without one, fails under
+//! `TEWS_REQUIRE_EXTERNAL=1`).
+//!
+//! The reference is rustfft in f64 on the same f32 input, so the error
+//! measured is the GPU transform's own. Bound: `max |gpu - ref| <=
+//! TOL_PER_STAGE * log2(N) * max |ref|` (radix-2/4 FFT error grows with the
+//! number of passes; f32 epsilon is 6e-8). `--nocapture` prints the
+//! measured error per size.
+
+mod common;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rustfft::FftPlanner;
+use rustfft::num_complex::{Complex, Complex32};
+use tews::process::gpu::GpuContext;
+use tews::process::gpu::fft::{
+    FftDirection, FftRecipe, FftSchedule, GpuFftPlan, fft_batch, run_plan,
+};
+
+/// Error bound per radix-2 stage, relative to the largest output magnitude:
+/// two f32 epsilons. Measured on lavapipe (llvmpipe, Mesa 22.3): 5.5e-8 at
+/// N = 4 up to 1.6e-7 at N = 65536, i.e. 0.1 to 0.5 of this bound.
+const TOL_PER_STAGE: f64 = 1.2e-7;
+
+fn random(n: usize, seed: u64) -> Vec<Complex32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            Complex32::new(
+                rng.random::<f32>() * 2.0 - 1.0,
+                rng.random::<f32>() * 2.0 - 1.0,
+            )
+        })
+        .collect()
+}
+
+/// rustfft in f64 of `data` (batches of `size`).
+fn reference(data: &[Complex32], size: usize, direction: FftDirection) -> Vec<Complex<f64>> {
+    let mut planner = FftPlanner::<f64>::new();
+    let fft = match direction {
+        FftDirection::Forward => planner.plan_fft_forward(size),
+        FftDirection::Inverse => planner.plan_fft_inverse(size),
+    };
+    let mut buf: Vec<Complex<f64>> = data
+        .iter()
+        .map(|z| Complex::new(z.re as f64, z.im as f64))
+        .collect();
+    fft.process(&mut buf);
+    buf
+}
+
+/// `max |got - want| / max |want|`.
+fn relative_error(got: &[Complex32], want: &[Complex<f64>]) -> f64 {
+    assert_eq!(got.len(), want.len());
+    let scale = want.iter().map(|z| z.norm()).fold(0.0, f64::max);
+    let err = got
+        .iter()
+        .zip(want)
+        .map(|(g, w)| (Complex::new(g.re as f64, g.im as f64) - w).norm())
+        .fold(0.0, f64::max);
+    err / scale
+}
+
+/// Transforms per batch: several for small sizes (and an odd count, so the
+/// last shared workgroup is partly idle), few for large ones (lavapipe is
+/// a CPU).
+fn batch_for(size: usize) -> usize {
+    (16384 / size).clamp(1, 16) + 1
+}
+
+fn check(ctx: &GpuContext, recipe: FftRecipe, seed: u64) -> f64 {
+    let (size, batch, direction) = (recipe.size, recipe.batch, recipe.direction);
+    let label = format!("{size} x {batch} {direction:?} {:?}", recipe.schedule);
+    let data = random(size * batch, seed);
+    let plan = GpuFftPlan::from_recipe(ctx, recipe).expect("plan");
+    let got = run_plan(ctx, &plan, &data).expect("run");
+    let err = relative_error(&got, &reference(&data, size, direction));
+    let bound = TOL_PER_STAGE * size.trailing_zeros() as f64;
+    assert!(
+        err <= bound,
+        "{label}: relative error {err:.3e} > {bound:.1e}"
+    );
+    err
+}
+
+fn every_size(direction: FftDirection) {
+    let Some(ctx) = common::gpu() else { return };
+    let limits = *ctx.limits();
+    let mut worst: Vec<(usize, f64, Option<f64>)> = Vec::new();
+    for log2 in 1..=16 {
+        let size = 1usize << log2;
+        let batch = batch_for(size);
+        let seed = 1000 + log2 as u64;
+        let auto = FftRecipe::new(size, batch, direction, &limits).unwrap();
+        let shared = matches!(auto.schedule, FftSchedule::Shared { .. });
+        let e_auto = check(ctx, auto, seed);
+        // Where the plan chose workgroup memory, check the global passes too.
+        let e_global = shared.then(|| {
+            check(
+                ctx,
+                FftRecipe::global(size, batch, direction, &limits).unwrap(),
+                seed,
+            )
+        });
+        worst.push((size, e_auto, e_global));
+    }
+    for (size, a, g) in worst {
+        eprintln!(
+            "{direction:?} N={size:>5}: relative error {a:.2e}{}",
+            g.map_or(String::new(), |g| format!(" (global passes {g:.2e})"))
+        );
+    }
+}
+
+#[test]
+fn forward_matches_rustfft_for_every_size() {
+    every_size(FftDirection::Forward);
+}
+
+#[test]
+fn inverse_matches_rustfft_for_every_size() {
+    every_size(FftDirection::Inverse);
+}
+
+#[test]
+fn forward_then_inverse_returns_the_input() {
+    let Some(ctx) = common::gpu() else { return };
+    for log2 in [1, 2, 3, 7, 10, 12, 13, 16] {
+        let size = 1usize << log2;
+        let data = random(size * 3, 77 + log2 as u64);
+        let spectrum = fft_batch(ctx, &data, size, FftDirection::Forward).unwrap();
+        let back = fft_batch(ctx, &spectrum, size, FftDirection::Inverse).unwrap();
+        let want: Vec<Complex<f64>> = data
+            .iter()
+            .map(|z| Complex::new(z.re as f64, z.im as f64) * size as f64)
+            .collect();
+        let err = relative_error(&back, &want);
+        let bound = 2.0 * TOL_PER_STAGE * log2 as f64;
+        assert!(
+            err <= bound,
+            "N={size}: round trip error {err:.3e} > {bound:.1e}"
+        );
+    }
+}
+
+#[test]
+fn impulse_and_tone_give_the_textbook_spectra() {
+    let Some(ctx) = common::gpu() else { return };
+    let size = 256;
+    let mut impulse = vec![Complex32::default(); size];
+    impulse[0] = Complex32::new(1.0, 0.0);
+    let flat = fft_batch(ctx, &impulse, size, FftDirection::Forward).unwrap();
+    assert!(
+        flat.iter()
+            .all(|z| (z - Complex32::new(1.0, 0.0)).norm() < 1e-6)
+    );
+    // exp(+2 pi i 5 n / N): all energy in bin 5 forward.
+    let tone: Vec<Complex32> = (0..size)
+        .map(|n| {
+            let p = 2.0 * std::f64::consts::PI * 5.0 * n as f64 / size as f64;
+            Complex32::new(p.cos() as f32, p.sin() as f32)
+        })
+        .collect();
+    let x = fft_batch(ctx, &tone, size, FftDirection::Forward).unwrap();
+    for (k, z) in x.iter().enumerate() {
+        let want = if k == 5 { size as f32 } else { 0.0 };
+        assert!(
+            (z.re - want).abs() < 1e-3 && z.im.abs() < 1e-3,
+            "bin {k}: {z}"
+        );
+    }
+}
+
+#[test]
+fn split_dispatches_and_small_workgroup_memory_still_work() {
+    let Some(ctx) = common::gpu() else { return };
+    // Pretend the adapter allows only 4 workgroups per dimension, so most
+    // dispatches spread over y, and has little workgroup memory.
+    let mut limits = *ctx.limits();
+    limits.max_compute_workgroups_per_dimension = 4;
+    limits.max_compute_workgroup_storage_size = 2048;
+    for (size, batch) in [(4, 300), (8, 60), (128, 9), (256, 5), (512, 2)] {
+        for direction in [FftDirection::Forward, FftDirection::Inverse] {
+            let auto = FftRecipe::new(size, batch, direction, &limits).unwrap();
+            check(ctx, auto, 5);
+            let global = FftRecipe::global(size, batch, direction, &limits).unwrap();
+            check(ctx, global, 6);
+        }
+    }
+}
+
+#[test]
+fn a_plan_is_reused_across_batches_and_recordings() {
+    let Some(ctx) = common::gpu() else { return };
+    for size in [64, 16384] {
+        let plan = GpuFftPlan::new(ctx, size, 2, FftDirection::Forward).unwrap();
+        for seed in [1, 2] {
+            let data = random(size * 2, seed);
+            let got = run_plan(ctx, &plan, &data).unwrap();
+            let err = relative_error(&got, &reference(&data, size, FftDirection::Forward));
+            assert!(err <= TOL_PER_STAGE * size.trailing_zeros() as f64);
+        }
+    }
+}
+
+#[test]
+fn misuse_is_an_error_not_a_panic() {
+    let Some(ctx) = common::gpu() else { return };
+    let plan = GpuFftPlan::new(ctx, 1024, 2, FftDirection::Forward).unwrap();
+    let bytes = plan.recipe().buffer_bytes();
+    let make = |size, usage| {
+        ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size,
+            usage,
+            mapped_at_creation: false,
+        })
+    };
+    let storage = wgpu::BufferUsages::STORAGE;
+    let a = make(bytes, storage);
+    let b = make(bytes, storage);
+    assert!(plan.bind(ctx, &a, &b).is_ok());
+    assert!(plan.bind(ctx, &a, &a).is_err(), "in place");
+    assert!(
+        plan.bind(ctx, &make(bytes / 2, storage), &b).is_err(),
+        "short input"
+    );
+    assert!(
+        plan.bind(ctx, &a, &make(bytes, wgpu::BufferUsages::COPY_DST))
+            .is_err(),
+        "usage"
+    );
+    assert!(fft_batch(ctx, &random(1000, 1), 1024, FftDirection::Forward).is_err());
+    assert!(fft_batch(ctx, &random(96, 1), 96, FftDirection::Forward).is_err());
+}
+
+#[test]
+fn forward_and_inverse_fuse_into_one_submission() {
+    let Some(ctx) = common::gpu() else { return };
+    let (size, batch) = (8192, 3); // global passes: scratch ping-pong
+    let forward = GpuFftPlan::new(ctx, size, batch, FftDirection::Forward).unwrap();
+    let inverse = GpuFftPlan::new(ctx, size, batch, FftDirection::Inverse).unwrap();
+    let bytes = forward.recipe().buffer_bytes();
+    let data = random(size * batch, 9);
+    let device = &ctx.device;
+    let buffer = |usage| {
+        device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: bytes,
+            usage,
+            mapped_at_creation: false,
+        })
+    };
+    use wgpu::BufferUsages as U;
+    let input = buffer(U::STORAGE | U::COPY_DST);
+    let spectrum = buffer(U::STORAGE);
+    let output = buffer(U::STORAGE | U::COPY_SRC);
+    let staging = buffer(U::MAP_READ | U::COPY_DST);
+    // Bind once, run twice with new data: nothing is made per batch.
+    let f = forward.bind(ctx, &input, &spectrum).unwrap();
+    let i = inverse.bind(ctx, &spectrum, &output).unwrap();
+    for round in 0..2 {
+        let data: Vec<Complex32> = data.iter().map(|z| z * (round + 1) as f32).collect();
+        ctx.queue
+            .write_buffer(&input, 0, bytemuck::cast_slice(&data));
+        let mut encoder = device.create_command_encoder(&Default::default());
+        forward.record(&mut encoder, &f);
+        inverse.record(&mut encoder, &i);
+        encoder.copy_buffer_to_buffer(&output, 0, &staging, 0, bytes);
+        ctx.queue.submit([encoder.finish()]);
+        staging
+            .slice(..)
+            .map_async(wgpu::MapMode::Read, |r| r.unwrap());
+        ctx.wait_idle().unwrap();
+        let back: Vec<Complex32> =
+            bytemuck::cast_slice(&staging.slice(..).get_mapped_range().unwrap()).to_vec();
+        staging.unmap();
+        let want: Vec<Complex<f64>> = data
+            .iter()
+            .map(|z| Complex::new(z.re as f64, z.im as f64) * size as f64)
+            .collect();
+        let err = relative_error(&back, &want);
+        assert!(
+            err <= 2.0 * TOL_PER_STAGE * 13.0,
+            "round {round}: {err:.3e}"
+        );
+    }
+}
