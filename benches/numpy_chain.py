@@ -243,7 +243,8 @@ def cfar_alpha(variant: str, pfa: float, n_ref: int, k: int) -> float:
 class Cfar:
     """Cross-shaped 2-D CFAR on a power map [range, doppler] (Doppler wraps)."""
 
-    def __init__(self, variant: str, pfa: float, P: int, Tr=8, Gr=3, Td=4, Gd=2, k=None):
+    def __init__(self, variant: str, pfa: float, P: int, Tr=8, Gr=3, Td=4, Gd=2, k=None,
+                 alpha=None, noise_div=None):
         if 2 * (Gd + Td) + 1 > P:
             raise ValueError(f"Doppler CFAR window 2*(Gd+Td)+1 = {2 * (Gd + Td) + 1} exceeds {P} pulses")
         self.variant, self.Tr, self.Gr, self.Td, self.Gd = variant, Tr, Gr, Td, Gd
@@ -251,10 +252,14 @@ class Cfar:
         self.k = round_half_away(3 * self.n_ref / 4) if k is None else int(k)
         if variant == "os" and not 1 <= self.k <= self.n_ref:
             raise ValueError("OS rank k out of 1..N_ref")
-        self.alpha = cfar_alpha(variant, pfa, self.n_ref, self.k)
+        # Textbook multiplier (independent reference cells) unless given:
+        # tews calibrates alpha for the correlation its tapers cause, and
+        # the parity test hands that value over so both chains apply the
+        # same threshold (the calibration is tested on its own).
+        self.alpha = cfar_alpha(variant, pfa, self.n_ref, self.k) if alpha is None else float(alpha)
         # noise estimate = statistic / noise_div
         self.noise_div = (sum(1.0 / i for i in range(self.n_ref - self.k + 1, self.n_ref + 1))
-                          if variant == "os" else 1.0)
+                          if variant == "os" else 1.0) if noise_div is None else float(noise_div)
         # lead/lag kernels for correlate1d: out[i] = sum_j w[j] * in[i + j - K]
         Kr, Kd = Gr + Tr, Gd + Td
         self.kr_lead = np.zeros(2 * Kr + 1); self.kr_lead[:Tr] = 1.0
@@ -360,12 +365,12 @@ def interp_delta(pm_, p0, pp) -> float:
 
 def process(rec_path: str, cfar: str = "ca", pfa: float = 1e-6, range_win: str = "hamming",
             doppler_win: str = "hann", Tr=8, Gr=3, Td=4, Gd=2, os_k=None, workers=-1,
-            plot_sink=None):
+            plot_sink=None, alpha=None, noise_scale=None):
     t_start = time.perf_counter()
     rec = Recording(rec_path)
     P, N, fs = rec.P, rec.N, rec.fs
     proc = Processor(rec.waveform, fs, P, N, range_win, doppler_win, workers)
-    det_cfar = Cfar(cfar, pfa, P, Tr, Gr, Td, Gd, os_k)
+    det_cfar = Cfar(cfar, pfa, P, Tr, Gr, Td, Gd, os_k, alpha, noise_scale)
     plots = []
     summary = dict(cpis=0, cpis_rejected=0, cells_tested=0, detections=0, plots=0)
     for k in range(rec.num_cpis):
@@ -425,6 +430,10 @@ def main(argv=None) -> int:
     ap.add_argument("--train-doppler", type=int, default=4)
     ap.add_argument("--guard-doppler", type=int, default=2)
     ap.add_argument("--os-k", type=int, default=None, help="OS rank (1-based), default round(3*N_ref/4)")
+    ap.add_argument("--alpha", type=float, default=None,
+                    help="CFAR multiplier (default: textbook value from --pfa for independent cells)")
+    ap.add_argument("--noise-scale", type=float, default=None,
+                    help="divisor of the CFAR statistic giving the noise estimate (default: textbook)")
     ap.add_argument("--workers", type=int, default=-1, help="scipy.fft workers (-1: all cores)")
     ap.add_argument("--out", help="plots as JSON lines (default stdout)")
     ap.add_argument("--summary", help="summary JSON (default stderr)")
@@ -437,7 +446,7 @@ def main(argv=None) -> int:
 
     _, summary = process(a.recording, a.cfar, a.pfa, a.range_window, a.doppler_window,
                          a.train_range, a.guard_range, a.train_doppler, a.guard_doppler,
-                         a.os_k, a.workers, sink)
+                         a.os_k, a.workers, sink, a.alpha, a.noise_scale)
     if a.out:
         out.close()
     if a.summary:

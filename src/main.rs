@@ -314,7 +314,12 @@ fn process_recording(
     input: &Path,
     mut on_cpi: impl FnMut(u64, &tews::process::CpiDetections, &[tews::plots::Plot]),
 ) -> Result<Summary> {
-    let (alpha, n_ref) = (plan.alpha as f64, plan.reference_cells);
+    let (alpha, n_ref, n_eff, noise_scale) = (
+        plan.alpha as f64,
+        plan.reference_cells,
+        plan.effective_reference_cells,
+        plan.noise_scale as f64,
+    );
     let mut backend = CpuChain::new(plan);
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(recording.num_cpis);
@@ -346,6 +351,8 @@ fn process_recording(
     summary.pfa = config.pfa;
     summary.cfar_alpha = alpha;
     summary.cfar_reference_cells = n_ref;
+    summary.cfar_effective_reference_cells = n_eff;
+    summary.cfar_noise_scale = noise_scale;
     Ok(summary)
 }
 

@@ -47,6 +47,11 @@ pub struct Summary {
     pub cfar_alpha: f64,
     /// CFAR reference cells.
     pub cfar_reference_cells: usize,
+    /// Independent-equivalent reference cells after the tapers' correlation
+    /// (equals `cfar_reference_cells` without tapers).
+    pub cfar_effective_reference_cells: f64,
+    /// Divisor of the CFAR statistic giving the noise estimate for `snr_db`.
+    pub cfar_noise_scale: f64,
     /// Indices of rejected CPIs.
     pub rejected_cpi_indices: Vec<u64>,
 }

@@ -3,9 +3,9 @@
 //! detection, on seeded simulated data.
 //!
 //! A rect pulse of one sample and no windows keep every map cell independent,
-//! which is what the textbook formulas assume (with tapers on, neighbouring
-//! cells correlate and the real false-alarm rate rises above the request:
-//! see README, "Known limitations").
+//! which is what the textbook formulas assume, and the plan then uses them
+//! exactly. (With tapers on, neighbouring cells correlate and the plan
+//! calibrates alpha instead: tests/cfar_correlated.rs.)
 
 use ndarray::Array3;
 use rand::{RngExt, SeedableRng};

@@ -106,7 +106,11 @@ fn run_tews(meta: &Path, cfar: &str, dir: &Path) -> ChainOutput {
     }
 }
 
-fn run_numpy(py: &Path, meta: &Path, cfar: &str, dir: &Path) -> ChainOutput {
+/// Runs the NumPy chain with the CFAR multiplier and noise scale tews used
+/// (tews calibrates alpha for its tapers' cell correlation; that calibration
+/// is tested against simulated noise in tests/cfar_correlated.rs, so here both
+/// chains apply the same threshold and everything else is compared).
+fn run_numpy(py: &Path, meta: &Path, cfar: &str, dir: &Path, tews_summary: &Value) -> ChainOutput {
     let plots = dir.join(format!("numpy-{cfar}.jsonl"));
     let summary = dir.join(format!("numpy-{cfar}.summary.json"));
     run_ok(
@@ -114,6 +118,10 @@ fn run_numpy(py: &Path, meta: &Path, cfar: &str, dir: &Path) -> ChainOutput {
             .arg(repo().join("benches/numpy_chain.py"))
             .arg(meta)
             .args(["--cfar", cfar, "--pfa", PFA])
+            .arg("--alpha")
+            .arg(num(tews_summary, "cfar_alpha").to_string())
+            .arg("--noise-scale")
+            .arg(num(tews_summary, "cfar_noise_scale").to_string())
             .arg("--out")
             .arg(&plots)
             .arg("--summary")
@@ -229,8 +237,8 @@ fn parity_on(recording_args: &[&str], name: &str) {
     let meta = make_recording(&py, dir.path(), name, recording_args);
     let pulses = pulses_of(&meta);
     for cfar in ["ca", "go", "so", "os"] {
-        let reference = run_numpy(&py, &meta, cfar, dir.path());
         let tews = run_tews(&meta, cfar, dir.path());
+        let reference = run_numpy(&py, &meta, cfar, dir.path(), &tews.summary);
         assert_parity(&format!("{name} --cfar {cfar}"), &reference, &tews, pulses);
     }
 }
