@@ -8,7 +8,8 @@
 Simulates one recording with tests/py/make_recording.py (not timed; default
 64 CPIs x 128 pulses x 4096 samples, 256 MiB as cf32), then on the same machine,
 in this one invocation, runs benches/numpy_chain.py and `tews run` on it
-(NumPy first; the file was just written, so both read it from the page cache).
+(tews first, so its calibrated CFAR multiplier can be handed to the NumPy
+chain; the file was just written, so both read it from the page cache).
 Each is timed as a whole process (wall, start-up and imports included) and by
 the `seconds` its own summary reports. With --repeat N the fastest run of each
 counts. Prints both times, the ratios, and finally one JSON line.
@@ -79,11 +80,18 @@ def main(argv=None) -> int:
               f"{a.samples_per_pulse} {a.datatype}), simulated in {time.perf_counter() - t:.1f} s", flush=True)
 
         runs = {}
-        for name in ("numpy", "tews"):
+        # tews first: its summary gives the calibrated CFAR multiplier, which
+        # the NumPy chain then applies too, so both do the same work and
+        # report the same plots (the NumPy default would be the textbook
+        # multiplier for independent cells).
+        tews_summary = {}
+        for name in ("tews", "numpy"):
             plots = os.path.join(work, f"{name}.jsonl")
             summ = os.path.join(work, f"{name}.summary.json")
             if name == "numpy":
                 cmd = [a.python, os.path.join(HERE, "numpy_chain.py"), meta, "--cfar", a.cfar, "--pfa", a.pfa,
+                       "--alpha", str(tews_summary["cfar_alpha"]),
+                       "--noise-scale", str(tews_summary["cfar_noise_scale"]),
                        "--out", plots, "--summary", summ]
             else:
                 cmd = [a.tews, "run", "--input", meta, "--output", f"jsonl:{plots}", "--summary", summ,
@@ -96,6 +104,8 @@ def main(argv=None) -> int:
                 if best is None or wall < best[0]:
                     best = (wall, s)
             wall, s = best
+            if name == "tews":
+                tews_summary = s
             runs[name] = {"wall_s": wall, "chain_s": s.get("seconds"), "plots": count_lines(plots),
                           "detections": s.get("detections"), "cells_tested": s.get("cells_tested"),
                           "backend": s.get("backend")}
