@@ -2,56 +2,14 @@
 
 use crate::output::{OutputError, PlotSink};
 use crate::plots::Plot;
-use serde::Serialize;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use time::format_description::well_known::Rfc3339;
-
-/// One line of the JSON lines output: field names exactly as formats.md §2.
-#[derive(Debug, Serialize)]
-pub struct PlotReport<'a> {
-    /// CPI index from the start of the input.
-    pub cpi: u64,
-    /// RFC 3339 UTC transmit time of the CPI's first pulse.
-    pub time_utc: &'a str,
-    /// Interpolated range, metres.
-    pub range_m: f64,
-    /// Interpolated range rate, m/s, positive receding.
-    pub radial_velocity_mps: f64,
-    /// Beam azimuth, degrees.
-    pub azimuth_deg: f64,
-    /// Beam elevation, degrees.
-    pub elevation_deg: f64,
-    /// Peak over CFAR noise estimate, dB.
-    pub snr_db: f64,
-    /// Interpolated range bin.
-    pub range_bin: f64,
-    /// Interpolated Doppler bin (FFT-shifted; zero Doppler at P/2).
-    pub doppler_bin: f64,
-    /// Detections merged into this plot.
-    pub cells: u32,
-}
 
 /// Formats a plot as one JSON line (no trailing newline).
 pub fn plot_to_json(plot: &Plot) -> String {
-    let time = plot
-        .time_utc
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| String::from("invalid-time"));
-    let report = PlotReport {
-        cpi: plot.cpi,
-        time_utc: &time,
-        range_m: plot.range_m,
-        radial_velocity_mps: plot.radial_velocity_mps,
-        azimuth_deg: plot.azimuth_deg,
-        elevation_deg: plot.elevation_deg,
-        snr_db: plot.snr_db,
-        range_bin: plot.range_bin,
-        doppler_bin: plot.doppler_bin,
-        cells: plot.cells,
-    };
-    serde_json::to_string(&report).unwrap_or_default()
+    // Plot holds only numbers and a valid time: serialisation cannot fail.
+    serde_json::to_string(plot).unwrap_or_default()
 }
 
 /// Writes JSON lines to a file or stdout.

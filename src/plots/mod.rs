@@ -6,12 +6,14 @@ mod extract;
 pub use extract::{extract_plots, peak_offset};
 use time::OffsetDateTime;
 
-/// One plot report: what formats.md §2 puts on a JSON line.
-#[derive(Debug, Clone, PartialEq)]
+/// One plot report: what formats.md §2 puts on a JSON line. Serialises to
+/// exactly that line (field names and order of §2, time as RFC 3339 UTC).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Plot {
     /// CPI index from the start of the input.
     pub cpi: u64,
     /// Transmit time of the CPI's first pulse, UTC.
+    #[serde(with = "time::serde::rfc3339")]
     pub time_utc: OffsetDateTime,
     /// Interpolated range, metres.
     pub range_m: f64,
