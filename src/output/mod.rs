@@ -1,6 +1,7 @@
 //! Outputs: where plot reports go. Today JSON lines (formats.md §2) to a file
 //! or stdout; ASTERIX and NATS follow behind the same [`PlotSink`] trait.
 
+pub mod asterix;
 mod jsonl;
 
 pub use jsonl::JsonLinesSink;
@@ -35,6 +36,16 @@ pub enum OutputError {
 pub enum OutputSpec {
     /// `jsonl:PATH` (a file) or `jsonl:-` (stdout).
     JsonLines(Option<PathBuf>),
+    /// `asterix-file:PATH`: CAT048 data blocks (see [`asterix`]). SAC/SIC and
+    /// the input's SIM flag are not part of the argument: `config` stays
+    /// `None` until [`OutputSpec::with_asterix`] sets it, and `open` refuses
+    /// until then, so no plot is ever sent with a guessed SIM bit.
+    AsterixFile {
+        /// The file written.
+        path: PathBuf,
+        /// Site identity and SIM flag.
+        config: Option<asterix::cat048::Cat048Config>,
+    },
 }
 
 impl FromStr for OutputSpec {
@@ -50,16 +61,46 @@ impl FromStr for OutputSpec {
                 "missing path after \"jsonl:\" (use jsonl:- for stdout)",
             )),
             Some(("jsonl", path)) => Ok(OutputSpec::JsonLines(Some(PathBuf::from(path)))),
-            _ => Err(err("unknown output kind (expected jsonl:PATH or jsonl:-)")),
+            Some(("asterix-file", "")) => Err(err("missing path after \"asterix-file:\"")),
+            Some(("asterix-file", "-")) => Err(err(
+                "asterix-file needs a file path (binary ASTERIX is not written to stdout)",
+            )),
+            Some(("asterix-file", path)) => Ok(OutputSpec::AsterixFile {
+                path: PathBuf::from(path),
+                config: None,
+            }),
+            _ => Err(err(
+                "unknown output kind (expected jsonl:PATH, jsonl:- or asterix-file:PATH)",
+            )),
         }
     }
 }
 
 impl OutputSpec {
+    /// Sets the site identity and SIM flag of an ASTERIX output; other
+    /// outputs are returned unchanged.
+    pub fn with_asterix(self, config: asterix::cat048::Cat048Config) -> Self {
+        match self {
+            OutputSpec::AsterixFile { path, .. } => OutputSpec::AsterixFile {
+                path,
+                config: Some(config),
+            },
+            other => other,
+        }
+    }
+
     /// Opens the output.
     pub fn open(&self) -> Result<Box<dyn PlotSink>, OutputError> {
         match self {
             OutputSpec::JsonLines(path) => Ok(Box::new(JsonLinesSink::create(path.as_deref())?)),
+            OutputSpec::AsterixFile {
+                path,
+                config: Some(config),
+            } => Ok(Box::new(asterix::AsterixFileSink::create(path, *config)?)),
+            OutputSpec::AsterixFile { path, config: None } => Err(OutputError::Spec {
+                spec: format!("asterix-file:{}", path.display()),
+                problem: "SAC/SIC and the input's simulated flag were not configured".into(),
+            }),
         }
     }
 }

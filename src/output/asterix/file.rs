@@ -1,0 +1,103 @@
+//! `asterix-file:PATH`: CAT048 data blocks back to back in a file, one or
+//! more blocks per CPI (split so that no LEN exceeds 65535).
+
+use super::MAX_DATA_BLOCK_LEN_BYTES;
+use super::cat048::{Cat048Config, EncodeStats, encode_data_blocks};
+use crate::output::{OutputError, PlotSink};
+use crate::plots::Plot;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Writes CAT048 data blocks to a file.
+///
+/// Like the JSON lines file output, the blocks go to `PATH.partial`, renamed
+/// to `PATH` only when the run finishes, so a failed run never replaces an
+/// earlier good file.
+pub struct AsterixFileSink {
+    name: String,
+    config: Cat048Config,
+    out: BufWriter<File>,
+    paths: Option<(PathBuf, PathBuf)>,
+    stats: EncodeStats,
+    buffer: Vec<u8>,
+}
+
+impl AsterixFileSink {
+    /// Creates `PATH.partial`.
+    pub fn create(path: &Path, config: Cat048Config) -> Result<Self, OutputError> {
+        let name = format!("asterix-file:{}", path.display());
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let file = File::create(&partial).map_err(|source| OutputError::Io {
+            name: format!("asterix-file:{}", partial.display()),
+            source,
+        })?;
+        Ok(AsterixFileSink {
+            name,
+            config,
+            out: BufWriter::new(file),
+            paths: Some((partial, path.to_path_buf())),
+            stats: EncodeStats::default(),
+            buffer: Vec::new(),
+        })
+    }
+
+    /// What was encoded so far, including the plots that could not be.
+    pub fn stats(&self) -> EncodeStats {
+        self.stats
+    }
+
+    fn io(&self, source: std::io::Error) -> OutputError {
+        OutputError::Io {
+            name: self.name.clone(),
+            source,
+        }
+    }
+}
+
+impl PlotSink for AsterixFileSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn write(&mut self, plots: &[Plot]) -> Result<(), OutputError> {
+        self.buffer.clear();
+        let dropped = self.stats.plots_dropped;
+        encode_data_blocks(
+            plots,
+            &self.config,
+            MAX_DATA_BLOCK_LEN_BYTES,
+            &mut self.stats,
+            &mut self.buffer,
+        );
+        if self.stats.plots_dropped > dropped {
+            tracing::warn!(
+                "{}: {} plot(s) of CPI {} not encoded (range beyond 65535 NM, negative or not finite, or azimuth not finite)",
+                self.name,
+                self.stats.plots_dropped - dropped,
+                plots.first().map_or(0, |p| p.cpi)
+            );
+        }
+        self.out.write_all(&self.buffer).map_err(|e| self.io(e))
+    }
+
+    fn finish(&mut self) -> Result<(), OutputError> {
+        self.out.flush().map_err(|e| self.io(e))?;
+        if let Some((partial, path)) = self.paths.take() {
+            std::fs::rename(&partial, &path).map_err(|e| self.io(e))?;
+        }
+        let s = self.stats;
+        tracing::info!(
+            "{}: {} CAT048 records in {} data blocks; {} extended range (REF ERR), {} without I048/120 (speed outside +/-511 m/s), {} plots not encoded",
+            self.name,
+            s.records,
+            s.data_blocks,
+            s.extended_range,
+            s.doppler_omitted,
+            s.plots_dropped
+        );
+        Ok(())
+    }
+}
