@@ -270,6 +270,14 @@ fn cmd_run(args: &RunArgs) -> Result<()> {
             .map(|s| s.parse())
             .collect::<Result<_, _>>()?
     };
+    if let Some(spec) = args.outputs.iter().find(|s| s.starts_with("asterix")) {
+        // The encoder and file sink exist (src/output/asterix) but SAC/SIC
+        // come from the site configuration (--site SITE.toml), which the live
+        // ingest and sharing issues add; no guessed data source is ever sent.
+        bail!(
+            "output \"{spec}\": ASTERIX needs the site's SAC/SIC from --site SITE.toml, which this build does not read yet"
+        );
+    }
     let recording = Recording::open_with(
         &args.input,
         tews::ingest::sigmf::OpenOptions {

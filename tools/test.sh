@@ -2,7 +2,7 @@
 # The whole test suite, on a fresh Debian machine or a developer's.
 #
 # Installs what the tests need (from Debian if missing: Python 3 with venv,
-# iverilog, Mesa's lavapipe Vulkan driver; a virtual environment with numpy, scipy and sigmf as independent
+# iverilog, tshark, Mesa's lavapipe Vulkan driver; a virtual environment with numpy, scipy and sigmf as independent
 # test peers), then runs the Rust tests in release mode, the NumPy chain's
 # self-test, and the FPGA packetizer's simulation checked by an independent
 # parser (make -C hw check).
@@ -22,6 +22,8 @@ missing=()
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3 python3-venv)
 command -v iverilog >/dev/null 2>&1 || missing+=(iverilog)
 command -v make >/dev/null 2>&1 || missing+=(make)
+# Wireshark's dissector: an independent ASTERIX decoder for the encoder tests.
+command -v tshark >/dev/null 2>&1 || missing+=(tshark)
 # Mesa's lavapipe: a real Vulkan adapter on the CPU, so the GPU tests run
 # (for correctness; its timings are never GPU figures).
 ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || missing+=(mesa-vulkan-drivers)
