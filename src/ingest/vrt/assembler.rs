@@ -195,7 +195,7 @@ pub struct CpiAssembler {
     /// The newest context packet since the last CPI start.
     pending_context: Option<ContextPacket>,
     state: State,
-    /// CPI starts seen so far: the next CPI's index.
+    /// CPIs seen so far (emitted, dropped or incomplete): the next CPI's index.
     next_index: u64,
     counters: VrtCounters,
 }
@@ -316,6 +316,8 @@ impl CpiAssembler {
                 {
                     self.state = State::Dropping;
                     self.counters.cpis_dropped.packet_lost += 1;
+                    // Its start was lost, but it was a CPI: keep indices aligned.
+                    self.next_index += 1;
                     return None;
                 }
             }
