@@ -1,10 +1,11 @@
-//! Ingest: recorded IQ (SigMF) today; live VITA 49.2 next.
+//! Ingest: recorded IQ (SigMF) and live VITA 49.2 (VRT) packets.
 //!
 //! Every input problem is an [`IngestError`] whose message is one line that
 //! names the file (as the caller gave it) and what is wrong with it, so a site
 //! engineer can fix the recording without reading this code.
 
 pub mod sigmf;
+pub mod vrt;
 
 /// Something wrong with an input recording, or a failure reading it.
 ///
