@@ -617,17 +617,23 @@ mod tests {
         assert!((pfa_so(12, so) / 1e-6 - 1.0).abs() < 1e-6);
     }
 
-    /// Monte Carlo check of the GO/SO/OS formulas on exponential noise,
-    /// independent of the closed forms above (a small LCG, no external RNG).
-    #[test]
-    fn pfa_formulas_agree_with_monte_carlo() {
-        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut uniform = move || {
+    /// Uniform deviates in (0, 1) from a 64-bit LCG (Knuth's MMIX constants):
+    /// a fixed, dependency-free source for the Monte Carlo checks.
+    fn lcg_uniform(seed: u64) -> impl FnMut() -> f64 {
+        let mut state = seed;
+        move || {
             state = state
                 .wrapping_mul(6_364_136_223_846_793_005)
                 .wrapping_add(1_442_695_040_888_963_407);
             ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        };
+        }
+    }
+
+    /// Monte Carlo check of the GO/SO/OS formulas on exponential noise,
+    /// independent of the closed forms above (a small LCG, no external RNG).
+    #[test]
+    fn pfa_formulas_agree_with_monte_carlo() {
+        let mut uniform = lcg_uniform(0x9E37_79B9_7F4A_7C15);
         let n = 8;
         let trials = 400_000;
         let target = 1e-2;
@@ -786,13 +792,7 @@ mod tests {
     /// fully correlated pairs are Gamma(n/2) exactly.
     #[test]
     fn gamma_go_so_agree_with_monte_carlo_of_correlated_halves() {
-        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut uniform = move || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        };
+        let mut uniform = lcg_uniform(0x2545_F491_4F6C_DD1D);
         // Each half: 3 independent exponentials, each counted twice (6 cells,
         // N_eff = 3); mean of the half = sum / 3.
         let trials = 400_000;
