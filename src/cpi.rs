@@ -37,10 +37,15 @@ pub struct Cpi {
 }
 
 impl Cpi {
-    /// True when every sample of every channel is finite (no NaN or Inf).
-    pub fn is_finite(&self) -> bool {
-        self.samples
-            .iter()
-            .all(|z| z.re.is_finite() && z.im.is_finite())
+    /// True when every sample of channel `channel` is finite (no NaN or Inf).
+    /// Contiguous channels (standard layout) are checked in parallel.
+    pub fn channel_is_finite(&self, channel: usize) -> bool {
+        use rayon::prelude::*;
+        let finite = |z: &Complex32| z.re.is_finite() && z.im.is_finite();
+        let view = self.samples.index_axis(ndarray::Axis(0), channel);
+        match view.as_slice() {
+            Some(s) => s.par_iter().all(finite),
+            None => view.iter().all(finite),
+        }
     }
 }

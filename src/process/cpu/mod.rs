@@ -12,7 +12,6 @@ use crate::cpi::Cpi;
 use crate::process::{Backend, ChainPlan, CpiDetections, ProcessError, RangeDopplerMap};
 use doppler::DopplerProcessor;
 use pulse_compression::PulseCompressor;
-use rayon::prelude::*;
 use rustfft::FftPlanner;
 use rustfft::num_complex::Complex32;
 use std::time::{Duration, Instant};
@@ -107,20 +106,9 @@ impl Backend for CpuChain {
         let t1 = Instant::now();
         // The detection channel is checked inside the compression pass; any
         // other channels (carried for monopulse) get a parallel check here.
-        let others_finite = (0..c).filter(|&ch| ch != plan.channel).all(|ch| {
-            cpi.samples
-                .index_axis(ndarray::Axis(0), ch)
-                .as_slice()
-                .map_or_else(
-                    || {
-                        cpi.samples
-                            .index_axis(ndarray::Axis(0), ch)
-                            .iter()
-                            .all(|z| z.re.is_finite() && z.im.is_finite())
-                    },
-                    |s| s.par_iter().all(|z| z.re.is_finite() && z.im.is_finite()),
-                )
-        });
+        let others_finite = (0..c)
+            .filter(|&ch| ch != plan.channel)
+            .all(|ch| cpi.channel_is_finite(ch));
         if !others_finite || !self.compressor.compress(input, &mut self.compressed) {
             return Err(ProcessError::NonFinite(cpi.meta.index));
         }
