@@ -109,6 +109,7 @@ pub fn synthetic(pulses: usize, samples: usize) -> (RadarParams, Cpi) {
         azimuth_deg: 0.0,
         elevation_deg: 0.0,
         simulated: true,
+        received_at: None,
     };
     (
         params,

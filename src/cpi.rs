@@ -3,6 +3,7 @@
 
 use ndarray::Array3;
 use rustfft::num_complex::Complex32;
+use std::time::Instant;
 use time::OffsetDateTime;
 
 /// What is known about one CPI besides its samples.
@@ -20,6 +21,12 @@ pub struct CpiMeta {
     pub elevation_deg: f64,
     /// True when the samples come from a simulation (ASTERIX SIM bit).
     pub simulated: bool,
+    /// When the CPI's last sample reached this host: the datagram that
+    /// completed it (live input) or the end of its read (recordings). Output
+    /// latency is measured from here. `None` where the source has no clock
+    /// (the pure VRT assembler); the pipeline stamps such a CPI when it
+    /// takes it from ingest.
+    pub received_at: Option<Instant>,
 }
 
 /// One CPI: samples indexed `[channel, pulse, fast-time sample]`.

@@ -17,4 +17,5 @@ pub mod plots;
 pub mod process;
 pub mod radar;
 pub mod sim;
+pub mod site;
 pub mod view;

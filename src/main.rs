@@ -168,6 +168,10 @@ struct RunArgs {
     /// Keep integer samples as raw counts instead of scaling to full scale 1.0.
     #[arg(long)]
     raw_counts: bool,
+    /// Site configuration (TOML, see tews::site): SAC/SIC and names for the
+    /// sharing outputs; with a recording, the recording's radar keys win.
+    #[arg(long)]
+    site: Option<PathBuf>,
     #[command(flatten)]
     process: ProcessArgs,
 }
@@ -270,13 +274,16 @@ fn cmd_run(args: &RunArgs) -> Result<()> {
             .map(|s| s.parse())
             .collect::<Result<_, _>>()?
     };
-    if let Some(spec) = args.outputs.iter().find(|s| s.starts_with("asterix")) {
-        // The encoder and file sink exist (src/output/asterix) but SAC/SIC
-        // come from the site configuration (--site SITE.toml), which the live
-        // ingest and sharing issues add; no guessed data source is ever sent.
-        bail!(
-            "output \"{spec}\": ASTERIX needs the site's SAC/SIC from --site SITE.toml, which this build does not read yet"
-        );
+    let site = args
+        .site
+        .as_deref()
+        .map(tews::site::SiteConfig::load)
+        .transpose()?;
+    if site.is_none()
+        && let Some(spec) = args.outputs.iter().find(|s| s.starts_with("asterix"))
+    {
+        // No guessed data source is ever sent: SAC/SIC come from the site.
+        bail!("output \"{spec}\": ASTERIX needs the site's SAC/SIC: give --site SITE.toml");
     }
     let recording = Recording::open_with(
         &args.input,
@@ -284,6 +291,19 @@ fn cmd_run(args: &RunArgs) -> Result<()> {
             raw_counts: args.raw_counts,
         },
     )?;
+    let specs: Vec<OutputSpec> = match &site {
+        Some(site) => {
+            let asterix = tews::output::asterix::cat048::Cat048Config {
+                site: tews::output::asterix::SiteId {
+                    sac: site.site.sac,
+                    sic: site.site.sic,
+                },
+                simulated: recording.simulated,
+            };
+            specs.into_iter().map(|s| s.with_asterix(asterix)).collect()
+        }
+        None => specs,
+    };
     let config = args.process.config();
     let plan = ChainPlan::new(&recording.params, &config)?;
     check_backend(args.backend)?;

@@ -102,7 +102,8 @@ where
             }
         });
         for item in rx {
-            let cpi = item.map_err(RunError::Ingest)?;
+            let mut cpi = item.map_err(RunError::Ingest)?;
+            cpi.meta.received_at.get_or_insert_with(Instant::now);
             summary.cpis += 1;
             let found = match backend.process(&cpi) {
                 Ok(found) => found,

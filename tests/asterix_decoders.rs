@@ -44,6 +44,7 @@ fn plot(cpi: u64, time_utc: OffsetDateTime, range_m: f64, azimuth_deg: f64, v_mp
         range_bin: 0.0,
         doppler_bin: 0.0,
         cells: 1,
+        received_at: None,
     }
 }
 

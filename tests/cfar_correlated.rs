@@ -47,6 +47,7 @@ fn meta(index: u64) -> CpiMeta {
         azimuth_deg: 0.0,
         elevation_deg: 0.0,
         simulated: true,
+        received_at: None,
     }
 }
 

@@ -57,6 +57,7 @@ fn plot_at(range_bin: f64, doppler_bin: f64) -> Plot {
         range_bin,
         doppler_bin,
         cells: 1,
+        received_at: None,
     }
 }
 

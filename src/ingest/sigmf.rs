@@ -393,6 +393,7 @@ impl Recording {
                     azimuth_deg: cap.azimuth_deg,
                     elevation_deg: cap.elevation_deg,
                     simulated: self.simulated,
+                    received_at: None,
                 }
             }
             // Only reachable when a caller has emptied `captures`.
@@ -403,6 +404,7 @@ impl Recording {
                 azimuth_deg: f64::NAN,
                 elevation_deg: f64::NAN,
                 simulated: self.simulated,
+                received_at: None,
             },
         }
     }
@@ -490,10 +492,10 @@ impl Recording {
                     format!("internal error shaping CPI {k}: {e}"),
                 )
             })?;
-        Ok(Cpi {
-            meta: self.cpi_meta(k),
-            samples,
-        })
+        let mut meta = self.cpi_meta(k);
+        // Its last sample is here now: the start of its output latency.
+        meta.received_at = Some(std::time::Instant::now());
+        Ok(Cpi { meta, samples })
     }
 }
 

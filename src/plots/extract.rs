@@ -85,6 +85,7 @@ pub fn extract_plots(detections: &[Detection], params: &RadarParams, meta: &CpiM
                 range_bin,
                 doppler_bin,
                 cells,
+                received_at: meta.received_at,
             }
         })
         .collect()
@@ -152,6 +153,7 @@ mod tests {
             azimuth_deg: 10.0,
             elevation_deg: 2.0,
             simulated: true,
+            received_at: None,
         };
         let dets = vec![
             det(10, 0, 5.0),

@@ -31,4 +31,9 @@ pub struct Plot {
     pub doppler_bin: f64,
     /// Detections merged into this plot.
     pub cells: u32,
+    /// When the CPI's last sample reached this host (from
+    /// [`crate::cpi::CpiMeta::received_at`]): outputs measure their latency
+    /// from here. Not part of the report line.
+    #[serde(skip)]
+    pub received_at: Option<std::time::Instant>,
 }

@@ -267,6 +267,7 @@ mod tests {
             range_bin: 0.0,
             doppler_bin: 0.0,
             cells: 1,
+            received_at: None,
         }
     }
 

@@ -1,0 +1,399 @@
+//! The site configuration (`--site SITE.toml`): who this sensor is, and the
+//! static radar parameters of a live digitizer stream.
+//!
+//! ```toml
+//! [site]
+//! name = "north-1"        # NATS subject token: letters, digits, '-', '_'
+//! nation = "alpha"        # the same
+//! sensor = "radar-a"      # the same
+//! sac = 12                # ASTERIX system area code, 0-255
+//! sic = 34                # ASTERIX system identification code, 0-255
+//!
+//! [radar]                 # live input only; a recording's own keys win
+//! sample_rate_hz = 20e6
+//! carrier_hz = 3.0e9      # used until the first context packet says otherwise
+//! pulses_per_cpi = 64
+//! samples_per_pulse = 2000
+//! pri_s = 200e-6
+//! window_delay_s = 10e-6
+//! [radar.waveform]
+//! type = "lfm"            # or "rect" (no bandwidth_hz)
+//! bandwidth_hz = 5e6
+//! pulse_width_s = 10e-6
+//! ```
+//!
+//! The `[radar]` names and units are those of the SigMF `radar` extension
+//! (formats.md §1). Unknown keys are errors, so a misspelt key is never
+//! silently ignored. Every error is one line naming the file, the key and the
+//! problem.
+
+use crate::ingest::sigmf::{MAX_COMPLEX_PER_CPI, MAX_PULSES_PER_CPI, MAX_SAMPLES_PER_PULSE};
+use crate::radar::{RadarParams, Waveform};
+use serde::Deserialize;
+use std::path::Path;
+
+/// A problem with the site configuration: one line naming the file and key.
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    /// The file cannot be read.
+    #[error("{file}: cannot read the site configuration: {source}")]
+    Io {
+        /// The file as given.
+        file: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TOML does not parse, or a key is missing, unknown or of the wrong type.
+    #[error("{file}: line {line}: {key}{message}")]
+    Parse {
+        /// The file as given.
+        file: String,
+        /// 1-based line of the problem (0 when unknown).
+        line: usize,
+        /// The key's path followed by ": ", or empty.
+        key: String,
+        /// What the parser found.
+        message: String,
+    },
+    /// A value parses but cannot be used.
+    #[error("{file}: {key}: {problem}")]
+    Invalid {
+        /// The file as given.
+        file: String,
+        /// The key's path, e.g. `radar.pri_s`.
+        key: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// The `[site]` table: this sensor's identity.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteIdentity {
+    /// Site name (a NATS subject token).
+    pub name: String,
+    /// Nation operating the site (a NATS subject token).
+    #[serde(default = "default_nation")]
+    pub nation: String,
+    /// Sensor name at the site (a NATS subject token).
+    #[serde(default = "default_sensor")]
+    pub sensor: String,
+    /// ASTERIX system area code (I048/010 SAC).
+    pub sac: u8,
+    /// ASTERIX system identification code (I048/010 SIC).
+    pub sic: u8,
+}
+
+fn default_nation() -> String {
+    "unset".into()
+}
+
+fn default_sensor() -> String {
+    "radar".into()
+}
+
+/// The `[radar]` table: static parameters of a live stream, with the SigMF
+/// extension's names and units.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteRadar {
+    /// Complex sample rate, Hz (context packets may restate it; they must agree).
+    pub sample_rate_hz: f64,
+    /// Carrier, Hz: the default until a context packet gives the RF reference.
+    pub carrier_hz: f64,
+    /// Pulses per CPI, P.
+    pub pulses_per_cpi: usize,
+    /// Fast-time samples per pulse, N.
+    pub samples_per_pulse: usize,
+    /// Pulse repetition interval, seconds.
+    pub pri_s: f64,
+    /// Start of transmission to the first recorded sample, seconds.
+    pub window_delay_s: f64,
+    /// The transmitted pulse.
+    pub waveform: Waveform,
+    /// The receive channel's VRT stream ID; absent: the first stream seen.
+    #[serde(default)]
+    pub stream_id: Option<u32>,
+}
+
+impl SiteRadar {
+    /// The radar parameters of the single-channel live stream.
+    pub fn params(&self) -> RadarParams {
+        RadarParams {
+            sample_rate_hz: self.sample_rate_hz,
+            pulses_per_cpi: self.pulses_per_cpi,
+            samples_per_pulse: self.samples_per_pulse,
+            pri_s: self.pri_s,
+            window_delay_s: self.window_delay_s,
+            waveform: self.waveform,
+            num_channels: 1,
+            sum_channel: 0,
+            channel_names: vec![],
+        }
+    }
+
+    /// Checks the values a parse cannot: positive, finite, within tews's limits.
+    fn validate(&self) -> Result<(), (String, String)> {
+        let bad = |key: &str, problem: String| Err((format!("radar.{key}"), problem));
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if !positive(self.sample_rate_hz) {
+            return bad(
+                "sample_rate_hz",
+                format!("{} is not a positive number of hertz", self.sample_rate_hz),
+            );
+        }
+        if !positive(self.carrier_hz) {
+            return bad(
+                "carrier_hz",
+                format!("{} is not a positive number of hertz", self.carrier_hz),
+            );
+        }
+        if !(1..=MAX_PULSES_PER_CPI as usize).contains(&self.pulses_per_cpi) {
+            return bad(
+                "pulses_per_cpi",
+                format!(
+                    "{} is not a whole number of pulses from 1 to {MAX_PULSES_PER_CPI}",
+                    self.pulses_per_cpi
+                ),
+            );
+        }
+        if !(1..=MAX_SAMPLES_PER_PULSE as usize).contains(&self.samples_per_pulse) {
+            return bad(
+                "samples_per_pulse",
+                format!(
+                    "{} is not a whole number of samples from 1 to {MAX_SAMPLES_PER_PULSE}",
+                    self.samples_per_pulse
+                ),
+            );
+        }
+        if (self.pulses_per_cpi as u64) * (self.samples_per_pulse as u64) > MAX_COMPLEX_PER_CPI {
+            return bad(
+                "samples_per_pulse",
+                format!(
+                    "{} x {} samples per CPI is more than the limit of {MAX_COMPLEX_PER_CPI}",
+                    self.pulses_per_cpi, self.samples_per_pulse
+                ),
+            );
+        }
+        if !positive(self.pri_s) {
+            return bad(
+                "pri_s",
+                format!("{} is not a positive number of seconds", self.pri_s),
+            );
+        }
+        if !(self.window_delay_s.is_finite() && self.window_delay_s >= 0.0) {
+            return bad(
+                "window_delay_s",
+                format!("{} is not a number of seconds >= 0", self.window_delay_s),
+            );
+        }
+        let t = self.waveform.pulse_width_s();
+        if !positive(t) {
+            return bad(
+                "waveform.pulse_width_s",
+                format!("{t} is not a positive number of seconds"),
+            );
+        }
+        if t > self.pri_s {
+            return bad(
+                "waveform.pulse_width_s",
+                format!("{t} s is longer than radar.pri_s {} s", self.pri_s),
+            );
+        }
+        let replica = self.waveform.replica_len(self.sample_rate_hz);
+        if replica < 1 || replica as u64 > MAX_SAMPLES_PER_PULSE {
+            return bad(
+                "waveform.pulse_width_s",
+                format!(
+                    "{t} s is {replica} samples at {} Hz (must be 1 to {MAX_SAMPLES_PER_PULSE})",
+                    self.sample_rate_hz
+                ),
+            );
+        }
+        if let Waveform::Lfm { bandwidth_hz, .. } = self.waveform
+            && (!positive(bandwidth_hz) || bandwidth_hz > self.sample_rate_hz)
+        {
+            return bad(
+                "waveform.bandwidth_hz",
+                format!(
+                    "{bandwidth_hz} is not a positive number of hertz up to sample_rate_hz {}",
+                    self.sample_rate_hz
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A parsed and validated site configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// Who this sensor is.
+    pub site: SiteIdentity,
+    /// Static radar parameters of a live stream (absent: recordings only).
+    #[serde(default)]
+    pub radar: Option<SiteRadar>,
+}
+
+/// True for a non-empty NATS subject token of letters, digits, '-' and '_'.
+pub fn is_subject_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl SiteConfig {
+    /// Parses and validates TOML text; `file` names it in errors.
+    pub fn from_toml_str(text: &str, file: &str) -> Result<Self, SiteError> {
+        let parse_error = |e: toml::de::Error, key: String| SiteError::Parse {
+            file: file.to_string(),
+            line: e.span().map_or(0, |s| {
+                text[..s.start.min(text.len())].lines().count().max(1)
+            }),
+            key: if key.is_empty() || key == "." {
+                String::new()
+            } else {
+                format!("{key}: ")
+            },
+            message: e.message().replace('\n', " "),
+        };
+        let de = toml::Deserializer::parse(text).map_err(|e| parse_error(e, String::new()))?;
+        let config: SiteConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            parse_error(e.into_inner(), key)
+        })?;
+        let invalid = |(key, problem): (String, String)| SiteError::Invalid {
+            file: file.to_string(),
+            key,
+            problem,
+        };
+        for (key, value) in [
+            ("site.name", &config.site.name),
+            ("site.nation", &config.site.nation),
+            ("site.sensor", &config.site.sensor),
+        ] {
+            if !is_subject_token(value) {
+                return Err(invalid((
+                    key.to_string(),
+                    format!(
+                        "{value:?} must be 1 to 64 letters, digits, '-' or '_' (it names NATS subjects)"
+                    ),
+                )));
+            }
+        }
+        if let Some(radar) = &config.radar {
+            radar.validate().map_err(invalid)?;
+        }
+        Ok(config)
+    }
+
+    /// Reads, parses and validates a site configuration file.
+    pub fn load(path: &Path) -> Result<Self, SiteError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| SiteError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        Self::from_toml_str(&text, &file)
+    }
+
+    /// The `[radar]` table, or an error naming the file when it is absent.
+    pub fn radar(&self, file: &str) -> Result<&SiteRadar, SiteError> {
+        self.radar.as_ref().ok_or_else(|| SiteError::Invalid {
+            file: file.to_string(),
+            key: "radar".into(),
+            problem:
+                "live input needs a [radar] table (sample_rate_hz, carrier_hz, pulses_per_cpi, \
+                      samples_per_pulse, pri_s, window_delay_s, [radar.waveform])"
+                    .into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[site]
+name = "north-1"
+nation = "alpha"
+sensor = "radar-a"
+sac = 12
+sic = 34
+
+[radar]
+sample_rate_hz = 20e6
+carrier_hz = 3.0e9
+pulses_per_cpi = 64
+samples_per_pulse = 2000
+pri_s = 200e-6
+window_delay_s = 10e-6
+[radar.waveform]
+type = "lfm"
+bandwidth_hz = 5e6
+pulse_width_s = 10e-6
+"#;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let c = SiteConfig::from_toml_str(GOOD, "site.toml").unwrap();
+        assert_eq!((c.site.sac, c.site.sic), (12, 34));
+        assert_eq!(c.site.nation, "alpha");
+        let p = c.radar.as_ref().unwrap().params();
+        assert_eq!((p.pulses_per_cpi, p.samples_per_pulse), (64, 2000));
+        assert_eq!(p.waveform.replica_len(p.sample_rate_hz), 200);
+    }
+
+    #[test]
+    fn the_module_doc_example_parses() {
+        // The example in this module's documentation, comments and all.
+        let doc: String = include_str!("site.rs")
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .skip_while(|l| !l.contains("```toml"))
+            .skip(1)
+            .take_while(|l| !l.contains("```"))
+            .map(|l| l.trim_start_matches("//!").trim_start().to_string() + "\n")
+            .collect();
+        SiteConfig::from_toml_str(&doc, "doc").unwrap();
+    }
+
+    fn err(text: &str) -> String {
+        SiteConfig::from_toml_str(text, "s.toml")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn errors_name_the_file_and_key() {
+        let e = err(&GOOD.replace("sac = 12", "sac = 300"));
+        assert!(e.starts_with("s.toml: line 6: site.sac: "), "{e}");
+        let e = err(&GOOD.replace("pri_s = 200e-6", "pri_s = -1.0"));
+        assert!(e.starts_with("s.toml: radar.pri_s: -1"), "{e}");
+        let e = err(&GOOD.replace("name = \"north-1\"", "name = \"a.b\""));
+        assert!(e.contains("site.name") && e.contains("NATS"), "{e}");
+        let e = err(&GOOD.replace("sic = 34", "sic = 34\nsicc = 1"));
+        assert!(e.contains("unknown field `sicc`"), "{e}");
+        let e = err(&GOOD.replace("bandwidth_hz = 5e6", "bandwidth_hz = 50e6"));
+        assert!(e.contains("radar.waveform.bandwidth_hz"), "{e}");
+        let e = err(&GOOD.replace("pulses_per_cpi = 64", "pulses_per_cpi = 0"));
+        assert!(e.contains("radar.pulses_per_cpi"), "{e}");
+        let e = err("[site\n");
+        assert!(e.starts_with("s.toml: line 1: "), "{e}");
+        let e = err("[site]\nname = \"x\"\nsic = 1\n");
+        assert!(e.contains("missing field `sac`"), "{e}");
+    }
+
+    #[test]
+    fn radar_is_optional_until_live_input_needs_it() {
+        let text = GOOD.split("[radar]").next().unwrap();
+        let c = SiteConfig::from_toml_str(text, "s.toml").unwrap();
+        let e = c.radar("s.toml").unwrap_err().to_string();
+        assert!(e.starts_with("s.toml: radar: live input needs"), "{e}");
+    }
+}
