@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use tews::dsp::cfar::CfarKind;
 use tews::dsp::window::Window;
 use tews::ingest::sigmf::Recording;
-use tews::output::{OutputSpec, PlotSink};
+use tews::output::{OutputSpec, Outputs, PlotSink};
 use tews::pipeline::{self, Summary};
 use tews::process::cpu::CpuChain;
 use tews::process::{CfarWindow, ChainPlan, ProcessConfig};
@@ -307,16 +307,8 @@ fn cmd_run(args: &RunArgs) -> Result<()> {
     let config = args.process.config();
     let plan = ChainPlan::new(&recording.params, &config)?;
     check_backend(args.backend)?;
-    let mut sinks: Vec<Box<dyn PlotSink>> =
-        specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
-    let summary = process_recording(
-        &recording,
-        plan,
-        &config,
-        &mut sinks,
-        &args.input,
-        |_, _, _| {},
-    )?;
+    let sinks: Vec<Box<dyn PlotSink>> = specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
+    let summary = process_recording(&recording, plan, &config, sinks, &args.input, |_, _, _| {})?;
     tracing::info!(
         "{} CPIs ({} rejected), {} detections, {} plots in {:.2} s ({:.1} M samples/s)",
         summary.cpis,
@@ -338,7 +330,7 @@ fn process_recording(
     recording: &Recording,
     plan: ChainPlan,
     config: &ProcessConfig,
-    sinks: &mut [Box<dyn PlotSink>],
+    sinks: Vec<Box<dyn PlotSink>>,
     input: &Path,
     mut on_cpi: impl FnMut(u64, &tews::process::CpiDetections, &[tews::plots::Plot]),
 ) -> Result<Summary> {
@@ -366,7 +358,7 @@ fn process_recording(
         recording.cpis()?,
         &recording.params,
         &mut backend,
-        sinks,
+        Outputs::start(sinks, tews::output::fanout::DEFAULT_QUEUE_CPIS),
         |k, d, p| {
             bar.inc(1);
             on_cpi(k, d, p);
@@ -550,17 +542,12 @@ fn cmd_demo(args: &DemoArgs) -> Result<()> {
     let config = ProcessConfig::default();
     let plan = ChainPlan::new(&recording.params, &config)?;
     let plots_path = dir.join("plots.jsonl");
-    let mut sinks: Vec<Box<dyn PlotSink>> =
+    let sinks: Vec<Box<dyn PlotSink>> =
         vec![OutputSpec::JsonLines(Some(plots_path.clone())).open()?];
     let mut plots = Vec::new();
-    let summary = process_recording(
-        &recording,
-        plan,
-        &config,
-        &mut sinks,
-        &meta_path,
-        |_, _, p| plots.extend_from_slice(p),
-    )?;
+    let summary = process_recording(&recording, plan, &config, sinks, &meta_path, |_, _, p| {
+        plots.extend_from_slice(p)
+    })?;
     write_summary(&dir.join("summary.json"), &summary)?;
     let png = dir.join("cpi0.png");
     render_cpi(

@@ -6,7 +6,7 @@
 //! slow backend stops the reader (back-pressure) instead of growing memory.
 
 use crate::cpi::Cpi;
-use crate::output::{OutputError, PlotSink};
+use crate::output::{OutputError, OutputStats, Outputs};
 use crate::plots::{Plot, extract_plots};
 use crate::process::{Backend, CpiDetections, ProcessError};
 use crate::radar::RadarParams;
@@ -54,6 +54,9 @@ pub struct Summary {
     pub cfar_noise_scale: f64,
     /// Indices of rejected CPIs.
     pub rejected_cpi_indices: Vec<u64>,
+    /// Per output: plots sent, dropped (queue full), still queued, and the
+    /// latency from a CPI's last sample to its report leaving the output.
+    pub outputs: Vec<OutputStats>,
 }
 
 /// Why a run stopped early.
@@ -70,15 +73,16 @@ pub enum RunError {
     Output(#[from] OutputError),
 }
 
-/// Processes every CPI of `cpis` with `backend` and writes the plots to
-/// `sinks`. `on_cpi` sees each processed CPI's detections and plots (for
+/// Processes every CPI of `cpis` with `backend` and hands the plots to
+/// `outputs`. `on_cpi` sees each processed CPI's detections and plots (for
 /// progress bars, the demo's table, tests). Outputs are finished only when
-/// the whole input was processed.
+/// the whole input was processed; on an error they are dropped unfinished
+/// (a file output stays `.partial`).
 pub fn run<I, E>(
     cpis: I,
     params: &RadarParams,
     backend: &mut dyn Backend,
-    sinks: &mut [Box<dyn PlotSink>],
+    outputs: Outputs,
     mut on_cpi: impl FnMut(u64, &CpiDetections, &[Plot]),
 ) -> Result<Summary, RunError>
 where
@@ -121,18 +125,14 @@ where
             summary.cells_tested += found.cells_tested;
             summary.detections += found.detections.len() as u64;
             summary.plots += plots.len() as u64;
-            for sink in sinks.iter_mut() {
-                sink.write(&plots)?;
-            }
+            outputs.push(&plots)?;
             on_cpi(cpi.meta.index, &found, &plots);
         }
         Ok(())
         // Dropping rx here ends the reader if we stopped early.
     });
     result?;
-    for sink in sinks.iter_mut() {
-        sink.finish()?;
-    }
+    summary.outputs = outputs.finish()?;
     summary.seconds = start.elapsed().as_secs_f64();
     let processed = (summary.cpis - summary.cpis_rejected) as f64;
     summary.samples_per_second = processed * samples_per_cpi / summary.seconds.max(1e-9);

@@ -48,7 +48,7 @@ fn run(cpis: u64, targets: &[String], seed: u64) -> (Vec<Plot>, Vec<TargetTruth>
         recording.cpis().unwrap(),
         &recording.params,
         &mut chain,
-        &mut [],
+        tews::output::Outputs::start(vec![], 1),
         |_, _, p| plots.extend_from_slice(p),
     )
     .unwrap();

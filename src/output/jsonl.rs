@@ -63,6 +63,11 @@ impl PlotSink for JsonLinesSink {
         &self.name
     }
 
+    /// A file is the record of the run: never thinned.
+    fn overflow(&self) -> crate::output::Overflow {
+        crate::output::Overflow::Block
+    }
+
     fn write(&mut self, plots: &[Plot]) -> Result<(), OutputError> {
         for plot in plots {
             writeln!(self.out, "{}", plot_to_json(plot)).map_err(|e| self.io(e))?;

@@ -2,8 +2,10 @@
 //! or stdout; ASTERIX and NATS follow behind the same [`PlotSink`] trait.
 
 pub mod asterix;
+pub mod fanout;
 mod jsonl;
 
+pub use fanout::{OutputStats, Outputs, Overflow};
 pub use jsonl::JsonLinesSink;
 
 use crate::plots::Plot;
@@ -109,7 +111,14 @@ impl OutputSpec {
 pub trait PlotSink: Send {
     /// The output's name as the user gave it, for logs and the summary.
     fn name(&self) -> &str;
-    /// Hands over the plots of one CPI.
+    /// What [`Outputs`] does when this output's queue is full: network
+    /// outputs drop the oldest batch (the default), files block.
+    fn overflow(&self) -> Overflow {
+        Overflow::DropOldest
+    }
+    /// Hands over the plots of one CPI. Runs on the output's own thread
+    /// (see [`fanout`]), so it may wait for its destination; an error stops
+    /// this output and fails the run.
     fn write(&mut self, plots: &[Plot]) -> Result<(), OutputError>;
     /// Flushes and closes; called once at the end of a successful run.
     fn finish(&mut self) -> Result<(), OutputError>;

@@ -62,6 +62,11 @@ impl PlotSink for AsterixFileSink {
         &self.name
     }
 
+    /// A file is the record of the run: never thinned.
+    fn overflow(&self) -> crate::output::Overflow {
+        crate::output::Overflow::Block
+    }
+
     fn write(&mut self, plots: &[Plot]) -> Result<(), OutputError> {
         self.buffer.clear();
         let dropped = self.stats.plots_dropped;
