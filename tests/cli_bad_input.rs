@@ -183,6 +183,24 @@ fn each_bad_input_gets_a_one_line_error_naming_file_and_problem() {
     );
     // A CFAR window that does not fit this CPI's 16 pulses.
     assert_rejected(d, &m, &["--train-doppler", "8"], &["Doppler", "16 pulses"]);
+
+    // The site configuration: missing, unparsable, invalid; and an ASTERIX
+    // output without one (no guessed SAC/SIC is ever sent).
+    let site = d.join("site.toml");
+    let site_arg = site.to_str().unwrap();
+    assert_rejected(d, &m, &["--site", site_arg], &["site.toml", "cannot read"]);
+    std::fs::write(&site, "[site]\nname = \"x\"\nsac = 1\n").unwrap();
+    assert_rejected(
+        d,
+        &m,
+        &["--site", site_arg],
+        &["site.toml", "missing field `sic`"],
+    );
+    std::fs::write(&site, "[site]\nname = \"a b\"\nsac = 1\nsic = 2\n").unwrap();
+    assert_rejected(d, &m, &["--site", site_arg], &["site.toml", "site.name"]);
+    let ast = format!("asterix-file:{}", d.join("p.ast").display());
+    assert_rejected(d, &m, &["--output", &ast], &["asterix-file", "--site"]);
+    assert!(!d.join("p.ast").exists() && !d.join("p.ast.partial").exists());
 }
 
 #[test]
