@@ -125,7 +125,7 @@ where
             summary.cells_tested += found.cells_tested;
             summary.detections += found.detections.len() as u64;
             summary.plots += plots.len() as u64;
-            outputs.push(&plots)?;
+            outputs.push_cpi((&cpi.meta).into(), &plots)?;
             on_cpi(cpi.meta.index, &found, &plots);
         }
         Ok(())

@@ -218,8 +218,32 @@ pub fn encode_data_blocks(
     stats: &mut EncodeStats,
     out: &mut Vec<u8>,
 ) -> Vec<usize> {
+    encode_data_blocks_counted(plots, config, max_block_len_bytes, stats, out)
+        .into_iter()
+        .map(|b| b.start)
+        .collect()
+}
+
+/// One data block written by [`encode_data_blocks_counted`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockSpan {
+    /// Offset of the block's CAT octet in the output.
+    pub start: usize,
+    /// Records (plots) in the block.
+    pub records: u64,
+}
+
+/// [`encode_data_blocks`], also saying how many records each block holds
+/// (so a sender that loses a block knows how many plots it lost).
+pub fn encode_data_blocks_counted(
+    plots: &[Plot],
+    config: &Cat048Config,
+    max_block_len_bytes: usize,
+    stats: &mut EncodeStats,
+    out: &mut Vec<u8>,
+) -> Vec<BlockSpan> {
     let max = max_block_len_bytes.clamp(MAX_RECORD_LEN_BYTES + 3, super::MAX_DATA_BLOCK_LEN_BYTES);
-    let mut starts = Vec::new();
+    let mut blocks: Vec<BlockSpan> = Vec::new();
     let mut record = Vec::with_capacity(MAX_RECORD_LEN_BYTES);
     for plot in plots {
         record.clear();
@@ -228,22 +252,28 @@ pub fn encode_data_blocks(
         if record.is_empty() {
             continue;
         }
-        let fits = starts
+        let fits = blocks
             .last()
-            .is_some_and(|&start| out.len() - start + record.len() <= max);
+            .is_some_and(|b| out.len() - b.start + record.len() <= max);
         if !fits {
-            if let Some(&start) = starts.last() {
-                close_data_block(out, start);
+            if let Some(b) = blocks.last() {
+                close_data_block(out, b.start);
             }
-            starts.push(open_data_block(out, CATEGORY));
+            blocks.push(BlockSpan {
+                start: open_data_block(out, CATEGORY),
+                records: 0,
+            });
             stats.data_blocks += 1;
         }
         out.extend_from_slice(&record);
+        if let Some(b) = blocks.last_mut() {
+            b.records += 1;
+        }
     }
-    if let Some(&start) = starts.last() {
-        close_data_block(out, start);
+    if let Some(b) = blocks.last() {
+        close_data_block(out, b.start);
     }
-    starts
+    blocks
 }
 
 /// The longest record [`encode_record`] writes: FSPEC 4, 010 2, 140 3,
