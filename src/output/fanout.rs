@@ -606,4 +606,49 @@ mod tests {
         let e = result.unwrap_err().to_string();
         assert_eq!(e, "output gated: disk full");
     }
+
+    /// A sink that loses one plot and two sends per batch.
+    struct LossySink;
+
+    impl PlotSink for LossySink {
+        fn name(&self) -> &str {
+            "lossy"
+        }
+        fn write(&mut self, _plots: &[Plot]) -> Result<(), OutputError> {
+            Ok(())
+        }
+        fn take_undelivered(&mut self) -> Undelivered {
+            Undelivered {
+                plots: 1,
+                send_errors: 2,
+            }
+        }
+        fn finish(&mut self) -> Result<(), OutputError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn undelivered_plots_are_dropped_not_sent_and_the_monitor_sees_them() {
+        let outputs = Outputs::start(vec![Box::new(LossySink)], 8);
+        let monitor = outputs.monitor();
+        for cpi in 0..10 {
+            outputs.push(&[plot(cpi), plot(cpi), plot(cpi)]).unwrap();
+            outputs.drain();
+        }
+        let live = monitor.snapshot();
+        let stats = outputs.finish().unwrap();
+        assert_eq!(live, stats);
+        let s = &stats[0];
+        assert_eq!(
+            (s.sent, s.dropped, s.send_errors, s.queued),
+            (20, 10, 20, 0)
+        );
+        // Both latencies are recorded for the delivered plots only, and the
+        // output stage's share cannot exceed the whole.
+        assert!(s.output_us_max >= 1 && s.output_us_p99 >= s.output_us_p50);
+        assert!(s.latency_us_max >= s.output_us_max, "{s:?}");
+        // After the run the monitor still reads the final counters.
+        assert_eq!(monitor.snapshot(), stats);
+    }
 }
