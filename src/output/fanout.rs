@@ -378,6 +378,7 @@ impl Drop for Outputs {
 /// The output thread: takes batches in order, writes them, records latency.
 /// Returns the sink so that `finish` runs on the caller's thread.
 fn work(mut sink: Box<dyn PlotSink>, shared: &Shared) -> Box<dyn PlotSink> {
+    raise_priority(sink.name());
     loop {
         let batch = {
             let mut state = shared.lock();
@@ -450,6 +451,36 @@ fn work(mut sink: Box<dyn PlotSink>, shared: &Shared) -> Box<dyn PlotSink> {
         drop(state);
         shared.drained.notify_all();
     }
+}
+
+/// Nice value asked for output threads (below the default 0: they wake
+/// ahead of the detector's compute threads).
+const OUTPUT_NICE: i32 = -10;
+
+/// Asks the scheduler to run this output thread ahead of the compute threads
+/// when both are runnable: on a saturated host the hand-off from the detector
+/// otherwise waits for a scheduler slice (about 1 ms), which is most of the
+/// output stage's p99. Needs `CAP_SYS_NICE` (e.g. systemd
+/// `AmbientCapabilities=CAP_SYS_NICE`); without it the thread keeps the
+/// default priority and the run goes on.
+fn raise_priority(name: &str) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority take plain integers and touch no
+        // memory of ours.
+        let ok = unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, OUTPUT_NICE) == 0
+        };
+        if !ok {
+            tracing::debug!(
+                "output {name}: cannot raise the thread's priority ({}); it runs at the default",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = name;
 }
 
 #[cfg(test)]

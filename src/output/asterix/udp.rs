@@ -365,7 +365,7 @@ impl PlotSink for AsterixUdpSink {
     fn finish(&mut self) -> Result<(), OutputError> {
         let s = self.stats;
         tracing::info!(
-            "{}: {} CAT048 records in {} datagrams sent, {} datagrams refused by the system; \
+            "{}: {} CAT048 records encoded; {} datagrams sent, {} refused by the system; \
              {} extended range (REF ERR), {} without I048/120, {} plots not encoded",
             self.name,
             s.records,
