@@ -156,7 +156,8 @@ struct RunArgs {
     /// Recording: NAME.sigmf-meta, NAME.sigmf-data, NAME or NAME.sigmf (archive).
     #[arg(long)]
     input: PathBuf,
-    /// Where plots go: jsonl:PATH or jsonl:- (stdout). Repeatable; default jsonl:-.
+    /// Where plots go: jsonl:PATH, jsonl:- (stdout), asterix-file:PATH or
+    /// asterix+udp://HOST:PORT[?ttl=N&iface=ADDR&loop=0|1&max_datagram=N]. Repeatable; default jsonl:-.
     #[arg(long = "output")]
     outputs: Vec<String>,
     /// Processing backend.

@@ -54,8 +54,10 @@ pub struct Summary {
     pub cfar_noise_scale: f64,
     /// Indices of rejected CPIs.
     pub rejected_cpi_indices: Vec<u64>,
-    /// Per output: plots sent, dropped (queue full), still queued, and the
-    /// latency from a CPI's last sample to its report leaving the output.
+    /// Per output: plots sent, dropped (queue full, refused by the system or
+    /// not encodable), still queued, send errors, the latency from a CPI's
+    /// last sample to its report leaving the output (`latency_us_*`) and the
+    /// output stage's share of it, from the detector's push (`output_us_*`).
     pub outputs: Vec<OutputStats>,
 }
 
@@ -125,7 +127,7 @@ where
             summary.cells_tested += found.cells_tested;
             summary.detections += found.detections.len() as u64;
             summary.plots += plots.len() as u64;
-            outputs.push(&plots)?;
+            outputs.push_cpi((&cpi.meta).into(), &plots)?;
             on_cpi(cpi.meta.index, &found, &plots);
         }
         Ok(())

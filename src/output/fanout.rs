@@ -15,12 +15,24 @@
 //!   and a full disk is an error that fails the run (the `.partial` file is
 //!   left, an earlier good output is not replaced).
 //!
-//! Latency is measured per plot, from when its CPI's last sample reached the
-//! host ([`Plot::received_at`]) to when the output's `write` returned (the
-//! report left tews: handed to the kernel, the file's buffer, or the NATS
-//! client), in microseconds, into an HDR histogram per output.
+//! Two latencies are measured per plot, in microseconds, into HDR histograms
+//! per output, both ending when the output's `write` returned (the report
+//! left tews: handed to the kernel, the file's buffer, or the NATS client):
+//!
+//! - `latency_us_*`: from when its CPI's last sample reached the host
+//!   ([`Plot::received_at`]): ingest, processing and output together.
+//! - `output_us_*`: from when the detector pushed the CPI's plots
+//!   ([`Outputs::push_cpi`]): what the output stage itself adds (queueing,
+//!   the thread hand-off, encoding, the send).
+//!
+//! A plot an output accepted but could not deliver (a UDP send refused, a
+//! plot the format cannot carry; see [`Undelivered`]) is counted as dropped
+//! and kept out of the latencies. For every output, at any time,
+//! `sent + dropped + queued` is the number of plots pushed, minus those
+//! inside a `write` at that moment. [`Outputs::monitor`] gives a handle that
+//! reads the counters from another thread (a metrics endpoint).
 
-use crate::output::{OutputError, PlotSink};
+use crate::output::{BeamPosition, OutputError, PlotSink, Undelivered};
 use crate::plots::Plot;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -46,22 +58,41 @@ pub enum Overflow {
 pub struct OutputStats {
     /// The output as the user named it.
     pub name: String,
-    /// Plots the output's `write` accepted.
+    /// Plots the output delivered.
     pub sent: u64,
-    /// Plots dropped because the queue was full (or the output had failed).
+    /// Plots not delivered: dropped because the queue was full or the output
+    /// had failed, refused by the destination, or not encodable.
     pub dropped: u64,
     /// Plots waiting in the queue now.
     pub queued: u64,
+    /// Send attempts the operating system refused (e.g. UDP datagrams to a
+    /// port nobody listens on); their plots are in `dropped`.
+    pub send_errors: u64,
     /// Median latency, last sample received to report sent, microseconds.
     pub latency_us_p50: u64,
     /// 99th percentile of the same, microseconds.
     pub latency_us_p99: u64,
     /// Largest latency seen, microseconds.
     pub latency_us_max: u64,
+    /// Median time the output stage adds, plots pushed by the detector to
+    /// report sent, microseconds.
+    pub output_us_p50: u64,
+    /// 99th percentile of the same, microseconds.
+    pub output_us_p99: u64,
+    /// Largest time the output stage added, microseconds.
+    pub output_us_max: u64,
+}
+
+/// One CPI's plots as queued for one output.
+struct Batch {
+    beam: Option<BeamPosition>,
+    plots: Arc<[Plot]>,
+    /// When the detector pushed it: the start of `output_us`.
+    pushed_at: Instant,
 }
 
 struct State {
-    queue: VecDeque<Arc<[Plot]>>,
+    queue: VecDeque<Batch>,
     queued_plots: u64,
     closed: bool,
     /// Set by the worker when the output failed; later batches are dropped.
@@ -70,7 +101,32 @@ struct State {
     busy: bool,
     sent: u64,
     dropped: u64,
+    send_errors: u64,
     latency_us: Histogram<u64>,
+    output_us: Histogram<u64>,
+}
+
+impl State {
+    fn stats(&self, name: &str) -> OutputStats {
+        OutputStats {
+            name: name.to_string(),
+            sent: self.sent,
+            dropped: self.dropped,
+            queued: self.queued_plots,
+            send_errors: self.send_errors,
+            latency_us_p50: self.latency_us.value_at_quantile(0.50),
+            latency_us_p99: self.latency_us.value_at_quantile(0.99),
+            latency_us_max: self.latency_us.max(),
+            output_us_p50: self.output_us.value_at_quantile(0.50),
+            output_us_p99: self.output_us.value_at_quantile(0.99),
+            output_us_max: self.output_us.max(),
+        }
+    }
+}
+
+/// 1 us to 1 hour, 3 significant digits.
+fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
 }
 
 struct Shared {
@@ -121,9 +177,9 @@ impl Outputs {
                         busy: false,
                         sent: 0,
                         dropped: 0,
-                        // 1 us to 1 hour, 3 significant digits.
-                        latency_us: Histogram::new_with_bounds(1, 3_600_000_000, 3)
-                            .expect("valid histogram bounds"),
+                        send_errors: 0,
+                        latency_us: latency_histogram(),
+                        output_us: latency_histogram(),
                     }),
                     filled: Condvar::new(),
                     drained: Condvar::new(),
@@ -145,13 +201,29 @@ impl Outputs {
         Outputs { outputs }
     }
 
-    /// Hands one CPI's plots to every output. Returns the first output
-    /// failure seen (a failed output stops the run: its data is incomplete).
-    /// A network output whose queue is full drops its oldest batch instead of
-    /// waiting; a file output waits.
+    /// Hands plots to every output without a beam position (no CAT034);
+    /// see [`Outputs::push_cpi`].
     pub fn push(&self, plots: &[Plot]) -> Result<(), OutputError> {
-        let batch: Arc<[Plot]> = Arc::from(plots);
+        self.push_batch(None, plots)
+    }
+
+    /// Hands one CPI's beam position and plots to every output. Returns the
+    /// first output failure seen (a failed output stops the run: its data is
+    /// incomplete). A network output whose queue is full drops its oldest
+    /// batch instead of waiting; a file output waits.
+    pub fn push_cpi(&self, beam: BeamPosition, plots: &[Plot]) -> Result<(), OutputError> {
+        self.push_batch(Some(beam), plots)
+    }
+
+    fn push_batch(&self, beam: Option<BeamPosition>, plots: &[Plot]) -> Result<(), OutputError> {
+        let plots: Arc<[Plot]> = Arc::from(plots);
+        let pushed_at = Instant::now();
         for out in &self.outputs {
+            let batch = Batch {
+                beam,
+                plots: Arc::clone(&plots),
+                pushed_at,
+            };
             let mut state = out.shared.lock();
             if let Some(e) = state.failed.take() {
                 state.closed = true;
@@ -167,8 +239,8 @@ impl Outputs {
                 match out.overflow {
                     Overflow::DropOldest => {
                         if let Some(old) = state.queue.pop_front() {
-                            state.queued_plots -= old.len() as u64;
-                            state.dropped += old.len() as u64;
+                            state.queued_plots -= old.plots.len() as u64;
+                            state.dropped += old.plots.len() as u64;
                         }
                     }
                     Overflow::Block => {
@@ -184,8 +256,8 @@ impl Outputs {
                     }
                 }
             }
-            state.queued_plots += batch.len() as u64;
-            state.queue.push_back(Arc::clone(&batch));
+            state.queued_plots += batch.plots.len() as u64;
+            state.queue.push_back(batch);
             drop(state);
             out.shared.filled.notify_one();
         }
@@ -196,19 +268,20 @@ impl Outputs {
     pub fn stats(&self) -> Vec<OutputStats> {
         self.outputs
             .iter()
-            .map(|out| {
-                let s = out.shared.lock();
-                OutputStats {
-                    name: out.name.clone(),
-                    sent: s.sent,
-                    dropped: s.dropped,
-                    queued: s.queued_plots,
-                    latency_us_p50: s.latency_us.value_at_quantile(0.50),
-                    latency_us_p99: s.latency_us.value_at_quantile(0.99),
-                    latency_us_max: s.latency_us.max(),
-                }
-            })
+            .map(|out| out.shared.lock().stats(&out.name))
             .collect()
+    }
+
+    /// A handle that reads every output's counters from any thread while the
+    /// run goes on (for a metrics endpoint); it stays valid after the run.
+    pub fn monitor(&self) -> OutputsMonitor {
+        OutputsMonitor {
+            outputs: self
+                .outputs
+                .iter()
+                .map(|out| (out.name.clone(), Arc::clone(&out.shared)))
+                .collect(),
+        }
     }
 
     /// Waits until every queue is empty and no output is inside `write`
@@ -264,6 +337,23 @@ impl Outputs {
     }
 }
 
+/// Reads the counters of a run's outputs from another thread; see
+/// [`Outputs::monitor`].
+#[derive(Clone)]
+pub struct OutputsMonitor {
+    outputs: Vec<(String, Arc<Shared>)>,
+}
+
+impl OutputsMonitor {
+    /// Counters of every output now, in the order of the outputs.
+    pub fn snapshot(&self) -> Vec<OutputStats> {
+        self.outputs
+            .iter()
+            .map(|(name, shared)| shared.lock().stats(name))
+            .collect()
+    }
+}
+
 impl Drop for Outputs {
     /// A run that failed: stop the threads without finishing the outputs, so
     /// a file output is left as `.partial` and never replaces a good file.
@@ -288,12 +378,13 @@ impl Drop for Outputs {
 /// The output thread: takes batches in order, writes them, records latency.
 /// Returns the sink so that `finish` runs on the caller's thread.
 fn work(mut sink: Box<dyn PlotSink>, shared: &Shared) -> Box<dyn PlotSink> {
+    raise_priority(sink.name());
     loop {
         let batch = {
             let mut state = shared.lock();
             loop {
                 if let Some(batch) = state.queue.pop_front() {
-                    state.queued_plots -= batch.len() as u64;
+                    state.queued_plots -= batch.plots.len() as u64;
                     state.busy = true;
                     break batch;
                 }
@@ -306,20 +397,39 @@ fn work(mut sink: Box<dyn PlotSink>, shared: &Shared) -> Box<dyn PlotSink> {
         shared.drained.notify_all();
         // A panicking sink is a bug, but it must not hang a detector that
         // waits on its queue: it fails like any other output error.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.write(&batch)))
-            .unwrap_or_else(|_| {
-                Err(OutputError::Io {
-                    name: sink.name().to_string(),
-                    source: std::io::Error::other("the output panicked (a bug in tews)"),
-                })
-            });
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let result = match &batch.beam {
+                Some(beam) => sink.write_cpi(beam, &batch.plots),
+                None => sink.write(&batch.plots),
+            };
+            result.map(|()| sink.take_undelivered())
+        }))
+        .unwrap_or_else(|_| {
+            Err(OutputError::Io {
+                name: sink.name().to_string(),
+                source: std::io::Error::other("the output panicked (a bug in tews)"),
+            })
+        });
         let done = Instant::now();
         let mut state = shared.lock();
         state.busy = false;
+        let n = batch.plots.len() as u64;
         match result {
-            Ok(()) => {
-                state.sent += batch.len() as u64;
-                for plot in batch.iter() {
+            Ok(Undelivered { plots, send_errors }) => {
+                let lost = plots.min(n);
+                let delivered = n - lost;
+                state.sent += delivered;
+                state.dropped += lost;
+                state.send_errors += send_errors;
+                if delivered > 0 {
+                    let us = done.saturating_duration_since(batch.pushed_at).as_micros();
+                    state
+                        .output_us
+                        .saturating_record_n(us.max(1) as u64, delivered);
+                }
+                // Which plots were lost is not known; a CPI's plots share
+                // their received_at, so any `delivered` of them will do.
+                for plot in batch.plots.iter().take(delivered as usize) {
                     if let Some(t) = plot.received_at {
                         let us = done.saturating_duration_since(t).as_micros();
                         state.latency_us.saturating_record(us.max(1) as u64);
@@ -327,7 +437,7 @@ fn work(mut sink: Box<dyn PlotSink>, shared: &Shared) -> Box<dyn PlotSink> {
                 }
             }
             Err(e) => {
-                state.dropped += batch.len() as u64;
+                state.dropped += n;
                 let rest = state.queued_plots;
                 state.queue.clear();
                 state.queued_plots = 0;
@@ -341,6 +451,36 @@ fn work(mut sink: Box<dyn PlotSink>, shared: &Shared) -> Box<dyn PlotSink> {
         drop(state);
         shared.drained.notify_all();
     }
+}
+
+/// Nice value asked for output threads (below the default 0: they wake
+/// ahead of the detector's compute threads).
+const OUTPUT_NICE: i32 = -10;
+
+/// Asks the scheduler to run this output thread ahead of the compute threads
+/// when both are runnable: on a saturated host the hand-off from the detector
+/// otherwise waits for a scheduler slice (about 1 ms), which is most of the
+/// output stage's p99. Needs `CAP_SYS_NICE` (e.g. systemd
+/// `AmbientCapabilities=CAP_SYS_NICE`); without it the thread keeps the
+/// default priority and the run goes on.
+fn raise_priority(name: &str) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority take plain integers and touch no
+        // memory of ours.
+        let ok = unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, OUTPUT_NICE) == 0
+        };
+        if !ok {
+            tracing::debug!(
+                "output {name}: cannot raise the thread's priority ({}); it runs at the default",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = name;
 }
 
 #[cfg(test)]
@@ -496,5 +636,50 @@ mod tests {
         }
         let e = result.unwrap_err().to_string();
         assert_eq!(e, "output gated: disk full");
+    }
+
+    /// A sink that loses one plot and two sends per batch.
+    struct LossySink;
+
+    impl PlotSink for LossySink {
+        fn name(&self) -> &str {
+            "lossy"
+        }
+        fn write(&mut self, _plots: &[Plot]) -> Result<(), OutputError> {
+            Ok(())
+        }
+        fn take_undelivered(&mut self) -> Undelivered {
+            Undelivered {
+                plots: 1,
+                send_errors: 2,
+            }
+        }
+        fn finish(&mut self) -> Result<(), OutputError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn undelivered_plots_are_dropped_not_sent_and_the_monitor_sees_them() {
+        let outputs = Outputs::start(vec![Box::new(LossySink)], 8);
+        let monitor = outputs.monitor();
+        for cpi in 0..10 {
+            outputs.push(&[plot(cpi), plot(cpi), plot(cpi)]).unwrap();
+            outputs.drain();
+        }
+        let live = monitor.snapshot();
+        let stats = outputs.finish().unwrap();
+        assert_eq!(live, stats);
+        let s = &stats[0];
+        assert_eq!(
+            (s.sent, s.dropped, s.send_errors, s.queued),
+            (20, 10, 20, 0)
+        );
+        // Both latencies are recorded for the delivered plots only, and the
+        // output stage's share cannot exceed the whole.
+        assert!(s.output_us_max >= 1 && s.output_us_p99 >= s.output_us_p50);
+        assert!(s.latency_us_max >= s.output_us_max, "{s:?}");
+        // After the run the monitor still reads the final counters.
+        assert_eq!(monitor.snapshot(), stats);
     }
 }

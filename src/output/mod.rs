@@ -1,11 +1,12 @@
-//! Outputs: where plot reports go. Today JSON lines (formats.md §2) to a file
-//! or stdout; ASTERIX and NATS follow behind the same [`PlotSink`] trait.
+//! Outputs: where plot reports go: JSON lines (formats.md §2) to a file or
+//! stdout, ASTERIX (formats.md §4) to a file or over UDP, all behind the same
+//! [`PlotSink`] trait and the bounded fan-out of [`fanout`].
 
 pub mod asterix;
 pub mod fanout;
 mod jsonl;
 
-pub use fanout::{OutputStats, Outputs, Overflow};
+pub use fanout::{OutputStats, Outputs, OutputsMonitor, Overflow};
 pub use jsonl::JsonLinesSink;
 
 use crate::plots::Plot;
@@ -48,6 +49,15 @@ pub enum OutputSpec {
         /// Site identity and SIM flag.
         config: Option<asterix::cat048::Cat048Config>,
     },
+    /// `asterix+udp://HOST:PORT[?ttl=N&iface=ADDR&loop=0|1&max_datagram=N]`:
+    /// CAT034 and CAT048 over UDP, one data block per datagram (see
+    /// [`asterix::udp`]); `config` as for [`OutputSpec::AsterixFile`].
+    AsterixUdp {
+        /// Destination and socket options.
+        target: asterix::UdpTarget,
+        /// Site identity and SIM flag.
+        config: Option<asterix::cat048::Cat048Config>,
+    },
 }
 
 impl FromStr for OutputSpec {
@@ -57,6 +67,12 @@ impl FromStr for OutputSpec {
             spec: s.to_string(),
             problem: problem.to_string(),
         };
+        if s.starts_with(asterix::UdpTarget::SCHEME) {
+            return Ok(OutputSpec::AsterixUdp {
+                target: asterix::UdpTarget::parse(s)?,
+                config: None,
+            });
+        }
         match s.split_once(':') {
             Some(("jsonl", "-")) => Ok(OutputSpec::JsonLines(None)),
             Some(("jsonl", "")) => Err(err(
@@ -72,7 +88,7 @@ impl FromStr for OutputSpec {
                 config: None,
             }),
             _ => Err(err(
-                "unknown output kind (expected jsonl:PATH, jsonl:- or asterix-file:PATH)",
+                "unknown output kind (expected jsonl:PATH, jsonl:-, asterix-file:PATH or asterix+udp://HOST:PORT)",
             )),
         }
     }
@@ -85,6 +101,10 @@ impl OutputSpec {
         match self {
             OutputSpec::AsterixFile { path, .. } => OutputSpec::AsterixFile {
                 path,
+                config: Some(config),
+            },
+            OutputSpec::AsterixUdp { target, .. } => OutputSpec::AsterixUdp {
+                target,
                 config: Some(config),
             },
             other => other,
@@ -103,8 +123,54 @@ impl OutputSpec {
                 spec: format!("asterix-file:{}", path.display()),
                 problem: "SAC/SIC and the input's simulated flag were not configured".into(),
             }),
+            OutputSpec::AsterixUdp {
+                target,
+                config: Some(config),
+            } => Ok(Box::new(asterix::AsterixUdpSink::open(target, *config)?)),
+            OutputSpec::AsterixUdp {
+                target,
+                config: None,
+            } => Err(OutputError::Spec {
+                spec: target.spec.clone(),
+                problem: "SAC/SIC and the input's simulated flag were not configured".into(),
+            }),
         }
     }
+}
+
+/// Where the beam pointed for one CPI, handed to outputs beside its plots (a
+/// CPI with no plots still moves the beam: ASTERIX sends CAT034 north-marker
+/// and sector-crossing messages from it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BeamPosition {
+    /// CPI index from the start of the input.
+    pub cpi: u64,
+    /// Transmit time of the CPI's first pulse, UTC.
+    pub time_utc: time::OffsetDateTime,
+    /// Beam azimuth, degrees clockwise from true north (NaN when unknown).
+    pub azimuth_deg: f64,
+}
+
+impl From<&crate::cpi::CpiMeta> for BeamPosition {
+    fn from(meta: &crate::cpi::CpiMeta) -> Self {
+        BeamPosition {
+            cpi: meta.index,
+            time_utc: meta.time_utc,
+            azimuth_deg: meta.azimuth_deg,
+        }
+    }
+}
+
+/// Plots of the batches written since the last
+/// [`PlotSink::take_undelivered`] that did not leave tews although `write`
+/// succeeded: a destination that refused them (a UDP send error), or plots
+/// the format cannot carry. Counted as dropped, never fatal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Undelivered {
+    /// Plots not delivered.
+    pub plots: u64,
+    /// Send attempts the operating system refused (datagrams, messages).
+    pub send_errors: u64,
 }
 
 /// A destination for plot reports.
@@ -120,6 +186,18 @@ pub trait PlotSink: Send {
     /// (see [`fanout`]), so it may wait for its destination; an error stops
     /// this output and fails the run.
     fn write(&mut self, plots: &[Plot]) -> Result<(), OutputError>;
+    /// Hands over one CPI's beam position and plots; outputs that report the
+    /// beam (ASTERIX CAT034) override this, the others just write the plots.
+    fn write_cpi(&mut self, beam: &BeamPosition, plots: &[Plot]) -> Result<(), OutputError> {
+        let _ = beam;
+        self.write(plots)
+    }
+    /// Takes the count of plots that did not leave since the last call (see
+    /// [`Undelivered`]). Outputs that cannot lose a plot silently keep the
+    /// default (none).
+    fn take_undelivered(&mut self) -> Undelivered {
+        Undelivered::default()
+    }
     /// Flushes and closes; called once at the end of a successful run.
     fn finish(&mut self) -> Result<(), OutputError>;
 }

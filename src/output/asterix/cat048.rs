@@ -23,11 +23,38 @@
 //! plot is not encoded and is counted in [`EncodeStats::plots_dropped`].
 //!
 //! Left out on purpose:
-//! - I048/130 (radar plot characteristics): its primary subfields are SSR
-//!   quantities, azimuth runlengths we do not measure, and amplitudes (SAM,
-//!   PAM) in absolute dBm; our [`Plot::snr_db`] is relative to the CFAR noise
-//!   estimate, so no subfield would mean what the receiver reads.
-//! - I048/110 (height): the plot has no height.
+//! - I048/130 (radar plot characteristics), decided subfield by subfield
+//!   for a coherent pulse-Doppler radar that makes each plot from one CPI on
+//!   one beam position:
+//!   - SRL, SRR, SAM, RPD, APD describe SSR replies or PSR/SSR differences:
+//!     a primary-only sensor has none.
+//!   - PRL (primary plot runlength, azimuth) is the azimuth span over which
+//!     successive hits of a scanning radar saw the target. A plot here is
+//!     one dwell: there is no run of hits across azimuth, and the beamwidth
+//!     or the step to the next CPI would be a property of the antenna
+//!     presented as a measurement of the target.
+//!   - PAM (amplitude of the primary plot) is an absolute power in dBm.
+//!     [`Plot::snr_db`] is peak power over the CFAR noise estimate after
+//!     pulse compression and Doppler integration; turning it into dBm needs
+//!     a receiver calibration (the noise power in dBm that the estimate
+//!     stands for) that neither the recording nor the site configuration
+//!     carries. A receiver reading SNR as dBm would be off by the whole
+//!     noise floor (about -100 dBm), so PAM is not sent. With such a
+//!     calibration key, PAM = noise power (dBm) + `snr_db` would be honest;
+//!     that is the way to add it.
+//!
+//!   No subfield is left, so the item is absent (both decoder tests assert
+//!   it).
+//! - I048/110 (height measured by a 3D radar): [`Plot::elevation_deg`] is
+//!   the beam's pointing, not a measured elevation of the target. The
+//!   target may be anywhere in the beam: with the default 3 deg beam, at
+//!   100 km, that is +/-2.6 km (about +/-8600 ft, some 340 LSBs of 25 ft)
+//!   around the beam-centre height (4/3-earth model, ka = 4/3 x 6371 km:
+//!   h = sqrt(R^2 + ka^2 + 2 R ka sin(el)) - ka). A receiver takes I048/110
+//!   as a measured height and would fuse it as one, so it is not sent. A
+//!   monopulse elevation estimate from the difference channels (which ingest
+//!   already carries) would make the height known; then the formula above
+//!   gives I048/110.
 //! - I048/120 RDS (raw Doppler speed): needs the ambiguity range and
 //!   transmitter frequency, which a plot does not carry.
 //! - CAL outside -512..=511 m/s (after rounding) or not finite: the CAL
@@ -218,8 +245,32 @@ pub fn encode_data_blocks(
     stats: &mut EncodeStats,
     out: &mut Vec<u8>,
 ) -> Vec<usize> {
+    encode_data_blocks_counted(plots, config, max_block_len_bytes, stats, out)
+        .into_iter()
+        .map(|b| b.start)
+        .collect()
+}
+
+/// One data block written by [`encode_data_blocks_counted`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockSpan {
+    /// Offset of the block's CAT octet in the output.
+    pub start: usize,
+    /// Records (plots) in the block.
+    pub records: u64,
+}
+
+/// [`encode_data_blocks`], also saying how many records each block holds
+/// (so a sender that loses a block knows how many plots it lost).
+pub fn encode_data_blocks_counted(
+    plots: &[Plot],
+    config: &Cat048Config,
+    max_block_len_bytes: usize,
+    stats: &mut EncodeStats,
+    out: &mut Vec<u8>,
+) -> Vec<BlockSpan> {
     let max = max_block_len_bytes.clamp(MAX_RECORD_LEN_BYTES + 3, super::MAX_DATA_BLOCK_LEN_BYTES);
-    let mut starts = Vec::new();
+    let mut blocks: Vec<BlockSpan> = Vec::new();
     let mut record = Vec::with_capacity(MAX_RECORD_LEN_BYTES);
     for plot in plots {
         record.clear();
@@ -228,22 +279,28 @@ pub fn encode_data_blocks(
         if record.is_empty() {
             continue;
         }
-        let fits = starts
+        let fits = blocks
             .last()
-            .is_some_and(|&start| out.len() - start + record.len() <= max);
+            .is_some_and(|b| out.len() - b.start + record.len() <= max);
         if !fits {
-            if let Some(&start) = starts.last() {
-                close_data_block(out, start);
+            if let Some(b) = blocks.last() {
+                close_data_block(out, b.start);
             }
-            starts.push(open_data_block(out, CATEGORY));
+            blocks.push(BlockSpan {
+                start: open_data_block(out, CATEGORY),
+                records: 0,
+            });
             stats.data_blocks += 1;
         }
         out.extend_from_slice(&record);
+        if let Some(b) = blocks.last_mut() {
+            b.records += 1;
+        }
     }
-    if let Some(&start) = starts.last() {
-        close_data_block(out, start);
+    if let Some(b) = blocks.last() {
+        close_data_block(out, b.start);
     }
-    starts
+    blocks
 }
 
 /// The longest record [`encode_record`] writes: FSPEC 4, 010 2, 140 3,

@@ -1,9 +1,13 @@
-//! `asterix-file:PATH`: CAT048 data blocks back to back in a file, one or
-//! more blocks per CPI (split so that no LEN exceeds 65535).
+//! `asterix-file:PATH`: data blocks back to back in a file; per CPI a CAT034
+//! block when the beam passed north or a sector boundary (see
+//! [`super::scan`]), then one or more CAT048 blocks (split so that no LEN
+//! exceeds 65535).
 
 use super::MAX_DATA_BLOCK_LEN_BYTES;
+use super::cat034;
 use super::cat048::{Cat048Config, EncodeStats, encode_data_blocks};
-use crate::output::{OutputError, PlotSink};
+use super::scan::ScanTracker;
+use crate::output::{BeamPosition, OutputError, PlotSink, Undelivered};
 use crate::plots::Plot;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -20,7 +24,11 @@ pub struct AsterixFileSink {
     out: BufWriter<File>,
     paths: Option<(PathBuf, PathBuf)>,
     stats: EncodeStats,
+    scan: ScanTracker,
+    /// Plots not encoded since the last `take_undelivered`.
+    not_encoded: u64,
     buffer: Vec<u8>,
+    messages: Vec<cat034::ServiceMessage>,
 }
 
 impl AsterixFileSink {
@@ -40,13 +48,37 @@ impl AsterixFileSink {
             out: BufWriter::new(file),
             paths: Some((partial, path.to_path_buf())),
             stats: EncodeStats::default(),
+            scan: ScanTracker::default(),
+            not_encoded: 0,
             buffer: Vec::new(),
+            messages: Vec::new(),
         })
     }
 
     /// What was encoded so far, including the plots that could not be.
     pub fn stats(&self) -> EncodeStats {
         self.stats
+    }
+
+    /// Appends the CAT048 blocks of `plots` to the buffer.
+    fn encode_plots(&mut self, plots: &[Plot]) {
+        let dropped = self.stats.plots_dropped;
+        encode_data_blocks(
+            plots,
+            &self.config,
+            MAX_DATA_BLOCK_LEN_BYTES,
+            &mut self.stats,
+            &mut self.buffer,
+        );
+        self.not_encoded += self.stats.plots_dropped - dropped;
+        if self.stats.plots_dropped > dropped {
+            tracing::warn!(
+                "{}: {} plot(s) of CPI {} not encoded (range beyond 65535 NM, negative or not finite, or azimuth not finite)",
+                self.name,
+                self.stats.plots_dropped - dropped,
+                plots.first().map_or(0, |p| p.cpi)
+            );
+        }
     }
 
     fn io(&self, source: std::io::Error) -> OutputError {
@@ -69,23 +101,24 @@ impl PlotSink for AsterixFileSink {
 
     fn write(&mut self, plots: &[Plot]) -> Result<(), OutputError> {
         self.buffer.clear();
-        let dropped = self.stats.plots_dropped;
-        encode_data_blocks(
-            plots,
-            &self.config,
-            MAX_DATA_BLOCK_LEN_BYTES,
-            &mut self.stats,
-            &mut self.buffer,
-        );
-        if self.stats.plots_dropped > dropped {
-            tracing::warn!(
-                "{}: {} plot(s) of CPI {} not encoded (range beyond 65535 NM, negative or not finite, or azimuth not finite)",
-                self.name,
-                self.stats.plots_dropped - dropped,
-                plots.first().map_or(0, |p| p.cpi)
-            );
-        }
+        self.encode_plots(plots);
         self.out.write_all(&self.buffer).map_err(|e| self.io(e))
+    }
+
+    fn write_cpi(&mut self, beam: &BeamPosition, plots: &[Plot]) -> Result<(), OutputError> {
+        self.buffer.clear();
+        self.messages.clear();
+        self.scan.advance(beam, &mut self.messages);
+        cat034::encode_data_block(&self.messages, self.config.site, &mut self.buffer);
+        self.encode_plots(plots);
+        self.out.write_all(&self.buffer).map_err(|e| self.io(e))
+    }
+
+    fn take_undelivered(&mut self) -> Undelivered {
+        Undelivered {
+            plots: std::mem::take(&mut self.not_encoded),
+            send_errors: 0,
+        }
     }
 
     fn finish(&mut self) -> Result<(), OutputError> {

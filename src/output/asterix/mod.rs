@@ -1,6 +1,8 @@
 //! ASTERIX output (formats.md §4): CAT048 monoradar target reports for plots,
-//! CAT034 monoradar service messages (north marker, sector crossing), and the
-//! `asterix-file:PATH` sink that writes CAT048 data blocks back to back.
+//! CAT034 monoradar service messages (north marker, sector crossing, from the
+//! beam's movement: [`scan`]), the `asterix-file:PATH` sink that writes data
+//! blocks back to back, and the `asterix+udp://HOST:PORT` sink that sends one
+//! data block per datagram ([`udp`]).
 //!
 //! Encoding is pure (bytes in a `Vec<u8>`, no I/O); the sink only frames and
 //! writes. Every field is rounded to the nearest LSB of its item.
@@ -8,8 +10,11 @@
 pub mod cat034;
 pub mod cat048;
 mod file;
+pub mod scan;
+pub mod udp;
 
 pub use file::AsterixFileSink;
+pub use udp::{AsterixUdpSink, UdpTarget};
 
 use time::OffsetDateTime;
 
