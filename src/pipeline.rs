@@ -57,6 +57,9 @@ pub struct Summary {
     /// Per output: plots sent, dropped (queue full), still queued, and the
     /// latency from a CPI's last sample to its report leaving the output.
     pub outputs: Vec<OutputStats>,
+    /// Live input only: packet and CPI counters of the receiver.
+    #[serde(flatten)]
+    pub live: Option<crate::ingest::udp::LiveStats>,
 }
 
 /// Why a run stopped early.

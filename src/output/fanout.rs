@@ -104,6 +104,34 @@ pub struct Outputs {
     outputs: Vec<QueuedOutput>,
 }
 
+/// Reads the outputs' counters from another thread (metrics) while the run
+/// loop owns the [`Outputs`].
+#[derive(Clone)]
+pub struct OutputsMonitor {
+    outputs: Vec<(String, Arc<Shared>)>,
+}
+
+impl OutputsMonitor {
+    /// Counters of every output now.
+    pub fn stats(&self) -> Vec<OutputStats> {
+        self.outputs
+            .iter()
+            .map(|(name, shared)| {
+                let s = shared.lock();
+                OutputStats {
+                    name: name.clone(),
+                    sent: s.sent,
+                    dropped: s.dropped,
+                    queued: s.queued_plots,
+                    latency_us_p50: s.latency_us.value_at_quantile(0.50),
+                    latency_us_p99: s.latency_us.value_at_quantile(0.99),
+                    latency_us_max: s.latency_us.max(),
+                }
+            })
+            .collect()
+    }
+}
+
 impl Outputs {
     /// Starts one thread per sink, each with a queue of `queue_cpis` batches.
     pub fn start(sinks: Vec<Box<dyn PlotSink>>, queue_cpis: usize) -> Outputs {
@@ -194,21 +222,18 @@ impl Outputs {
 
     /// Counters of every output now (for metrics while running).
     pub fn stats(&self) -> Vec<OutputStats> {
-        self.outputs
-            .iter()
-            .map(|out| {
-                let s = out.shared.lock();
-                OutputStats {
-                    name: out.name.clone(),
-                    sent: s.sent,
-                    dropped: s.dropped,
-                    queued: s.queued_plots,
-                    latency_us_p50: s.latency_us.value_at_quantile(0.50),
-                    latency_us_p99: s.latency_us.value_at_quantile(0.99),
-                    latency_us_max: s.latency_us.max(),
-                }
-            })
-            .collect()
+        self.monitor().stats()
+    }
+
+    /// A handle that reads the counters while the run loop owns `self`.
+    pub fn monitor(&self) -> OutputsMonitor {
+        OutputsMonitor {
+            outputs: self
+                .outputs
+                .iter()
+                .map(|out| (out.name.clone(), out.shared.clone()))
+                .collect(),
+        }
     }
 
     /// Waits until every queue is empty and no output is inside `write`
