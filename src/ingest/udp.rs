@@ -402,6 +402,22 @@ impl LiveSource {
         })
     }
 
+    /// Waits for the reader to stop, then hands the queued CPIs to `consume`
+    /// (tests: fill the queue first, look at it after).
+    pub fn join_after<T>(mut self, consume: impl FnOnce(LiveCpis) -> T) -> (LiveStats, T) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let out = match self.cpis() {
+            Some(cpis) => consume(cpis),
+            None => consume(LiveCpis {
+                rx: sync_channel(0).1,
+                shared: self.shared.clone(),
+            }),
+        };
+        (self.shared.stats(), out)
+    }
+
     /// Waits for the reader to stop (it stops when its conditions are met,
     /// or once the [`LiveCpis`] are dropped) and returns the final counters.
     pub fn join(mut self) -> LiveStats {
