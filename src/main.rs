@@ -473,13 +473,7 @@ fn cmd_run_live(
     let config = args.process.config();
     let plan = ChainPlan::new(&params, &config)?;
     check_backend(args.backend)?;
-    // Sockets before outputs: a port in use fails before any file is created.
-    let (socket, buffer) = udp::bind(input, addr, udp::DEFAULT_RECV_BUFFER_BYTES)?;
-    let listener = args
-        .metrics
-        .as_deref()
-        .map(tews::metrics::listen)
-        .transpose()?;
+    // Handlers before the socket is announced: a signal is then always a clean stop.
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // A second signal while stopping exits at once (registered first).
@@ -487,6 +481,13 @@ fn cmd_run_live(
             .and_then(|_| signal_hook::flag::register(signal, stop.clone()))
             .context("cannot install the SIGINT/SIGTERM handlers")?;
     }
+    // Sockets before outputs: a port in use fails before any file is created.
+    let (socket, buffer) = udp::bind(input, addr, udp::DEFAULT_RECV_BUFFER_BYTES)?;
+    let listener = args
+        .metrics
+        .as_deref()
+        .map(tews::metrics::listen)
+        .transpose()?;
     let sinks: Vec<Box<dyn PlotSink>> = specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
     let live_config = udp::LiveConfig {
         assembler: tews::ingest::vrt::AssemblerConfig {

@@ -277,6 +277,7 @@ fn deliberately_lost_packets_drop_exactly_the_damaged_cpis() {
     let dropped = s["cpis_dropped"].as_u64().unwrap() + s["cpis_incomplete"].as_u64().unwrap();
     assert_eq!(dropped, damaged.len() as u64, "{s}");
     assert_eq!(s["cpis"].as_u64().unwrap(), 6 - damaged.len() as u64);
+    assert_eq!(s["stop_reason"], "idle-timeout");
     let lost = s["packets_lost"].as_u64().unwrap();
     let deliberately = sent["packets_dropped"].as_u64().unwrap();
     if sent["last_packet_dropped"] == false {
@@ -435,4 +436,24 @@ fn bad_live_inputs_are_one_line_errors_naming_the_input() {
     );
     let e = err(&["--input", f.rec.to_str().unwrap(), "--max-cpis", "3"]);
     assert!(e.contains("--max-cpis") && e.contains("live"), "{e}");
+}
+
+#[test]
+fn sigterm_stops_cleanly_with_outputs_flushed_and_the_summary_written() {
+    let f = fixture();
+    let mut run = start_live(&f, "signal", &[]);
+    replay(&f, run.udp_port, &["--rate", "max"]);
+    // Wait until all 6 CPIs' plots are in the output, then signal.
+    let summary_path = f.dir.path().join("signal.summary.json");
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = run.child.id().to_string();
+    let ok = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(ok.success());
+    wait(&mut run);
+    let s = summary(&f, "signal");
+    assert_eq!(s["stop_reason"], "signal", "{}", summary_path.display());
+    // Whatever was processed was flushed: the output is complete, not .partial.
+    let live = lines(&f.dir.path().join("signal.jsonl"));
+    assert_eq!(live.len() as u64, s["plots"].as_u64().unwrap());
+    assert!(live.iter().all(|l| f.file_plots.contains(l)));
 }
