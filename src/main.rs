@@ -42,6 +42,38 @@ enum Command {
     Demo(DemoArgs),
     /// List the GPU adapters wgpu sees, with the limits tews sizes kernels by.
     Info(InfoArgs),
+    /// Play a recording as the digitizer's VITA 49.2 packets over UDP.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// Recording: NAME.sigmf-meta, NAME.sigmf-data, NAME or NAME.sigmf (archive).
+    recording: PathBuf,
+    /// Destination: udp://HOST:PORT.
+    #[arg(long)]
+    to: String,
+    /// Speed: 1.0 = the recording's PRI timing, 2.0 twice as fast, max = no pacing.
+    #[arg(long, default_value = "1.0")]
+    rate: tews::replay::Rate,
+    /// Samples per data packet (362 fits a 1500-byte Ethernet MTU).
+    #[arg(long, default_value_t = 1024)]
+    samples_per_packet: usize,
+    /// Probability of deliberately dropping each datagram (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    loss: f64,
+    /// Seed of the deliberate loss.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// VRT stream ID to send.
+    #[arg(long, default_value_t = 1)]
+    stream_id: u32,
+    /// Play the recording this many times over (times and CPI indices continue).
+    #[arg(long, default_value_t = 1)]
+    repeat: u64,
+    /// Write what was sent (JSON: packets, deliberately dropped, damaged CPIs) here.
+    #[arg(long)]
+    summary: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -153,9 +185,19 @@ impl ProcessArgs {
 
 #[derive(Args)]
 struct RunArgs {
-    /// Recording: NAME.sigmf-meta, NAME.sigmf-data, NAME or NAME.sigmf (archive).
+    /// Recording: NAME.sigmf-meta, NAME.sigmf-data, NAME or NAME.sigmf (archive);
+    /// or live VITA 49.2 packets: vrt+udp://ADDR:PORT (needs --site with [radar]).
     #[arg(long)]
     input: PathBuf,
+    /// Live input: stop after N CPIs were processed or dropped.
+    #[arg(long)]
+    max_cpis: Option<u64>,
+    /// Live input: stop after this many seconds without a packet.
+    #[arg(long)]
+    idle_timeout_s: Option<f64>,
+    /// Live input: serve Prometheus metrics at http://ADDR:PORT/metrics.
+    #[arg(long)]
+    metrics: Option<String>,
     /// Where plots go: jsonl:PATH, jsonl:- (stdout), asterix-file:PATH or
     /// asterix+udp://HOST:PORT[?ttl=N&iface=ADDR&loop=0|1&max_datagram=N]. Repeatable; default jsonl:-.
     #[arg(long = "output")]
@@ -220,6 +262,7 @@ fn main() -> ExitCode {
         Some(Command::Bench(args)) => cmd_bench(&args),
         Some(Command::Demo(args)) => cmd_demo(&args),
         Some(Command::Info(args)) => cmd_info(&args),
+        Some(Command::Replay(args)) => cmd_replay(&args),
         None => cmd_demo(&DemoArgs {
             out: PathBuf::from("tews-demo"),
             seed: 1,
@@ -285,6 +328,23 @@ fn cmd_run(args: &RunArgs) -> Result<()> {
     {
         // No guessed data source is ever sent: SAC/SIC come from the site.
         bail!("output \"{spec}\": ASTERIX needs the site's SAC/SIC: give --site SITE.toml");
+    }
+    if let Some(input) = args.input.to_str().filter(|s| s.contains("://")) {
+        return cmd_run_live(args, input, specs, site);
+    }
+    if let Some(flag) = [
+        args.max_cpis.map(|_| "--max-cpis"),
+        args.idle_timeout_s.map(|_| "--idle-timeout-s"),
+        args.metrics.as_ref().map(|_| "--metrics"),
+    ]
+    .into_iter()
+    .flatten()
+    .next()
+    {
+        bail!(
+            "{flag}: only for live input (--input vrt+udp://ADDR:PORT), not the recording {}",
+            args.input.display()
+        );
     }
     let recording = Recording::open_with(
         &args.input,
@@ -375,6 +435,186 @@ fn process_recording(
     summary.cfar_effective_reference_cells = n_eff;
     summary.cfar_noise_scale = noise_scale;
     Ok(summary)
+}
+
+/// `tews run --input vrt+udp://ADDR:PORT`: live VITA 49.2 packets through
+/// the same chain and outputs as a recording (tews::ingest::udp).
+fn cmd_run_live(
+    args: &RunArgs,
+    input: &str,
+    specs: Vec<OutputSpec>,
+    site: Option<tews::site::SiteConfig>,
+) -> Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use tews::ingest::udp;
+    let addr = udp::parse_url(input, "vrt+udp")?;
+    let (Some(site_path), Some(site)) = (&args.site, site) else {
+        bail!("{input}: live input needs --site SITE.toml with a [radar] table");
+    };
+    let radar = site.radar(&site_path.display().to_string())?;
+    let params = radar.params();
+    let idle_timeout = match args.idle_timeout_s {
+        Some(t) if !(t.is_finite() && t > 0.0) => {
+            bail!("--idle-timeout-s {t}: not a positive number of seconds")
+        }
+        t => t.map(std::time::Duration::from_secs_f64),
+    };
+    if args.raw_counts {
+        bail!("{input}: --raw-counts is for recordings; live samples are scaled to full scale 1.0");
+    }
+    let asterix = tews::output::asterix::cat048::Cat048Config {
+        site: tews::output::asterix::SiteId {
+            sac: site.site.sac,
+            sic: site.site.sic,
+        },
+        simulated: false,
+    };
+    let specs: Vec<OutputSpec> = specs.into_iter().map(|s| s.with_asterix(asterix)).collect();
+    let config = args.process.config();
+    let plan = ChainPlan::new(&params, &config)?;
+    check_backend(args.backend)?;
+    // Handlers before the socket is announced: a signal is then always a clean stop.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal while stopping exits at once (registered first).
+        signal_hook::flag::register_conditional_shutdown(signal, 130, stop.clone())
+            .and_then(|_| signal_hook::flag::register(signal, stop.clone()))
+            .context("cannot install the SIGINT/SIGTERM handlers")?;
+    }
+    // Sockets before outputs: a port in use fails before any file is created.
+    let (socket, buffer) = udp::bind(input, addr, udp::DEFAULT_RECV_BUFFER_BYTES)?;
+    let listener = args
+        .metrics
+        .as_deref()
+        .map(tews::metrics::listen)
+        .transpose()?;
+    let sinks: Vec<Box<dyn PlotSink>> = specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
+    let live_config = udp::LiveConfig {
+        assembler: tews::ingest::vrt::AssemblerConfig {
+            pulses_per_cpi: params.pulses_per_cpi,
+            samples_per_pulse: params.samples_per_pulse,
+            stream_id: radar.stream_id,
+        },
+        sample_rate_hz: params.sample_rate_hz,
+        queue_cpis: udp::queue_cpis_for(params.samples_per_cpi() * 8),
+        max_cpis: args.max_cpis,
+        idle_timeout,
+    };
+    let mut source = udp::LiveSource::start(socket, buffer, live_config, stop)
+        .with_context(|| format!("{input}: cannot start the receiver"))?;
+    let shared = source.shared();
+    let outputs = Outputs::start(sinks, tews::output::fanout::DEFAULT_QUEUE_CPIS);
+    let metrics = listener
+        .as_ref()
+        .map(|_| Arc::new(tews::metrics::Metrics::new()));
+    if let (Some(listener), Some(metrics)) = (listener, &metrics) {
+        let (monitor, shared) = (outputs.monitor(), shared.clone());
+        tews::metrics::serve(listener, metrics.clone(), move |m| {
+            m.set_live(&shared.stats(), shared.queue_depth());
+            m.set_outputs(&monitor.snapshot());
+        })
+        .context("cannot start the metrics thread")?;
+    }
+    let (alpha, n_ref, n_eff, noise_scale) = (
+        plan.alpha as f64,
+        plan.reference_cells,
+        plan.effective_reference_cells,
+        plan.noise_scale as f64,
+    );
+    // The backend is chosen as for recordings (check_backend above).
+    let mut backend = CpuChain::new(plan);
+    let cpis = source
+        .cpis()
+        .context("the receiver's CPIs are taken once")?;
+    let result = pipeline::run(cpis, &params, &mut backend, outputs, |k, d, p| {
+        let latency_s = shared.take_arrival(k).map(|t| t.elapsed().as_secs_f64());
+        if let Some(m) = &metrics {
+            m.observe_cpi(d.detections.len() as u64, p.len() as u64, latency_s);
+        }
+    });
+    let live = source.join();
+    let mut summary = result.with_context(|| format!("processing {input}"))?;
+    summary.input = input.to_string();
+    summary.cfar = config.cfar.to_string();
+    summary.pfa = config.pfa;
+    summary.cfar_alpha = alpha;
+    summary.cfar_reference_cells = n_ref;
+    summary.cfar_effective_reference_cells = n_eff;
+    summary.cfar_noise_scale = noise_scale;
+    tracing::info!(
+        "{input}: stopped ({}): {} packets ({} lost, {} malformed, {} duplicate), \
+         {} CPIs processed, {} dropped, {} incomplete; {} detections, {} plots",
+        live.stop_reason,
+        live.packets_received,
+        live.packets_lost,
+        live.packets_malformed,
+        live.packets_duplicate,
+        summary.cpis,
+        live.cpis_dropped,
+        live.cpis_incomplete,
+        summary.detections,
+        summary.plots
+    );
+    let failed = live
+        .stop_reason
+        .starts_with("receive error")
+        .then(|| live.stop_reason.clone());
+    summary.live = Some(live);
+    if let Some(path) = &args.summary {
+        write_summary(path, &summary)?;
+    }
+    if let Some(e) = failed {
+        bail!("{input}: {e}");
+    }
+    Ok(())
+}
+
+fn cmd_replay(args: &ReplayArgs) -> Result<()> {
+    use tews::ingest::vrt::encoder::MAX_SAMPLES_PER_PACKET;
+    let to = tews::ingest::udp::parse_url(&args.to, "udp")?;
+    if !(1..=MAX_SAMPLES_PER_PACKET).contains(&args.samples_per_packet) {
+        bail!(
+            "--samples-per-packet {}: must be 1 to {MAX_SAMPLES_PER_PACKET}",
+            args.samples_per_packet
+        );
+    }
+    if !(0.0..=1.0).contains(&args.loss) {
+        bail!("--loss {}: not a probability from 0 to 1", args.loss);
+    }
+    let recording = Recording::open(&args.recording)?;
+    let report = tews::replay::replay(
+        &recording,
+        &tews::replay::ReplayOptions {
+            to,
+            rate: args.rate,
+            samples_per_packet: args.samples_per_packet,
+            loss: args.loss,
+            seed: args.seed,
+            stream_id: args.stream_id,
+            repeat: args.repeat,
+        },
+    )?;
+    let secs = report.seconds.max(1e-9);
+    tracing::info!(
+        "{} CPIs to {}: {} packets sent ({} dropped on purpose, {} refused), {:.2} s, \
+         {:.0} packets/s, {:.1} M samples/s, {:.3} Gb/s",
+        report.cpis,
+        args.to,
+        report.packets_sent,
+        report.packets_dropped,
+        report.send_errors,
+        report.seconds,
+        report.packets_sent as f64 / secs,
+        report.samples_sent as f64 / secs / 1e6,
+        report.bytes_sent as f64 * 8.0 / secs / 1e9
+    );
+    if let Some(path) = &args.summary {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("{}: cannot write the replay summary", path.display()))?;
+    }
+    Ok(())
 }
 
 fn write_summary(path: &Path, summary: &Summary) -> Result<()> {

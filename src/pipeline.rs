@@ -59,6 +59,9 @@ pub struct Summary {
     /// last sample to its report leaving the output (`latency_us_*`) and the
     /// output stage's share of it, from the detector's push (`output_us_*`).
     pub outputs: Vec<OutputStats>,
+    /// Live input only: packet and CPI counters of the receiver.
+    #[serde(flatten)]
+    pub live: Option<crate::ingest::udp::LiveStats>,
 }
 
 /// Why a run stopped early.

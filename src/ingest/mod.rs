@@ -5,6 +5,7 @@
 //! engineer can fix the recording without reading this code.
 
 pub mod sigmf;
+pub mod udp;
 pub mod vrt;
 
 /// Something wrong with an input recording, or a failure reading it.

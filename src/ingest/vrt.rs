@@ -19,6 +19,7 @@
 //! TSM bits of context headers are ignored, as VITA 49 asks of receivers.
 
 mod assembler;
+pub mod encoder;
 
 pub use assembler::{AssemblerConfig, CpiAssembler, CpiDrops, VrtCounters};
 

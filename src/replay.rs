@@ -1,0 +1,263 @@
+//! `tews replay`: a digitizer emulator. Plays a recording's detection channel
+//! as the profile's VITA 49.2 packets over UDP (one packet per datagram), as
+//! the FPGA packetizer would send them: a context packet before every CPI
+//! (carrier, sample rate, beam of that CPI; timestamp of its first sample),
+//! then each pulse as one sample frame of ci16 data packets.
+//!
+//! Timestamps come from the recording: the CPI's time (`CpiMeta::time_utc`)
+//! is the timestamp of its first pulse's first sample, pulse `m` is `m *
+//! pri_s` later, and a packet's timestamp is its own first sample's, `1 /
+//! sample_rate_hz` per sample (each rounded to the picosecond). The host's
+//! assembler takes the CPI-start packet's timestamp as the CPI's time, so a
+//! replayed CPI carries the recording's time to the nanosecond.
+//!
+//! Samples: the recording is read scaled to full scale 1.0 and sent as
+//! `round(x * 32768)`, saturating. A ci16 recording therefore goes out
+//! bit-identical; a float recording is quantized (saturated values are
+//! counted and logged). The beam goes out to 1/128 degree (the pointing
+//! word's resolution), the frequencies to 2^-20 Hz.
+//!
+//! Pacing: `rate` 1.0 sends each pulse at its time in the recording, relative
+//! to the first (CPIs at their recorded times, pulses `pri_s` apart within a
+//! CPI); 2.0 twice as fast; [`Rate::Max`] as fast as the socket takes them.
+//! Deliberate loss drops each datagram (data or context) with probability
+//! `loss`, from a ChaCha8 stream seeded with `seed`, and reports which CPIs
+//! it damaged, so a test knows exactly what the receiver must drop.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::ingest::IngestError;
+use crate::ingest::sigmf::Recording;
+use crate::ingest::vrt::Ci16;
+use crate::ingest::vrt::encoder::{ContextFields, Timestamp, VrtEncoder, ci16_from_complex};
+
+/// How fast to replay.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    /// As fast as the socket accepts datagrams.
+    Max,
+    /// This many times real time (1.0 = the recording's PRI timing).
+    Factor(f64),
+}
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "max" {
+            return Ok(Rate::Max);
+        }
+        match s.parse::<f64>() {
+            Ok(f) if f.is_finite() && f > 0.0 => Ok(Rate::Factor(f)),
+            _ => Err(format!(
+                "{s:?} is not a positive speed-up factor (1.0 = real time) or \"max\""
+            )),
+        }
+    }
+}
+
+/// What to send and how.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    /// Destination.
+    pub to: SocketAddr,
+    /// Pacing.
+    pub rate: Rate,
+    /// Samples per data packet (the last packet of a pulse may be shorter).
+    pub samples_per_packet: usize,
+    /// Probability of deliberately dropping each datagram, 0 to 1.
+    pub loss: f64,
+    /// Seed of the loss draws.
+    pub seed: u64,
+    /// VRT stream ID to send.
+    pub stream_id: u32,
+    /// Send the recording this many times over (CPI indices keep counting;
+    /// times advance by the recording's span each time). 1 = once.
+    pub repeat: u64,
+}
+
+/// What a replay sent.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReplayReport {
+    /// Destination.
+    pub to: String,
+    /// CPIs sent (damaged ones included).
+    pub cpis: u64,
+    /// Datagrams put on the wire.
+    pub packets_sent: u64,
+    /// Datagrams deliberately not sent (`--loss`).
+    pub packets_dropped: u64,
+    /// Datagrams the kernel refused (e.g. the receiver's port was closed).
+    pub send_errors: u64,
+    /// Indices of CPIs with at least one deliberately dropped datagram.
+    pub damaged_cpis: Vec<u64>,
+    /// True when the very last datagram was dropped (its loss is invisible to
+    /// a receiver, which sees no later packet count).
+    pub last_packet_dropped: bool,
+    /// Samples sent (in datagrams actually sent).
+    pub samples_sent: u64,
+    /// Bytes of VRT packets sent (UDP payload).
+    pub bytes_sent: u64,
+    /// I/Q values that saturated converting to ci16.
+    pub samples_clipped: u64,
+    /// Wall time of the replay, seconds.
+    pub seconds: f64,
+}
+
+/// A replay failure: one line naming the recording or the destination.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// Reading the recording failed.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    /// An option is unusable.
+    #[error("{0}")]
+    Options(String),
+    /// The socket could not be created.
+    #[error("udp://{to}: cannot {action}: {source}")]
+    Socket {
+        /// Destination.
+        to: SocketAddr,
+        /// What was attempted.
+        action: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Plays `recording` to `opts.to`.
+pub fn replay(recording: &Recording, opts: &ReplayOptions) -> Result<ReplayReport, ReplayError> {
+    if !(0.0..=1.0).contains(&opts.loss) {
+        return Err(ReplayError::Options(format!(
+            "--loss {} is not a probability from 0 to 1",
+            opts.loss
+        )));
+    }
+    let bind: SocketAddr = if opts.to.is_ipv4() {
+        "0.0.0.0:0".parse().expect("literal")
+    } else {
+        "[::]:0".parse().expect("literal")
+    };
+    let sock_err = |action| {
+        move |source| ReplayError::Socket {
+            to: opts.to,
+            action,
+            source,
+        }
+    };
+    let socket = UdpSocket::bind(bind).map_err(sock_err("bind a sending socket"))?;
+    socket
+        .connect(opts.to)
+        .map_err(sock_err("connect the sending socket"))?;
+
+    let p = &recording.params;
+    let (pulses, n) = (p.pulses_per_cpi, p.samples_per_pulse);
+    let channel = p.sum_channel;
+    let pri_ps = (p.pri_s * 1e12).round() as u64;
+    let mut enc = VrtEncoder::new(opts.stream_id, opts.samples_per_packet);
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let mut report = ReplayReport {
+        to: opts.to.to_string(),
+        ..ReplayReport::default()
+    };
+    let first = recording.cpi_meta(0).time_utc;
+    let span_s = recording.num_cpis as f64 * pulses as f64 * p.pri_s;
+    let start = Instant::now();
+    let mut samples: Vec<Ci16> = vec![Ci16 { i: 0, q: 0 }; n];
+    let mut send = |report: &mut ReplayReport, cpi: u64, datagram: &[u8], n_samples: usize| {
+        let drop = opts.loss > 0.0 && rng.random::<f64>() < opts.loss;
+        report.last_packet_dropped = drop;
+        if drop {
+            report.packets_dropped += 1;
+            if report.damaged_cpis.last() != Some(&cpi) {
+                report.damaged_cpis.push(cpi);
+            }
+            return;
+        }
+        match socket.send(datagram) {
+            Ok(_) => {
+                report.packets_sent += 1;
+                report.samples_sent += n_samples as u64;
+                report.bytes_sent += datagram.len() as u64;
+            }
+            Err(_) => report.send_errors += 1,
+        }
+    };
+    let mut index = 0u64;
+    for pass in 0..opts.repeat.max(1) {
+        for cpi in recording.cpis()? {
+            let cpi = cpi?;
+            let meta = &cpi.meta;
+            let offset_s = (meta.time_utc - first).as_seconds_f64() + pass as f64 * span_s;
+            let t0 = Timestamp::from_utc(
+                meta.time_utc + time::Duration::seconds_f64(pass as f64 * span_s),
+            )
+            .ok_or_else(|| {
+                ReplayError::Options(format!(
+                    "{}: CPI {}: time {} is outside the VRT timestamp's range (1970-2106)",
+                    recording.meta_path.display(),
+                    meta.index,
+                    meta.time_utc
+                ))
+            })?;
+            let ctx = ContextFields {
+                time: t0,
+                rf_frequency_hz: meta.carrier_hz,
+                sample_rate_hz: p.sample_rate_hz,
+                azimuth_deg: meta.azimuth_deg,
+                elevation_deg: meta.elevation_deg,
+            };
+            pace(opts.rate, start, offset_s);
+            let datagram = enc.context(&ctx).to_vec();
+            send(&mut report, index, &datagram, 0);
+            for m in 0..pulses {
+                if m > 0 {
+                    pace(opts.rate, start, offset_s + m as f64 * p.pri_s);
+                }
+                for (s, z) in samples
+                    .iter_mut()
+                    .zip(cpi.samples.slice(ndarray::s![channel, m, ..]).iter())
+                {
+                    let (c, clipped) = ci16_from_complex(*z);
+                    *s = c;
+                    report.samples_clipped += u64::from(clipped);
+                }
+                let t = t0.plus_picoseconds(m as u64 * pri_ps);
+                let spp = enc.samples_per_packet();
+                let mut sent_in_pulse = 0usize;
+                enc.pulse(t, p.sample_rate_hz, &samples, m == 0, |d| {
+                    let k = (n - sent_in_pulse).min(spp);
+                    sent_in_pulse += k;
+                    send(&mut report, index, d, k);
+                });
+            }
+            index += 1;
+            report.cpis += 1;
+        }
+    }
+    report.seconds = start.elapsed().as_secs_f64();
+    if report.samples_clipped > 0 {
+        tracing::warn!(
+            "{}: {} I/Q values saturated converting to ci16",
+            recording.meta_path.display(),
+            report.samples_clipped
+        );
+    }
+    Ok(report)
+}
+
+/// Sleeps until `offset_s` of recording time (scaled by the rate) after `start`.
+fn pace(rate: Rate, start: Instant, offset_s: f64) {
+    let Rate::Factor(f) = rate else { return };
+    let target = start + Duration::from_secs_f64((offset_s / f).max(0.0));
+    let now = Instant::now();
+    if target > now {
+        std::thread::sleep(target - now);
+    }
+}
