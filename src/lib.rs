@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod plots;
 pub mod process;
 pub mod radar;
+pub mod replay;
 pub mod sim;
 pub mod site;
 pub mod view;

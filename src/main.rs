@@ -156,7 +156,8 @@ struct RunArgs {
     /// Recording: NAME.sigmf-meta, NAME.sigmf-data, NAME or NAME.sigmf (archive).
     #[arg(long)]
     input: PathBuf,
-    /// Where plots go: jsonl:PATH or jsonl:- (stdout). Repeatable; default jsonl:-.
+    /// Where plots go: jsonl:PATH, jsonl:- (stdout), asterix-file:PATH or
+    /// nats://HOST:PORT (needs --site). Repeatable; default jsonl:-.
     #[arg(long = "output")]
     outputs: Vec<String>,
     /// Processing backend.
@@ -172,6 +173,14 @@ struct RunArgs {
     /// sharing outputs; with a recording, the recording's radar keys win.
     #[arg(long)]
     site: Option<PathBuf>,
+    /// Play the recording this many times back to back (CPI index and time
+    /// continue), e.g. to feed a sharing output for longer.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    repeat: u64,
+    /// Release CPIs at this rate (per second) as a live sensor would,
+    /// instead of as fast as they can be read.
+    #[arg(long)]
+    cpi_rate: Option<f64>,
     #[command(flatten)]
     process: ProcessArgs,
 }
@@ -285,6 +294,13 @@ fn cmd_run(args: &RunArgs) -> Result<()> {
         // No guessed data source is ever sent: SAC/SIC come from the site.
         bail!("output \"{spec}\": ASTERIX needs the site's SAC/SIC: give --site SITE.toml");
     }
+    if site.is_none()
+        && let Some(spec) = args.outputs.iter().find(|s| s.starts_with("nats:"))
+    {
+        bail!(
+            "output \"{spec}\": NATS needs the site's names and sharing settings: give --site SITE.toml"
+        );
+    }
     let recording = Recording::open_with(
         &args.input,
         tews::ingest::sigmf::OpenOptions {
@@ -300,15 +316,35 @@ fn cmd_run(args: &RunArgs) -> Result<()> {
                 },
                 simulated: recording.simulated,
             };
-            specs.into_iter().map(|s| s.with_asterix(asterix)).collect()
+            specs
+                .into_iter()
+                .map(|s| s.with_asterix(asterix).with_site(site, asterix))
+                .collect()
         }
         None => specs,
     };
     let config = args.process.config();
     let plan = ChainPlan::new(&recording.params, &config)?;
     check_backend(args.backend)?;
+    if let Some(rate) = args.cpi_rate
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        bail!("--cpi-rate {rate}: not a positive number of CPIs per second");
+    }
+    let pacing = tews::replay::Pacing {
+        passes: args.repeat,
+        cpi_rate_hz: args.cpi_rate,
+    };
     let sinks: Vec<Box<dyn PlotSink>> = specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
-    let summary = process_recording(&recording, plan, &config, sinks, &args.input, |_, _, _| {})?;
+    let summary = process_recording(
+        &recording,
+        plan,
+        &config,
+        sinks,
+        &args.input,
+        pacing,
+        |_, _, _| {},
+    )?;
     tracing::info!(
         "{} CPIs ({} rejected), {} detections, {} plots in {:.2} s ({:.1} M samples/s)",
         summary.cpis,
@@ -332,6 +368,7 @@ fn process_recording(
     config: &ProcessConfig,
     sinks: Vec<Box<dyn PlotSink>>,
     input: &Path,
+    pacing: tews::replay::Pacing,
     mut on_cpi: impl FnMut(u64, &tews::process::CpiDetections, &[tews::plots::Plot]),
 ) -> Result<Summary> {
     let (alpha, n_ref, n_eff, noise_scale) = (
@@ -342,7 +379,7 @@ fn process_recording(
     );
     let mut backend = CpuChain::new(plan);
     let bar = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(recording.num_cpis);
+        let bar = ProgressBar::new(recording.num_cpis * pacing.passes);
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner} CPI {pos}/{len} [{bar:40}] {per_sec} ETA {eta}",
@@ -354,8 +391,11 @@ fn process_recording(
     } else {
         ProgressBar::hidden()
     };
+    let p = &recording.params;
+    let pass_s = recording.num_cpis as f64 * p.pulses_per_cpi as f64 * p.pri_s;
+    let cpis = tews::replay::Replay::new(|| recording.cpis(), recording.num_cpis, pass_s, pacing);
     let mut summary = pipeline::run(
-        recording.cpis()?,
+        cpis,
         &recording.params,
         &mut backend,
         Outputs::start(sinks, tews::output::fanout::DEFAULT_QUEUE_CPIS),
@@ -545,9 +585,15 @@ fn cmd_demo(args: &DemoArgs) -> Result<()> {
     let sinks: Vec<Box<dyn PlotSink>> =
         vec![OutputSpec::JsonLines(Some(plots_path.clone())).open()?];
     let mut plots = Vec::new();
-    let summary = process_recording(&recording, plan, &config, sinks, &meta_path, |_, _, p| {
-        plots.extend_from_slice(p)
-    })?;
+    let summary = process_recording(
+        &recording,
+        plan,
+        &config,
+        sinks,
+        &meta_path,
+        tews::replay::Pacing::default(),
+        |_, _, p| plots.extend_from_slice(p),
+    )?;
     write_summary(&dir.join("summary.json"), &summary)?;
     let png = dir.join("cpi0.png");
     render_cpi(

@@ -22,6 +22,9 @@
 //! pulse_width_s = 10e-6
 //! ```
 //!
+//! `[sharing]` (the NATS output) and `[[partner]]` (release policy) are
+//! documented in [`crate::output::nats`].
+//!
 //! The `[radar]` names and units are those of the SigMF `radar` extension
 //! (formats.md §1). Unknown keys are errors, so a misspelt key is never
 //! silently ignored. Every error is one line naming the file, the key and the
@@ -236,6 +239,14 @@ pub struct SiteConfig {
     /// Static radar parameters of a live stream (absent: recordings only).
     #[serde(default)]
     pub radar: Option<SiteRadar>,
+    /// The NATS sharing output's connection and JetStream settings
+    /// (see [`crate::output::nats::config`]).
+    #[serde(default)]
+    pub sharing: crate::output::nats::SharingConfig,
+    /// Partners and what each may receive (`[[partner]]` tables, see
+    /// [`crate::output::nats::policy`]).
+    #[serde(default, rename = "partner")]
+    pub partners: Vec<crate::output::nats::PartnerPolicy>,
 }
 
 /// True for a non-empty NATS subject token of letters, digits, '-' and '_'.
@@ -287,6 +298,21 @@ impl SiteConfig {
         }
         if let Some(radar) = &config.radar {
             radar.validate().map_err(invalid)?;
+        }
+        config
+            .sharing
+            .validate()
+            .map_err(|(key, problem)| invalid((format!("sharing.{key}"), problem)))?;
+        for (i, partner) in config.partners.iter().enumerate() {
+            partner
+                .validate()
+                .map_err(|(key, problem)| invalid((format!("partner[{i}].{key}"), problem)))?;
+            if config.partners[..i].iter().any(|p| p.name == partner.name) {
+                return Err(invalid((
+                    format!("partner[{i}].name"),
+                    format!("{:?} is listed twice", partner.name),
+                )));
+            }
         }
         Ok(config)
     }

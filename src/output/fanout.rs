@@ -318,7 +318,11 @@ fn work(mut sink: Box<dyn PlotSink>, shared: &Shared) -> Box<dyn PlotSink> {
         state.busy = false;
         match result {
             Ok(()) => {
-                state.sent += batch.len() as u64;
+                // Plots the sink accepted but could not deliver (e.g. not
+                // acknowledged in time) are dropped, not sent.
+                let lost = sink.take_lost().min(batch.len() as u64);
+                state.sent += batch.len() as u64 - lost;
+                state.dropped += lost;
                 for plot in batch.iter() {
                     if let Some(t) = plot.received_at {
                         let us = done.saturating_duration_since(t).as_micros();

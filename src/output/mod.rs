@@ -1,9 +1,11 @@
-//! Outputs: where plot reports go. Today JSON lines (formats.md §2) to a file
-//! or stdout; ASTERIX and NATS follow behind the same [`PlotSink`] trait.
+//! Outputs: where plot reports go: JSON lines (formats.md §2) to a file or
+//! stdout, ASTERIX files, and the NATS sharing fabric ([`nats`]), all behind
+//! the same [`PlotSink`] trait.
 
 pub mod asterix;
 pub mod fanout;
 mod jsonl;
+pub mod nats;
 
 pub use fanout::{OutputStats, Outputs, Overflow};
 pub use jsonl::JsonLinesSink;
@@ -34,7 +36,7 @@ pub enum OutputError {
 }
 
 /// A parsed `--output` argument.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum OutputSpec {
     /// `jsonl:PATH` (a file) or `jsonl:-` (stdout).
     JsonLines(Option<PathBuf>),
@@ -47,6 +49,14 @@ pub enum OutputSpec {
         path: PathBuf,
         /// Site identity and SIM flag.
         config: Option<asterix::cat048::Cat048Config>,
+    },
+    /// `nats://HOST:PORT`: the sharing fabric ([`nats`]). Like ASTERIX it
+    /// needs the site: `settings` stays `None` until [`OutputSpec::with_site`].
+    Nats {
+        /// `HOST:PORT`.
+        server: String,
+        /// Site, sharing settings, partners, CAT048 identity.
+        settings: Option<Box<nats::NatsSettings>>,
     },
 }
 
@@ -71,8 +81,21 @@ impl FromStr for OutputSpec {
                 path: PathBuf::from(path),
                 config: None,
             }),
+            Some(("nats", rest)) => {
+                let server = rest.strip_prefix("//").unwrap_or("");
+                let valid = server.rsplit_once(':').is_some_and(|(host, port)| {
+                    !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+                });
+                if !valid || server.contains('/') {
+                    return Err(err("expected nats://HOST:PORT"));
+                }
+                Ok(OutputSpec::Nats {
+                    server: server.to_string(),
+                    settings: None,
+                })
+            }
             _ => Err(err(
-                "unknown output kind (expected jsonl:PATH, jsonl:- or asterix-file:PATH)",
+                "unknown output kind (expected jsonl:PATH, jsonl:-, asterix-file:PATH or nats://HOST:PORT)",
             )),
         }
     }
@@ -91,6 +114,28 @@ impl OutputSpec {
         }
     }
 
+    /// Gives a NATS output its site, sharing settings and partners (the
+    /// CAT048 identity too); other outputs are returned unchanged.
+    pub fn with_site(
+        self,
+        site: &crate::site::SiteConfig,
+        asterix: asterix::cat048::Cat048Config,
+    ) -> Self {
+        match self {
+            OutputSpec::Nats { server, .. } => OutputSpec::Nats {
+                settings: Some(Box::new(nats::NatsSettings {
+                    server: server.clone(),
+                    site: site.site.clone(),
+                    sharing: site.sharing.clone(),
+                    partners: site.partners.clone(),
+                    asterix,
+                })),
+                server,
+            },
+            other => other,
+        }
+    }
+
     /// Opens the output.
     pub fn open(&self) -> Result<Box<dyn PlotSink>, OutputError> {
         match self {
@@ -102,6 +147,18 @@ impl OutputSpec {
             OutputSpec::AsterixFile { path, config: None } => Err(OutputError::Spec {
                 spec: format!("asterix-file:{}", path.display()),
                 problem: "SAC/SIC and the input's simulated flag were not configured".into(),
+            }),
+            OutputSpec::Nats {
+                settings: Some(settings),
+                ..
+            } => Ok(Box::new(nats::NatsSink::open((**settings).clone())?)),
+            OutputSpec::Nats {
+                server,
+                settings: None,
+            } => Err(OutputError::Spec {
+                spec: format!("nats://{server}"),
+                problem: "NATS needs the site's names and sharing settings: give --site SITE.toml"
+                    .into(),
             }),
         }
     }
@@ -120,6 +177,12 @@ pub trait PlotSink: Send {
     /// (see [`fanout`]), so it may wait for its destination; an error stops
     /// this output and fails the run.
     fn write(&mut self, plots: &[Plot]) -> Result<(), OutputError>;
+    /// Plots of the last `write` that were accepted but not delivered (a
+    /// network output that gave up on them); counted as dropped, not sent.
+    /// Reading resets it.
+    fn take_lost(&mut self) -> u64 {
+        0
+    }
     /// Flushes and closes; called once at the end of a successful run.
     fn finish(&mut self) -> Result<(), OutputError>;
 }
