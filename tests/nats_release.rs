@@ -323,3 +323,57 @@ fn three_nations_each_partner_gets_exactly_its_release() {
     }
     drop(clients);
 }
+
+/// No server at all: the run still processes everything at full speed,
+/// writes every plot to its file, and counts every NATS plot dropped.
+#[test]
+fn an_absent_server_never_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let tews = common::tews_bin();
+    let rec = dir.path().join("rec");
+    assert!(
+        Command::new(&tews)
+            .args(["-q", "simulate", "--scenario"])
+            .arg(repo("tests/data/nats_scenario.toml"))
+            .arg("--out")
+            .arg(&rec)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let site = dir.path().join("site.toml");
+    std::fs::write(
+        &site,
+        "[site]\nname = \"s\"\nnation = \"n\"\nsac = 1\nsic = 2\n[sharing]\npublish_timeout_s = 1\n",
+    )
+    .unwrap();
+    let jsonl = dir.path().join("p.jsonl");
+    let summary = dir.path().join("s.json");
+    let t0 = Instant::now();
+    let mut child = KillOnDrop(
+        Command::new(&tews)
+            .args(["-q", "run", "--input"])
+            .arg(&rec)
+            .arg("--site")
+            .arg(&site)
+            .arg("--output")
+            .arg(format!("jsonl:{}", jsonl.display()))
+            .arg("--output")
+            .arg(format!("nats://127.0.0.1:{}", free_port()))
+            .arg("--summary")
+            .arg(&summary)
+            .spawn()
+            .unwrap(),
+    );
+    assert!(child.0.wait().unwrap().success());
+    // Generous: a queue of 64 CPIs drained at 0.1 s each while away.
+    assert!(t0.elapsed() < Duration::from_secs(60));
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let plots = s["plots"].as_u64().unwrap();
+    let lines = std::fs::read_to_string(&jsonl).unwrap().lines().count() as u64;
+    assert!(plots > 0);
+    assert_eq!(lines, plots);
+    assert_eq!(s["outputs"][1]["sent"], 0);
+    assert_eq!(s["outputs"][1]["dropped"].as_u64().unwrap(), plots);
+    assert_eq!(s["cpis"], 360);
+}

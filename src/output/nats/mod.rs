@@ -154,7 +154,14 @@ pub struct NatsSink {
     encode_stats: EncodeStats,
     acked_messages: u64,
     last_sequence: u64,
+    /// The last batch was not delivered and the server is still away: wait
+    /// only [`OUTAGE_WAIT`] for the next, so that a run ending during an
+    /// outage drains its queue in seconds, not minutes.
+    outage: bool,
 }
+
+/// How long a batch waits while the server is known to be away.
+pub const OUTAGE_WAIT: Duration = Duration::from_millis(100);
 
 impl NatsSink {
     /// Starts the runtime and the background connection; never waits for
@@ -203,6 +210,7 @@ impl NatsSink {
             encode_stats: EncodeStats::default(),
             acked_messages: 0,
             last_sequence: 0,
+            outage: false,
         })
     }
 
@@ -392,6 +400,14 @@ impl NatsSink {
         let Some(client) = self.client.clone() else {
             return Ok(());
         };
+        // A disconnected client would buffer the messages and report
+        // success: only a connected one counts as sending.
+        while client.connection_state() != async_nats::connection::State::Connected {
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         for m in messages.iter_mut() {
             let publish = client.publish_with_headers(
                 m.subject.clone(),
@@ -544,7 +560,10 @@ impl PlotSink for NatsSink {
             return Ok(());
         }
         let mut messages = self.messages(plots);
-        let timeout = Duration::from_secs_f64(self.settings.sharing.publish_timeout_s);
+        let mut timeout = Duration::from_secs_f64(self.settings.sharing.publish_timeout_s);
+        if self.outage {
+            timeout = timeout.min(OUTAGE_WAIT);
+        }
         let rt = self.rt.handle().clone();
         let jetstream = self.settings.sharing.jetstream;
         rt.block_on(async {
@@ -560,15 +579,24 @@ impl PlotSink for NatsSink {
             delivered[m.plot] &= m.acked;
         }
         self.lost = delivered.iter().filter(|&&d| !d).count() as u64;
-        if self.lost > 0 {
+        let connected = self
+            .client
+            .as_ref()
+            .is_some_and(|c| c.connection_state() == async_nats::connection::State::Connected);
+        let was_outage = self.outage;
+        self.outage = self.lost > 0 && !connected;
+        if self.lost > 0 && !was_outage {
             tracing::warn!(
                 "{}: {} of {} plots of CPI {} not delivered within {} s",
                 self.name,
                 self.lost,
                 plots.len(),
                 plots[0].cpi,
-                self.settings.sharing.publish_timeout_s
+                timeout.as_secs_f64()
             );
+        }
+        if was_outage && !self.outage {
+            tracing::info!("{}: delivering again", self.name);
         }
         Ok(())
     }
