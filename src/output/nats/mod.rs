@@ -641,6 +641,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn nats_output_specs_parse_or_say_why_not() {
+        use crate::output::OutputSpec;
+        let spec: OutputSpec = "nats://127.0.0.1:4222".parse().unwrap();
+        assert_eq!(
+            spec,
+            OutputSpec::Nats {
+                server: "127.0.0.1:4222".into(),
+                settings: None
+            }
+        );
+        for bad in [
+            "nats://",
+            "nats://host",
+            "nats://host:0",
+            "nats://:4222",
+            "nats:host:1",
+            "nats://h:1/x",
+        ] {
+            let e = bad.parse::<OutputSpec>().unwrap_err().to_string();
+            assert!(e.contains("expected nats://HOST:PORT"), "{bad}: {e}");
+        }
+        let e = spec.open().err().unwrap().to_string();
+        assert!(e.contains("--site"), "{e}");
+    }
+
+    #[test]
     fn filters_cover_as_nats_matches() {
         assert!(filter_covers("tews.*.a.s.r", "tews.*.a.s.r"));
         assert!(filter_covers("tews.>", "tews.*.a.s.r"));
