@@ -213,10 +213,10 @@ fn three_nations_each_partner_gets_exactly_its_release() {
             .arg(format!("nats://{}", server.addr()))
             .arg("--summary")
             .arg(&summary)
-            // Paced like a live sensor (1.2 s): a recording read at full
+            // Paced like a live sensor (1.8 s): a recording read at full
             // speed would overflow the network output's queue while it
             // connects, and drop-oldest would (rightly) thin it.
-            .args(["--cpi-rate", "300"])
+            .args(["--cpi-rate", "200"])
             .spawn()
             .unwrap();
         let mut child = KillOnDrop(child);
