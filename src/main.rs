@@ -199,7 +199,8 @@ struct RunArgs {
     #[arg(long)]
     metrics: Option<String>,
     /// Where plots go: jsonl:PATH, jsonl:- (stdout), asterix-file:PATH or
-    /// asterix+udp://HOST:PORT[?ttl=N&iface=ADDR&loop=0|1&max_datagram=N]. Repeatable; default jsonl:-.
+    /// asterix+udp://HOST:PORT[?ttl=N&iface=ADDR&loop=0|1&max_datagram=N] or
+    /// nats://HOST:PORT (ASTERIX and NATS need --site). Repeatable; default jsonl:-.
     #[arg(long = "output")]
     outputs: Vec<String>,
     /// Processing backend.
@@ -215,6 +216,14 @@ struct RunArgs {
     /// sharing outputs; with a recording, the recording's radar keys win.
     #[arg(long)]
     site: Option<PathBuf>,
+    /// Play the recording this many times back to back (CPI index and time
+    /// continue), e.g. to feed a sharing output for longer.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    repeat: u64,
+    /// Release CPIs at this rate (per second) as a live sensor would,
+    /// instead of as fast as they can be read.
+    #[arg(long)]
+    cpi_rate: Option<f64>,
     #[command(flatten)]
     process: ProcessArgs,
 }
@@ -329,6 +338,13 @@ fn cmd_run(args: &RunArgs) -> Result<()> {
         // No guessed data source is ever sent: SAC/SIC come from the site.
         bail!("output \"{spec}\": ASTERIX needs the site's SAC/SIC: give --site SITE.toml");
     }
+    if site.is_none()
+        && let Some(spec) = args.outputs.iter().find(|s| s.starts_with("nats:"))
+    {
+        bail!(
+            "output \"{spec}\": NATS needs the site's names and sharing settings: give --site SITE.toml"
+        );
+    }
     if let Some(input) = args.input.to_str().filter(|s| s.contains("://")) {
         return cmd_run_live(args, input, specs, site);
     }
@@ -361,15 +377,35 @@ fn cmd_run(args: &RunArgs) -> Result<()> {
                 },
                 simulated: recording.simulated,
             };
-            specs.into_iter().map(|s| s.with_asterix(asterix)).collect()
+            specs
+                .into_iter()
+                .map(|s| s.with_asterix(asterix).with_site(site, asterix))
+                .collect()
         }
         None => specs,
     };
     let config = args.process.config();
     let plan = ChainPlan::new(&recording.params, &config)?;
     check_backend(args.backend)?;
+    if let Some(rate) = args.cpi_rate
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        bail!("--cpi-rate {rate}: not a positive number of CPIs per second");
+    }
+    let pacing = tews::ingest::pacing::Pacing {
+        passes: args.repeat,
+        cpi_rate_hz: args.cpi_rate,
+    };
     let sinks: Vec<Box<dyn PlotSink>> = specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
-    let summary = process_recording(&recording, plan, &config, sinks, &args.input, |_, _, _| {})?;
+    let summary = process_recording(
+        &recording,
+        plan,
+        &config,
+        sinks,
+        &args.input,
+        pacing,
+        |_, _, _| {},
+    )?;
     tracing::info!(
         "{} CPIs ({} rejected), {} detections, {} plots in {:.2} s ({:.1} M samples/s)",
         summary.cpis,
@@ -393,6 +429,7 @@ fn process_recording(
     config: &ProcessConfig,
     sinks: Vec<Box<dyn PlotSink>>,
     input: &Path,
+    pacing: tews::ingest::pacing::Pacing,
     mut on_cpi: impl FnMut(u64, &tews::process::CpiDetections, &[tews::plots::Plot]),
 ) -> Result<Summary> {
     let (alpha, n_ref, n_eff, noise_scale) = (
@@ -403,7 +440,7 @@ fn process_recording(
     );
     let mut backend = CpuChain::new(plan);
     let bar = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(recording.num_cpis);
+        let bar = ProgressBar::new(recording.num_cpis * pacing.passes);
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner} CPI {pos}/{len} [{bar:40}] {per_sec} ETA {eta}",
@@ -415,8 +452,12 @@ fn process_recording(
     } else {
         ProgressBar::hidden()
     };
+    let p = &recording.params;
+    let pass_s = recording.num_cpis as f64 * p.pulses_per_cpi as f64 * p.pri_s;
+    let cpis =
+        tews::ingest::pacing::Paced::new(|| recording.cpis(), recording.num_cpis, pass_s, pacing);
     let mut summary = pipeline::run(
-        recording.cpis()?,
+        cpis,
         &recording.params,
         &mut backend,
         Outputs::start(sinks, tews::output::fanout::DEFAULT_QUEUE_CPIS),
@@ -470,7 +511,15 @@ fn cmd_run_live(
         },
         simulated: false,
     };
-    let specs: Vec<OutputSpec> = specs.into_iter().map(|s| s.with_asterix(asterix)).collect();
+    let specs: Vec<OutputSpec> = specs
+        .into_iter()
+        .map(|s| s.with_asterix(asterix).with_site(&site, asterix))
+        .collect();
+    if args.repeat != 1 || args.cpi_rate.is_some() {
+        bail!(
+            "{input}: --repeat and --cpi-rate pace recordings; live input arrives at its own rate"
+        );
+    }
     let config = args.process.config();
     let plan = ChainPlan::new(&params, &config)?;
     check_backend(args.backend)?;
@@ -786,9 +835,15 @@ fn cmd_demo(args: &DemoArgs) -> Result<()> {
     let sinks: Vec<Box<dyn PlotSink>> =
         vec![OutputSpec::JsonLines(Some(plots_path.clone())).open()?];
     let mut plots = Vec::new();
-    let summary = process_recording(&recording, plan, &config, sinks, &meta_path, |_, _, p| {
-        plots.extend_from_slice(p)
-    })?;
+    let summary = process_recording(
+        &recording,
+        plan,
+        &config,
+        sinks,
+        &meta_path,
+        tews::ingest::pacing::Pacing::default(),
+        |_, _, p| plots.extend_from_slice(p),
+    )?;
     write_summary(&dir.join("summary.json"), &summary)?;
     let png = dir.join("cpi0.png");
     render_cpi(

@@ -22,6 +22,9 @@
 //! pulse_width_s = 10e-6
 //! ```
 //!
+//! `[sharing]` (the NATS output) and `[[partner]]` (release policy) are
+//! documented in [`crate::output::nats`].
+//!
 //! The `[radar]` names and units are those of the SigMF `radar` extension
 //! (formats.md §1). Unknown keys are errors, so a misspelt key is never
 //! silently ignored. Every error is one line naming the file, the key and the
@@ -236,6 +239,14 @@ pub struct SiteConfig {
     /// Static radar parameters of a live stream (absent: recordings only).
     #[serde(default)]
     pub radar: Option<SiteRadar>,
+    /// The NATS sharing output's connection and JetStream settings
+    /// (see [`crate::output::nats::config`]).
+    #[serde(default)]
+    pub sharing: crate::output::nats::SharingConfig,
+    /// Partners and what each may receive (`[[partner]]` tables, see
+    /// [`crate::output::nats::policy`]).
+    #[serde(default, rename = "partner")]
+    pub partners: Vec<crate::output::nats::PartnerPolicy>,
 }
 
 /// True for a non-empty NATS subject token of letters, digits, '-' and '_'.
@@ -287,6 +298,21 @@ impl SiteConfig {
         }
         if let Some(radar) = &config.radar {
             radar.validate().map_err(invalid)?;
+        }
+        config
+            .sharing
+            .validate()
+            .map_err(|(key, problem)| invalid((format!("sharing.{key}"), problem)))?;
+        for (i, partner) in config.partners.iter().enumerate() {
+            partner
+                .validate()
+                .map_err(|(key, problem)| invalid((format!("partner[{i}].{key}"), problem)))?;
+            if config.partners[..i].iter().any(|p| p.name == partner.name) {
+                return Err(invalid((
+                    format!("partner[{i}].name"),
+                    format!("{:?} is listed twice", partner.name),
+                )));
+            }
         }
         Ok(config)
     }
@@ -387,6 +413,51 @@ pulse_width_s = 10e-6
         assert!(e.starts_with("s.toml: line 1: "), "{e}");
         let e = err("[site]\nname = \"x\"\nsic = 1\n");
         assert!(e.contains("missing field `sac`"), "{e}");
+    }
+
+    #[test]
+    fn sharing_and_partners_parse_and_bad_ones_name_their_key() {
+        // The [sharing] example in the NATS config module's documentation.
+        let doc: String = include_str!("output/nats/config.rs")
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .skip_while(|l| !l.contains("```toml"))
+            .skip(1)
+            .take_while(|l| !l.contains("```"))
+            .map(|l| l.trim_start_matches("//!").trim_start().to_string() + "\n")
+            .collect();
+        let partner = "[[partner]]\nname = \"bravo\"\nazimuth_sectors_deg = [[300.0, 60.0]]\n\
+                       max_range_m = 3000.0\nwithhold = [\"snr_db\"]\n";
+        let text = format!("{GOOD}\n{doc}\n{partner}");
+        let c = SiteConfig::from_toml_str(&text, "s.toml").unwrap();
+        assert!(c.sharing.jetstream);
+        assert_eq!(c.sharing.user.as_deref(), Some("alpha-north-1"));
+        assert_eq!(c.partners.len(), 1);
+        assert_eq!(c.partners[0].azimuth_sectors_deg, vec![[300.0, 60.0]]);
+        assert_eq!(c.partners[0].min_snr_db, f64::NEG_INFINITY);
+        let e = err(&format!("{GOOD}\n[sharing]\nuser = \"x\"\n"));
+        assert!(e.starts_with("s.toml: sharing.password: "), "{e}");
+        let e = err(&format!(
+            "{GOOD}\n[sharing]\ntoken = \"t\"\ncreds_file = \"/nonexistent\"\n"
+        ));
+        assert!(e.contains("at most one"), "{e}");
+        let e = err(&format!(
+            "{GOOD}\n[sharing]\ntls_ca_file = \"/nonexistent/ca.pem\"\n"
+        ));
+        assert!(
+            e.starts_with("s.toml: sharing.tls_ca_file: /nonexistent/ca.pem"),
+            "{e}"
+        );
+        let e = err(&format!("{GOOD}\n{partner}\n{partner}"));
+        assert!(e.contains("partner[1].name") && e.contains("twice"), "{e}");
+        let e = err(&format!(
+            "{GOOD}\n[[partner]]\nname = \"x\"\nazimuth_sectors_deg = [[5.0, 5.0]]\n"
+        ));
+        assert!(e.contains("partner[0].azimuth_sectors_deg[0]"), "{e}");
+        let e = err(&format!(
+            "{GOOD}\n[[partner]]\nname = \"x\"\nmin_snr = 3.0\n"
+        ));
+        assert!(e.contains("unknown field `min_snr`"), "{e}");
     }
 
     #[test]

@@ -24,6 +24,10 @@ command -v iverilog >/dev/null 2>&1 || missing+=(iverilog)
 command -v make >/dev/null 2>&1 || missing+=(make)
 # Wireshark's dissector: an independent ASTERIX decoder for the encoder tests.
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
+# A real NATS server for the sharing output tests (tests/nats_*.rs).
+command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
+# Test certificates for the NATS TLS test.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # Mesa's lavapipe: a real Vulkan adapter on the CPU, so the GPU tests run
 # (for correctness; its timings are never GPU figures).
 ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || missing+=(mesa-vulkan-drivers)

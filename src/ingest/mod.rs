@@ -4,6 +4,7 @@
 //! names the file (as the caller gave it) and what is wrong with it, so a site
 //! engineer can fix the recording without reading this code.
 
+pub mod pacing;
 pub mod sigmf;
 pub mod udp;
 pub mod vrt;

@@ -1,10 +1,12 @@
 //! Outputs: where plot reports go: JSON lines (formats.md §2) to a file or
-//! stdout, ASTERIX (formats.md §4) to a file or over UDP, all behind the same
-//! [`PlotSink`] trait and the bounded fan-out of [`fanout`].
+//! stdout, ASTERIX (formats.md §4) to a file or over UDP, and the NATS
+//! sharing fabric ([`nats`]), all behind the same [`PlotSink`] trait and the
+//! bounded fan-out of [`fanout`].
 
 pub mod asterix;
 pub mod fanout;
 mod jsonl;
+pub mod nats;
 
 pub use fanout::{OutputStats, Outputs, OutputsMonitor, Overflow};
 pub use jsonl::JsonLinesSink;
@@ -35,7 +37,7 @@ pub enum OutputError {
 }
 
 /// A parsed `--output` argument.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum OutputSpec {
     /// `jsonl:PATH` (a file) or `jsonl:-` (stdout).
     JsonLines(Option<PathBuf>),
@@ -57,6 +59,14 @@ pub enum OutputSpec {
         target: asterix::UdpTarget,
         /// Site identity and SIM flag.
         config: Option<asterix::cat048::Cat048Config>,
+    },
+    /// `nats://HOST:PORT`: the sharing fabric ([`nats`]). Like ASTERIX it
+    /// needs the site: `settings` stays `None` until [`OutputSpec::with_site`].
+    Nats {
+        /// `HOST:PORT`.
+        server: String,
+        /// Site, sharing settings, partners, CAT048 identity.
+        settings: Option<Box<nats::NatsSettings>>,
     },
 }
 
@@ -87,8 +97,21 @@ impl FromStr for OutputSpec {
                 path: PathBuf::from(path),
                 config: None,
             }),
+            Some(("nats", rest)) => {
+                let server = rest.strip_prefix("//").unwrap_or("");
+                let valid = server.rsplit_once(':').is_some_and(|(host, port)| {
+                    !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+                });
+                if !valid || server.contains('/') {
+                    return Err(err("expected nats://HOST:PORT"));
+                }
+                Ok(OutputSpec::Nats {
+                    server: server.to_string(),
+                    settings: None,
+                })
+            }
             _ => Err(err(
-                "unknown output kind (expected jsonl:PATH, jsonl:-, asterix-file:PATH or asterix+udp://HOST:PORT)",
+                "unknown output kind (expected jsonl:PATH, jsonl:-, asterix-file:PATH, asterix+udp://HOST:PORT or nats://HOST:PORT)",
             )),
         }
     }
@@ -106,6 +129,28 @@ impl OutputSpec {
             OutputSpec::AsterixUdp { target, .. } => OutputSpec::AsterixUdp {
                 target,
                 config: Some(config),
+            },
+            other => other,
+        }
+    }
+
+    /// Gives a NATS output its site, sharing settings and partners (the
+    /// CAT048 identity too); other outputs are returned unchanged.
+    pub fn with_site(
+        self,
+        site: &crate::site::SiteConfig,
+        asterix: asterix::cat048::Cat048Config,
+    ) -> Self {
+        match self {
+            OutputSpec::Nats { server, .. } => OutputSpec::Nats {
+                settings: Some(Box::new(nats::NatsSettings {
+                    server: server.clone(),
+                    site: site.site.clone(),
+                    sharing: site.sharing.clone(),
+                    partners: site.partners.clone(),
+                    asterix,
+                })),
+                server,
             },
             other => other,
         }
@@ -133,6 +178,18 @@ impl OutputSpec {
             } => Err(OutputError::Spec {
                 spec: target.spec.clone(),
                 problem: "SAC/SIC and the input's simulated flag were not configured".into(),
+            }),
+            OutputSpec::Nats {
+                settings: Some(settings),
+                ..
+            } => Ok(Box::new(nats::NatsSink::open((**settings).clone())?)),
+            OutputSpec::Nats {
+                server,
+                settings: None,
+            } => Err(OutputError::Spec {
+                spec: format!("nats://{server}"),
+                problem: "NATS needs the site's names and sharing settings: give --site SITE.toml"
+                    .into(),
             }),
         }
     }

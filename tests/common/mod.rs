@@ -7,6 +7,8 @@
 //! silently skipping.
 #![allow(dead_code)]
 
+pub mod nats;
+
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -1,0 +1,722 @@
+//! `--output nats://HOST:PORT`: plot reports onto the partners' NATS fabric.
+//!
+//! # Subjects
+//! With `[site] nation = N, name = S, sensor = R` and partners `P`:
+//!
+//! | subject | payload, one message per plot |
+//! | --- | --- |
+//! | `tews.plots.N.S.R` | the plot's formats.md §2 JSON line (no newline) |
+//! | `tews.asterix.N.S.R` | one CAT048 data block holding that plot's one record (a plot the encoder cannot report, see [`crate::output::asterix::cat048`], has none); off with `[sharing] asterix = false` |
+//! | `tews.release.P.N.S.R` | for each `[[partner]]` P whose policy releases the plot ([`policy`]): its JSON line less the withheld keys |
+//!
+//! The partner comes right after `release`, so a NATS account can export
+//! `tews.release.P.N.>` to partner P's account and nothing else; the plots
+//! and ASTERIX subjects stay inside the nation's own account (see
+//! `deploy/nats/`). Every message has the header `Tews-Received-Unix-Us`:
+//! when the plot's CPI's last sample reached this host, microseconds since
+//! 1970 UTC (for end-to-end latency at a partner).
+//!
+//! # Delivery
+//! The NATS client and its tokio runtime (one worker thread) belong to this
+//! output; the detector only queues batches to it ([`crate::output::fanout`]),
+//! so a slow, absent or restarting server costs the detector nothing: the
+//! queue drops its oldest batch and counts it. The connection is made in the
+//! background and remade forever after a loss.
+//!
+//! - **Core NATS** (default): at most once. A plot counts as sent when its
+//!   messages were handed to the client and flushed towards the socket
+//!   within `publish_timeout_s`; messages the client holds while the server
+//!   is away are sent on reconnection or lost with the client.
+//! - **JetStream** (`[sharing] jetstream = true`): tews creates the stream
+//!   `TEWS-N-S-R` (or `[sharing] stream`) capturing `tews.*.N.S.R` and
+//!   `tews.release.*.N.S.R`, or checks that an existing one captures them,
+//!   and a plot counts as sent only when the stream acknowledged every one
+//!   of its messages. Each message carries a `Nats-Msg-Id` unique to the run,
+//!   so a message re-sent after a lost ack is stored once (within the
+//!   stream's duplicate window, 2 minutes). Unacknowledged messages are
+//!   re-sent until `publish_timeout_s` has passed since the batch was
+//!   taken; then its unacknowledged plots count as dropped. Retention:
+//!   limits (file storage, `stream_max_age_s`, `stream_max_bytes`, oldest
+//!   discarded first, `stream_replicas` copies), so a partner that was away
+//!   replays with a durable consumer from where it stopped.
+
+pub mod config;
+pub mod policy;
+
+pub use config::SharingConfig;
+pub use policy::PartnerPolicy;
+
+use crate::output::asterix::cat048::{Cat048Config, EncodeStats, encode_data_blocks};
+use crate::output::{OutputError, PlotSink};
+use crate::plots::Plot;
+use crate::site::SiteIdentity;
+use async_nats::jetstream;
+use bytes::Bytes;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::time::timeout_at;
+
+/// The header with the plot's CPI's last-sample time, Unix microseconds.
+pub const RECEIVED_HEADER: &str = "Tews-Received-Unix-Us";
+
+/// What the NATS output needs: the server, the site, its sharing settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NatsSettings {
+    /// `HOST:PORT` as given after `nats://`.
+    pub server: String,
+    /// Who this sensor is (subjects, stream name).
+    pub site: SiteIdentity,
+    /// Connection, credentials, TLS, JetStream.
+    pub sharing: SharingConfig,
+    /// Release policies.
+    pub partners: Vec<PartnerPolicy>,
+    /// CAT048 identity and SIM flag.
+    pub asterix: Cat048Config,
+}
+
+/// The subjects of one sensor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subjects {
+    /// `tews.plots.N.S.R`.
+    pub plots: String,
+    /// `tews.asterix.N.S.R`.
+    pub asterix: String,
+    /// `tews.release.P.N.S.R` per partner, in `[[partner]]` order.
+    pub release: Vec<String>,
+}
+
+impl Subjects {
+    /// The subjects for `site` and `partners`.
+    pub fn new(site: &SiteIdentity, partners: &[PartnerPolicy]) -> Self {
+        let tail = format!("{}.{}.{}", site.nation, site.name, site.sensor);
+        Subjects {
+            plots: format!("tews.plots.{tail}"),
+            asterix: format!("tews.asterix.{tail}"),
+            release: partners
+                .iter()
+                .map(|p| format!("tews.release.{}.{tail}", p.name))
+                .collect(),
+        }
+    }
+
+    /// The subject filters a JetStream stream must capture.
+    pub fn stream_filters(site: &SiteIdentity) -> [String; 2] {
+        let tail = format!("{}.{}.{}", site.nation, site.name, site.sensor);
+        [format!("tews.*.{tail}"), format!("tews.release.*.{tail}")]
+    }
+}
+
+/// The default stream name of a site: `TEWS-N-S-R`.
+pub fn default_stream_name(site: &SiteIdentity) -> String {
+    format!("TEWS-{}-{}-{}", site.nation, site.name, site.sensor)
+}
+
+/// True when NATS subject filter `outer` matches every subject `inner` does.
+pub fn filter_covers(outer: &str, inner: &str) -> bool {
+    let (mut o, mut i) = (outer.split('.'), inner.split('.'));
+    loop {
+        match (o.next(), i.next()) {
+            (Some(">"), Some(_)) => return true,
+            (Some("*"), Some(t)) if t != ">" => {}
+            (Some(a), Some(b)) if a == b => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// One message to publish and the plot it belongs to.
+struct Message {
+    plot: usize,
+    subject: String,
+    payload: Bytes,
+    headers: async_nats::HeaderMap,
+    acked: bool,
+}
+
+/// The NATS output (see the module docs).
+pub struct NatsSink {
+    name: String,
+    settings: NatsSettings,
+    subjects: Subjects,
+    stream: String,
+    rt: tokio::runtime::Runtime,
+    connecting: Option<tokio::task::JoinHandle<Result<async_nats::Client, String>>>,
+    client: Option<async_nats::Client>,
+    js: Option<jetstream::Context>,
+    stream_ready: bool,
+    /// `Nats-Msg-Id` prefix unique to this run.
+    run_id: String,
+    next_id: u64,
+    /// Plots of the last batch that were not delivered.
+    lost: u64,
+    /// Wall clock at `mono`, to turn `received_at` into Unix time.
+    clock: (SystemTime, Instant),
+    encode_stats: EncodeStats,
+    acked_messages: u64,
+    last_sequence: u64,
+    /// The last batch was not delivered and the server is still away: wait
+    /// only [`OUTAGE_WAIT`] for the next, so that a run ending during an
+    /// outage drains its queue in seconds, not minutes.
+    outage: bool,
+}
+
+/// How long a batch waits while the server is known to be away.
+pub const OUTAGE_WAIT: Duration = Duration::from_millis(100);
+
+impl NatsSink {
+    /// Starts the runtime and the background connection; never waits for
+    /// the server.
+    pub fn open(settings: NatsSettings) -> Result<Self, OutputError> {
+        let name = format!("nats://{}", settings.server);
+        let io = |source: std::io::Error| OutputError::Io {
+            name: name.clone(),
+            source,
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("tews-nats")
+            .enable_all()
+            .build()
+            .map_err(io)?;
+        let subjects = Subjects::new(&settings.site, &settings.partners);
+        let stream = settings
+            .sharing
+            .stream
+            .clone()
+            .unwrap_or_else(|| default_stream_name(&settings.site));
+        let connecting = Some(rt.spawn(connect(settings.clone(), name.clone())));
+        let now = SystemTime::now();
+        let run_id = format!(
+            "{}-{}",
+            now.duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos(),
+            std::process::id()
+        );
+        Ok(NatsSink {
+            name,
+            settings,
+            subjects,
+            stream,
+            rt,
+            connecting,
+            client: None,
+            js: None,
+            stream_ready: false,
+            run_id,
+            next_id: 0,
+            lost: 0,
+            clock: (now, Instant::now()),
+            encode_stats: EncodeStats::default(),
+            acked_messages: 0,
+            last_sequence: 0,
+            outage: false,
+        })
+    }
+
+    fn unix_us(&self, at: Instant) -> u128 {
+        let (wall, mono) = self.clock;
+        let t = if at >= mono {
+            wall + (at - mono)
+        } else {
+            wall - (mono - at)
+        };
+        t.duration_since(UNIX_EPOCH).unwrap_or_default().as_micros()
+    }
+
+    /// The messages of one batch, in plot order.
+    fn messages(&mut self, plots: &[Plot]) -> Vec<Message> {
+        let mut out = Vec::with_capacity(plots.len() * (2 + self.subjects.release.len()));
+        let jetstream = self.settings.sharing.jetstream;
+        for (i, plot) in plots.iter().enumerate() {
+            let received = plot.received_at.map(|t| self.unix_us(t).to_string());
+            let mut push = |subject: &str, payload: Bytes, next_id: &mut u64| {
+                let mut headers = async_nats::HeaderMap::new();
+                if let Some(r) = &received {
+                    headers.insert(RECEIVED_HEADER, r.as_str());
+                }
+                if jetstream {
+                    headers.insert(
+                        "Nats-Msg-Id",
+                        format!("{}-{}", self.run_id, *next_id).as_str(),
+                    );
+                    *next_id += 1;
+                }
+                out.push(Message {
+                    plot: i,
+                    subject: subject.to_string(),
+                    payload,
+                    headers,
+                    acked: false,
+                });
+            };
+            let mut next_id = self.next_id;
+            push(
+                &self.subjects.plots,
+                Bytes::from(crate::output::jsonl::plot_to_json(plot)),
+                &mut next_id,
+            );
+            if self.settings.sharing.asterix {
+                let mut block = Vec::new();
+                encode_data_blocks(
+                    std::slice::from_ref(plot),
+                    &self.settings.asterix,
+                    crate::output::asterix::MAX_DATA_BLOCK_LEN_BYTES,
+                    &mut self.encode_stats,
+                    &mut block,
+                );
+                if !block.is_empty() {
+                    push(&self.subjects.asterix, Bytes::from(block), &mut next_id);
+                }
+            }
+            for (policy, subject) in self.settings.partners.iter().zip(&self.subjects.release) {
+                if policy.releases(plot) {
+                    push(
+                        subject,
+                        Bytes::from(policy.release_json(plot)),
+                        &mut next_id,
+                    );
+                }
+            }
+            self.next_id = next_id;
+        }
+        out
+    }
+
+    fn fatal(&self, problem: String) -> OutputError {
+        OutputError::Io {
+            name: self.name.clone(),
+            source: std::io::Error::other(problem),
+        }
+    }
+
+    /// Waits (until `deadline`) for the background connection.
+    async fn client(&mut self, deadline: tokio::time::Instant) -> Result<bool, OutputError> {
+        if self.client.is_some() {
+            return Ok(true);
+        }
+        let Some(handle) = self.connecting.as_mut() else {
+            return Ok(false);
+        };
+        match timeout_at(deadline, handle).await {
+            Err(_) => Ok(false),
+            Ok(Ok(Ok(client))) => {
+                self.connecting = None;
+                if self.settings.sharing.jetstream {
+                    let mut js = jetstream::new(client.clone());
+                    js.set_timeout(Duration::from_secs_f64(
+                        self.settings.sharing.publish_timeout_s.min(2.0),
+                    ));
+                    self.js = Some(js);
+                }
+                self.client = Some(client);
+                Ok(true)
+            }
+            Ok(Ok(Err(problem))) => Err(self.fatal(problem)),
+            Ok(Err(e)) => Err(self.fatal(format!("connection task failed: {e}"))),
+        }
+    }
+
+    /// Creates the stream or checks the existing one (once per run).
+    async fn ensure_stream(&mut self, deadline: tokio::time::Instant) -> Result<bool, OutputError> {
+        if self.stream_ready {
+            return Ok(true);
+        }
+        let Some(js) = self.js.clone() else {
+            return Ok(false);
+        };
+        let filters = Subjects::stream_filters(&self.settings.site);
+        let s = &self.settings.sharing;
+        let config = jetstream::stream::Config {
+            name: self.stream.clone(),
+            subjects: filters.to_vec(),
+            retention: jetstream::stream::RetentionPolicy::Limits,
+            discard: jetstream::stream::DiscardPolicy::Old,
+            storage: jetstream::stream::StorageType::File,
+            max_age: Duration::from_secs_f64(s.stream_max_age_s),
+            max_bytes: s.stream_max_bytes,
+            num_replicas: s.stream_replicas,
+            duplicate_window: Duration::from_secs(120),
+            description: Some(format!(
+                "tews plots of {}.{}.{}",
+                self.settings.site.nation, self.settings.site.name, self.settings.site.sensor
+            )),
+            ..Default::default()
+        };
+        use jetstream::context::CreateStreamErrorKind as K;
+        let result = timeout_at(deadline, js.get_or_create_stream(config)).await;
+        let mut stream = match result {
+            Err(_) => return Ok(false),
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => match e.kind() {
+                K::TimedOut | K::JetStreamUnavailable if tokio::time::Instant::now() < deadline => {
+                    return Ok(false);
+                }
+                K::TimedOut => return Ok(false),
+                _ => {
+                    return Err(self.fatal(format!(
+                        "JetStream stream {}: cannot create or read it: {e}",
+                        self.stream
+                    )));
+                }
+            },
+        };
+        let info = match timeout_at(deadline, stream.info()).await {
+            Ok(Ok(info)) => info.clone(),
+            _ => return Ok(false),
+        };
+        for filter in &filters {
+            if !info
+                .config
+                .subjects
+                .iter()
+                .any(|s| filter_covers(s, filter))
+            {
+                return Err(self.fatal(format!(
+                    "JetStream stream {} exists but does not capture {filter} (its subjects: {})",
+                    self.stream,
+                    info.config.subjects.join(", ")
+                )));
+            }
+        }
+        tracing::info!(
+            "{}: JetStream stream {} ready ({} messages stored)",
+            self.name,
+            self.stream,
+            info.state.messages
+        );
+        self.stream_ready = true;
+        Ok(true)
+    }
+
+    async fn publish_core(
+        &mut self,
+        messages: &mut [Message],
+        deadline: tokio::time::Instant,
+    ) -> Result<(), OutputError> {
+        if !self.client(deadline).await? {
+            return Ok(());
+        }
+        let Some(client) = self.client.clone() else {
+            return Ok(());
+        };
+        // A disconnected client would buffer the messages and report
+        // success: only a connected one counts as sending.
+        while client.connection_state() != async_nats::connection::State::Connected {
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        for m in messages.iter_mut() {
+            let publish = client.publish_with_headers(
+                m.subject.clone(),
+                std::mem::take(&mut m.headers),
+                m.payload.clone(),
+            );
+            match timeout_at(deadline, publish).await {
+                Ok(Ok(())) => m.acked = true,
+                Ok(Err(e)) => tracing::debug!("{}: publish: {e}", self.name),
+                Err(_) => break,
+            }
+        }
+        if timeout_at(deadline, client.flush()).await.is_err() {
+            tracing::debug!("{}: flush timed out (server away?)", self.name);
+        }
+        Ok(())
+    }
+
+    async fn publish_jetstream(
+        &mut self,
+        messages: &mut [Message],
+        deadline: tokio::time::Instant,
+    ) -> Result<(), OutputError> {
+        let mut warned = false;
+        loop {
+            if self.client(deadline).await? && self.ensure_stream(deadline).await? {
+                let Some(js) = self.js.clone() else {
+                    return Ok(());
+                };
+                let mut pending = Vec::new();
+                for (k, m) in messages.iter().enumerate().filter(|(_, m)| !m.acked) {
+                    let publish = js.publish_with_headers(
+                        m.subject.clone(),
+                        m.headers.clone(),
+                        m.payload.clone(),
+                    );
+                    match timeout_at(deadline, publish).await {
+                        Ok(Ok(ack)) => pending.push((k, ack)),
+                        Ok(Err(e)) => {
+                            if !warned {
+                                tracing::warn!("{}: JetStream publish: {e}; retrying", self.name);
+                                warned = true;
+                            }
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                for (k, ack) in pending {
+                    match timeout_at(deadline, ack).await {
+                        Ok(Ok(ack)) => {
+                            messages[k].acked = true;
+                            self.acked_messages += 1;
+                            self.last_sequence = self.last_sequence.max(ack.sequence);
+                        }
+                        Ok(Err(e)) => {
+                            if !warned {
+                                tracing::warn!("{}: JetStream ack: {e}; retrying", self.name);
+                                warned = true;
+                            }
+                        }
+                        Err(_) => {}
+                    }
+                }
+                if messages.iter().all(|m| m.acked) {
+                    return Ok(());
+                }
+            }
+            if tokio::time::Instant::now() + Duration::from_millis(100) >= deadline {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Builds the connect options from the site config and connects in the
+/// background (the returned client reconnects by itself).
+async fn connect(settings: NatsSettings, name: String) -> Result<async_nats::Client, String> {
+    let s = &settings.sharing;
+    let site = &settings.site;
+    let mut options = async_nats::ConnectOptions::new()
+        .name(format!(
+            "tews {}.{}.{}",
+            site.nation, site.name, site.sensor
+        ))
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        .connection_timeout(Duration::from_secs(2))
+        // The first attempt at once, then 100 ms more per failure up to 1 s:
+        // a restarted server is found again within a second.
+        .reconnect_delay_callback(|attempts| {
+            Duration::from_millis((100 * attempts.saturating_sub(1) as u64).min(1000))
+        })
+        .event_callback({
+            let name = name.clone();
+            move |event| {
+                let name = name.clone();
+                async move {
+                    match event {
+                        async_nats::Event::Connected => tracing::info!("{name}: connected"),
+                        async_nats::Event::Disconnected => {
+                            tracing::warn!("{name}: disconnected; reconnecting")
+                        }
+                        other => tracing::warn!("{name}: {other}"),
+                    }
+                }
+            }
+        });
+    if let (Some(user), Some(password)) = (&s.user, &s.password) {
+        options = options.user_and_password(user.clone(), password.clone());
+    }
+    if let Some(token) = &s.token {
+        options = options.token(token.clone());
+    }
+    if let Some(path) = &s.creds_file {
+        options = options
+            .credentials_file(path)
+            .await
+            .map_err(|e| format!("sharing.creds_file {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &s.nkey_seed_file {
+        let seed = std::fs::read_to_string(path)
+            .map_err(|e| format!("sharing.nkey_seed_file {}: {e}", path.display()))?;
+        options = options.nkey(seed.trim().to_string());
+    }
+    if let Some(ca) = &s.tls_ca_file {
+        options = options.add_root_certificates(ca.clone());
+    }
+    if let (Some(cert), Some(key)) = (&s.tls_cert_file, &s.tls_key_file) {
+        options = options.add_client_certificate(cert.clone(), key.clone());
+    }
+    if s.tls_required || s.tls_ca_file.is_some() {
+        options = options.require_tls(true);
+    }
+    options
+        .connect(settings.server.as_str())
+        .await
+        .map_err(|e| format!("cannot connect to {}: {e}", settings.server))
+}
+
+impl PlotSink for NatsSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn write(&mut self, plots: &[Plot]) -> Result<(), OutputError> {
+        self.lost = 0;
+        if plots.is_empty() {
+            return Ok(());
+        }
+        let mut messages = self.messages(plots);
+        let mut timeout = Duration::from_secs_f64(self.settings.sharing.publish_timeout_s);
+        if self.outage {
+            timeout = timeout.min(OUTAGE_WAIT);
+        }
+        let rt = self.rt.handle().clone();
+        let jetstream = self.settings.sharing.jetstream;
+        rt.block_on(async {
+            let deadline = tokio::time::Instant::now() + timeout;
+            if jetstream {
+                self.publish_jetstream(&mut messages, deadline).await
+            } else {
+                self.publish_core(&mut messages, deadline).await
+            }
+        })?;
+        let mut delivered = vec![true; plots.len()];
+        for m in &messages {
+            delivered[m.plot] &= m.acked;
+        }
+        self.lost = delivered.iter().filter(|&&d| !d).count() as u64;
+        let connected = self
+            .client
+            .as_ref()
+            .is_some_and(|c| c.connection_state() == async_nats::connection::State::Connected);
+        let was_outage = self.outage;
+        self.outage = self.lost > 0 && !connected;
+        if self.lost > 0 && !was_outage {
+            tracing::warn!(
+                "{}: {} of {} plots of CPI {} not delivered within {} s",
+                self.name,
+                self.lost,
+                plots.len(),
+                plots[0].cpi,
+                timeout.as_secs_f64()
+            );
+        }
+        if was_outage && !self.outage {
+            tracing::info!("{}: delivering again", self.name);
+        }
+        Ok(())
+    }
+
+    fn take_undelivered(&mut self) -> crate::output::Undelivered {
+        crate::output::Undelivered {
+            plots: std::mem::take(&mut self.lost),
+            send_errors: 0,
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), OutputError> {
+        if let Some(client) = self.client.clone() {
+            let timeout = Duration::from_secs_f64(self.settings.sharing.publish_timeout_s);
+            let flushed = self
+                .rt
+                .block_on(async { tokio::time::timeout(timeout, client.flush()).await });
+            if !matches!(flushed, Ok(Ok(()))) {
+                tracing::warn!("{}: could not flush at the end of the run", self.name);
+            }
+        }
+        if self.settings.sharing.jetstream {
+            tracing::info!(
+                "{}: {} messages acknowledged by stream {}, last sequence {}",
+                self.name,
+                self.acked_messages,
+                self.stream,
+                self.last_sequence
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for NatsSink {
+    fn drop(&mut self) {
+        if let Some(handle) = self.connecting.take() {
+            handle.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nats_output_specs_parse_or_say_why_not() {
+        use crate::output::OutputSpec;
+        let spec: OutputSpec = "nats://127.0.0.1:4222".parse().unwrap();
+        assert_eq!(
+            spec,
+            OutputSpec::Nats {
+                server: "127.0.0.1:4222".into(),
+                settings: None
+            }
+        );
+        for bad in [
+            "nats://",
+            "nats://host",
+            "nats://host:0",
+            "nats://:4222",
+            "nats:host:1",
+            "nats://h:1/x",
+        ] {
+            let e = bad.parse::<OutputSpec>().unwrap_err().to_string();
+            assert!(e.contains("expected nats://HOST:PORT"), "{bad}: {e}");
+        }
+        let e = spec.open().err().unwrap().to_string();
+        assert!(e.contains("--site"), "{e}");
+    }
+
+    #[test]
+    fn filters_cover_as_nats_matches() {
+        assert!(filter_covers("tews.*.a.s.r", "tews.*.a.s.r"));
+        assert!(filter_covers("tews.>", "tews.*.a.s.r"));
+        assert!(filter_covers(
+            "tews.release.*.a.s.r",
+            "tews.release.*.a.s.r"
+        ));
+        assert!(!filter_covers("tews.plots.a.s.r", "tews.*.a.s.r"));
+        assert!(!filter_covers("tews.*.a.s", "tews.*.a.s.r"));
+        assert!(!filter_covers("tews.*.a.s.r.x", "tews.*.a.s.r"));
+        assert!(!filter_covers("tews.*.b.s.r", "tews.*.a.s.r"));
+    }
+
+    #[test]
+    fn subjects_put_the_partner_after_release() {
+        let site = SiteIdentity {
+            name: "north-1".into(),
+            nation: "alpha".into(),
+            sensor: "radar-a".into(),
+            sac: 1,
+            sic: 2,
+        };
+        let partner = |name: &str| PartnerPolicy {
+            name: name.into(),
+            azimuth_sectors_deg: vec![],
+            min_range_m: 0.0,
+            max_range_m: f64::INFINITY,
+            min_snr_db: f64::NEG_INFINITY,
+            withhold: vec![],
+        };
+        let s = Subjects::new(&site, &[partner("bravo"), partner("charlie")]);
+        assert_eq!(s.plots, "tews.plots.alpha.north-1.radar-a");
+        assert_eq!(s.asterix, "tews.asterix.alpha.north-1.radar-a");
+        assert_eq!(
+            s.release,
+            [
+                "tews.release.bravo.alpha.north-1.radar-a",
+                "tews.release.charlie.alpha.north-1.radar-a"
+            ]
+        );
+        for subject in [&s.plots, &s.asterix, &s.release[0]] {
+            assert!(
+                Subjects::stream_filters(&site)
+                    .iter()
+                    .any(|f| filter_covers(f, subject))
+            );
+        }
+        assert_eq!(default_stream_name(&site), "TEWS-alpha-north-1-radar-a");
+    }
+}
