@@ -11,6 +11,9 @@ use std::sync::Arc;
 /// sits in L2 while it is transposed and transformed.
 const RANGE_BLOCK: usize = 64;
 
+/// Pulses per tile of the corner turn: 8 x 8 B = one 64-byte cache line.
+const PULSE_TILE: usize = 8;
+
 /// Doppler FFT stage for one CPI shape.
 pub struct DopplerProcessor {
     pulses: usize,
@@ -49,12 +52,18 @@ impl DopplerProcessor {
                 |(block, scratch), (b, out)| {
                     let r0 = b * RANGE_BLOCK;
                     let rows = out.len() / p;
-                    // Corner turn with the window applied: read contiguous
-                    // range runs of each pulse, write strided.
-                    for (m, &w) in self.window.iter().enumerate() {
-                        let src = &compressed[m * n + r0..m * n + r0 + rows];
-                        for (r, z) in src.iter().enumerate() {
-                            block[r * p + m] = z * w;
+                    // Corner turn with the window applied, in tiles of
+                    // PULSE_TILE pulses: each block row's cache line is
+                    // written whole, once (writing one pulse at a time,
+                    // stride P, thrashes a few L1 sets).
+                    for m0 in (0..p).step_by(PULSE_TILE) {
+                        let m1 = (m0 + PULSE_TILE).min(p);
+                        for r in 0..rows {
+                            let dst = &mut block[r * p + m0..r * p + m1];
+                            for ((d, m), &w) in dst.iter_mut().zip(m0..m1).zip(&self.window[m0..m1])
+                            {
+                                *d = compressed[m * n + r0 + r] * w;
+                            }
                         }
                     }
                     let block = &mut block[..rows * p];
