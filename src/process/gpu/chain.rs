@@ -1063,3 +1063,103 @@ impl Backend for GpuChain {
         Some(self.ctx.adapter_info().name.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::{CfarWindow, ProcessConfig};
+    use crate::radar::{RadarParams, Waveform};
+
+    fn plan(p: usize, n: usize, cfar: CfarKind, window: CfarWindow) -> ChainPlan {
+        let params = RadarParams {
+            sample_rate_hz: 1e6,
+            pulses_per_cpi: p,
+            samples_per_pulse: n,
+            pri_s: 1e-3,
+            window_delay_s: 0.0,
+            waveform: Waveform::Rect {
+                pulse_width_s: 5e-6,
+            },
+            num_channels: 1,
+            sum_channel: 0,
+            channel_names: vec![],
+        };
+        let config = ProcessConfig {
+            cfar,
+            window,
+            pfa: 1e-3,
+            ..ProcessConfig::default()
+        };
+        ChainPlan::new(&params, &config).unwrap()
+    }
+
+    #[test]
+    fn recipe_sizes_follow_the_plan() {
+        let l = GpuLimits::webgpu_defaults();
+        let pl = plan(32, 1000, CfarKind::Os, CfarWindow::default());
+        let r = ChainRecipe::new(&pl, &GpuChainOptions::default(), &l).unwrap();
+        assert_eq!(r.fft_len, 1024); // 1000 + 5 - 1 padded
+        assert_eq!((r.range_forward.size, r.range_forward.batch), (1024, 32));
+        assert_eq!((r.doppler.size, r.doppler.batch), (32, 1000));
+        let tested = pl.cells_tested() as usize;
+        assert_eq!(r.capacity, (tested / 64).max(1024).min(tested));
+        let threads = |g: [u32; 2]| g[0] as usize * g[1] as usize * 64;
+        assert!(threads(r.cfar_groups) >= tested);
+        assert!(threads(r.convert_groups) >= 32 * 1024);
+        assert_eq!(r.turn_groups, [63, 2]);
+        assert_eq!(
+            r.upload_bytes(SampleUpload::Ci16) * 2,
+            r.upload_bytes(SampleUpload::Cf32)
+        );
+    }
+
+    #[test]
+    fn shapes_the_gpu_cannot_take_are_clear_errors() {
+        let l = GpuLimits::webgpu_defaults();
+        let o = GpuChainOptions::default();
+        let err = ChainRecipe::new(&plan(24, 500, CfarKind::Ca, CfarWindow::default()), &o, &l)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("power-of-two number of pulses"),
+            "{err}"
+        );
+        let wide = CfarWindow {
+            train_range: 30,
+            guard_range: 1,
+            train_doppler: 4,
+            guard_doppler: 1,
+        };
+        let err = ChainRecipe::new(&plan(32, 500, CfarKind::Os, wide), &o, &l).unwrap_err();
+        assert!(err.to_string().contains("reference cells"), "{err}");
+        let mut small = l;
+        small.max_storage_buffer_binding_size = 1 << 16;
+        let err = ChainRecipe::new(
+            &plan(32, 500, CfarKind::Ca, CfarWindow::default()),
+            &o,
+            &small,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("max_storage_buffer_binding_size"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn matched_filter_is_the_cpu_pulse_compressor_filter() {
+        // Against its definition with a naive f64 DFT.
+        let pl = plan(16, 40, CfarKind::Ca, CfarWindow::default());
+        let h = matched_filter(&pl);
+        let m = pl.fft_len;
+        for (k, z) in h.iter().enumerate() {
+            let mut acc = rustfft::num_complex::Complex64::default();
+            for (n, s) in pl.replica.iter().enumerate() {
+                let ph = -2.0 * std::f64::consts::PI * (k * n) as f64 / m as f64;
+                acc += rustfft::num_complex::Complex64::new(s.re as f64, s.im as f64)
+                    * rustfft::num_complex::Complex64::from_polar(1.0, ph);
+            }
+            let want = acc.conj() / m as f64;
+            assert!((z.re as f64 - want.re).abs() < 1e-6 && (z.im as f64 - want.im).abs() < 1e-6);
+        }
+    }
+}
