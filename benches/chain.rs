@@ -55,5 +55,40 @@ fn chain(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, chain);
+/// The GPU chain on the same CPI, streamed through its ring (upload and
+/// readback included). Skips with a message where no adapter exists; a
+/// software adapter's figure (lavapipe) is not a GPU figure.
+fn gpu_chain(c: &mut Criterion) {
+    use tews::process::gpu::{GpuChain, GpuContext, GpuOptions};
+    let ctx = match GpuContext::new(&GpuOptions::default()) {
+        Ok(ctx) => std::sync::Arc::new(ctx),
+        Err(e) => {
+            eprintln!("SKIPPED gpu_chain bench: {e}");
+            return;
+        }
+    };
+    let (params, cpi) = synthetic(128, 4096);
+    let name = format!("gpu_chain_128x4096 [{}]", ctx.adapter_info().name);
+    let mut group = c.benchmark_group(name);
+    group.sample_size(10);
+    let plan = ChainPlan::new(&params, &ProcessConfig::default()).unwrap();
+    let mut chain = GpuChain::new(ctx, plan).unwrap();
+    group.bench_function("whole_chain_os_streamed", |b| {
+        b.iter_custom(|iters| {
+            let start = std::time::Instant::now();
+            let mut left = iters;
+            while left > 0 || chain.in_flight() > 0 {
+                while left > 0 && chain.has_free_slot() {
+                    chain.submit(cpi.clone()).unwrap();
+                    left -= 1;
+                }
+                black_box(chain.collect().unwrap());
+            }
+            start.elapsed()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, chain, gpu_chain);
 criterion_main!(benches);

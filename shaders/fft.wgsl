@@ -13,6 +13,9 @@
 //   most 16 values (4 radix-4 or 8 radix-2 butterflies) between barriers.
 // - fft_global_radix4 / fft_global_radix2: one dispatch per pass through
 //   global memory, for sizes beyond the workgroup storage.
+// Each has a *_filtered twin that multiplies its output by filt[k]; the
+// plan uses it for the last pass only (pulse compression fuses the
+// spectrum product into the forward FFT this way).
 
 // Transform length N (power of two).
 override N: u32 = 1024u;
@@ -43,6 +46,9 @@ struct FftPassParams {
 @group(0) @binding(0) var<storage, read> src: array<vec2<f32>>;
 @group(0) @binding(1) var<storage, read_write> dst: array<vec2<f32>>;
 @group(0) @binding(2) var<storage, read> tw: array<vec2<f32>>;
+// *_filtered kernels only: per-bin factor applied to the output (the
+// matched filter's conj(replica spectrum) / N, see src/process/gpu/fft.rs).
+@group(0) @binding(4) var<storage, read> filt: array<vec2<f32>>;
 
 // Radix-4 DFT of (a, b, c, d), in place; SIGN selects the direction.
 fn dft4(v: ptr<function, array<vec2<f32>, 4>>) {
@@ -112,19 +118,8 @@ fn shared_radix4(base: u32, tid: u32, ns: u32) {
     workgroupBarrier();
 }
 
-@compute @workgroup_size(WG)
-fn fft_shared(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let slot = lid / THREADS;
-    let tid = lid % THREADS;
-    let fft = linear_group(wid, nwg) * FFTS_PER_GROUP + slot;
-    // Idle slots of the last workgroup still meet every barrier.
-    let in_batch = fft < BATCH;
-    let base = slot * N;
-    let g = fft * N;
+// Loads transform `fft` into sh[base..base+N] and runs every pass on it.
+fn shared_transform(tid: u32, base: u32, g: u32, in_batch: bool) {
     for (var i = tid; i < N; i += THREADS) {
         if in_batch {
             sh[base + i] = src[g + i];
@@ -140,6 +135,22 @@ fn fft_shared(
         shared_radix4(base, tid, ns);
         ns *= 4u;
     }
+}
+
+@compute @workgroup_size(WG)
+fn fft_shared(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let slot = lid / THREADS;
+    let tid = lid % THREADS;
+    let fft = linear_group(wid, nwg) * FFTS_PER_GROUP + slot;
+    // Idle slots of the last workgroup still meet every barrier.
+    let in_batch = fft < BATCH;
+    let base = slot * N;
+    let g = fft * N;
+    shared_transform(tid, base, g, in_batch);
     for (var i = tid; i < N; i += THREADS) {
         if in_batch {
             dst[g + i] = sh[base + i];
@@ -147,9 +158,53 @@ fn fft_shared(
     }
 }
 
+// fft_shared with the output multiplied by filt[k] (k the frequency bin):
+// the matched filter's spectrum product fused into the forward FFT's store.
+@compute @workgroup_size(WG)
+fn fft_shared_filtered(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let slot = lid / THREADS;
+    let tid = lid % THREADS;
+    let fft = linear_group(wid, nwg) * FFTS_PER_GROUP + slot;
+    let in_batch = fft < BATCH;
+    let base = slot * N;
+    let g = fft * N;
+    shared_transform(tid, base, g, in_batch);
+    for (var i = tid; i < N; i += THREADS) {
+        if in_batch {
+            dst[g + i] = cmul(sh[base + i], filt[i]);
+        }
+    }
+}
+
 // ---------------------------------------------------------------- global
 
 @group(0) @binding(3) var<uniform> pass_params: FftPassParams;
+
+// One radix-4 butterfly: its four outputs and where the first goes in the
+// transform (the others follow at stride ns).
+struct Butterfly4 {
+    v: array<vec2<f32>, 4>,
+    // Index within the transform of output 0.
+    k: u32,
+}
+
+fn butterfly4(g: u32, j: u32) -> Butterfly4 {
+    let q = N / 4u;
+    let ns = pass_params.ns;
+    let m = j % ns;
+    let tw_step = N / (ns * 4u);
+    var b: array<vec2<f32>, 4>;
+    b[0] = src[g + j];
+    for (var r = 1u; r < 4u; r++) {
+        b[r] = cmul(src[g + j + r * q], tw[r * m * tw_step]);
+    }
+    dft4(&b);
+    return Butterfly4(b, (j / ns) * ns * 4u + m);
+}
 
 // One thread per radix-4 butterfly over the whole batch.
 @compute @workgroup_size(WG)
@@ -163,21 +218,47 @@ fn fft_global_radix4(
     if t >= BATCH * q {
         return;
     }
-    let ns = pass_params.ns;
     let g = (t / q) * N;
-    let j = t % q;
-    let m = j % ns;
-    let tw_step = N / (ns * 4u);
-    var b: array<vec2<f32>, 4>;
-    b[0] = src[g + j];
-    for (var r = 1u; r < 4u; r++) {
-        b[r] = cmul(src[g + j + r * q], tw[r * m * tw_step]);
-    }
-    dft4(&b);
-    let d = g + (j / ns) * ns * 4u + m;
+    let b = butterfly4(g, t % q);
     for (var r = 0u; r < 4u; r++) {
-        dst[d + r * ns] = b[r];
+        dst[g + b.k + r * pass_params.ns] = b.v[r];
     }
+}
+
+// fft_global_radix4 with the output multiplied by filt (last pass only).
+@compute @workgroup_size(WG)
+fn fft_global_radix4_filtered(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let q = N / 4u;
+    let t = linear_group(wid, nwg) * WG + lid;
+    if t >= BATCH * q {
+        return;
+    }
+    let g = (t / q) * N;
+    let b = butterfly4(g, t % q);
+    for (var r = 0u; r < 4u; r++) {
+        let k = b.k + r * pass_params.ns;
+        dst[g + k] = cmul(b.v[r], filt[k]);
+    }
+}
+
+// One radix-2 butterfly: outputs a (at k) and b (at k + ns).
+struct Butterfly2 {
+    a: vec2<f32>,
+    b: vec2<f32>,
+    k: u32,
+}
+
+fn butterfly2(g: u32, j: u32) -> Butterfly2 {
+    let half = N / 2u;
+    let ns = pass_params.ns;
+    let m = j % ns;
+    let a = src[g + j];
+    let b = cmul(src[g + j + half], tw[m * (N / (ns * 2u))]);
+    return Butterfly2(a + b, a - b, (j / ns) * ns * 2u + m);
 }
 
 // One thread per radix-2 butterfly over the whole batch.
@@ -192,13 +273,27 @@ fn fft_global_radix2(
     if t >= BATCH * half {
         return;
     }
-    let ns = pass_params.ns;
     let g = (t / half) * N;
-    let j = t % half;
-    let m = j % ns;
-    let a = src[g + j];
-    let b = cmul(src[g + j + half], tw[m * (N / (ns * 2u))]);
-    let d = g + (j / ns) * ns * 2u + m;
-    dst[d] = a + b;
-    dst[d + ns] = a - b;
+    let b = butterfly2(g, t % half);
+    dst[g + b.k] = b.a;
+    dst[g + b.k + pass_params.ns] = b.b;
+}
+
+// fft_global_radix2 with the output multiplied by filt (last pass only).
+@compute @workgroup_size(WG)
+fn fft_global_radix2_filtered(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let half = N / 2u;
+    let t = linear_group(wid, nwg) * WG + lid;
+    if t >= BATCH * half {
+        return;
+    }
+    let g = (t / half) * N;
+    let b = butterfly2(g, t % half);
+    let k2 = b.k + pass_params.ns;
+    dst[g + b.k] = cmul(b.a, filt[b.k]);
+    dst[g + k2] = cmul(b.b, filt[k2]);
 }

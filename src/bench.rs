@@ -18,8 +18,13 @@ use std::time::{Duration, Instant};
 pub struct StageTiming {
     /// Stage name.
     pub stage: String,
-    /// Median wall time per CPI, microseconds.
+    /// Median wall time per CPI, microseconds (GPU: median kernel time
+    /// from timestamp queries).
     pub us_per_cpi: f64,
+    /// GPU only: bytes the stage must read and write at least, over its
+    /// kernel time, GB/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gb_per_s: Option<f64>,
 }
 
 /// The result of a benchmark of one backend.
@@ -182,6 +187,7 @@ pub fn bench_cpu(
             .map(|(n, v)| StageTiming {
                 stage: n.to_string(),
                 us_per_cpi: median(v),
+                gb_per_s: None,
             })
             .collect(),
     })
@@ -245,6 +251,9 @@ pub fn format_table(r: &BenchReport) -> String {
         "backend {}  CPI {} pulses x {} samples  (FFT {}, {} threads, median of {})\n",
         r.backend, r.pulses, r.samples_per_pulse, r.fft_len, r.threads, r.iterations
     );
+    if let Some(a) = &r.adapter {
+        s += &format!("adapter {a} (total: streamed, transfers included; stages: kernel time)\n");
+    }
     s += &format!(
         "{:<22}{:>12}{:>14}{:>9}\n",
         "stage", "us/CPI", "Msamples/s", "share"
@@ -252,12 +261,16 @@ pub fn format_table(r: &BenchReport) -> String {
     let samples = (r.pulses * r.samples_per_pulse) as f64;
     for st in &r.stages {
         s += &format!(
-            "{:<22}{:>12.1}{:>14.1}{:>8.1}%\n",
+            "{:<22}{:>12.1}{:>14.1}{:>8.1}%",
             st.stage,
             st.us_per_cpi,
             samples / st.us_per_cpi,
             100.0 * st.us_per_cpi / r.us_per_cpi
         );
+        if let Some(g) = st.gb_per_s {
+            s += &format!("{g:>9.2} GB/s");
+        }
+        s += "\n";
     }
     s += &format!(
         "{:<22}{:>12.1}{:>14.1}\n",
@@ -271,4 +284,100 @@ pub fn format_table(r: &BenchReport) -> String {
     );
     s += &format!("chain / FFTs alone: {:.2}x\n", r.chain_over_fft);
     s
+}
+
+/// Benchmarks the GPU chain on `ctx`, streamed through its ring as a run
+/// streams it: `warmup` CPIs, then `iterations` timed. `us_per_cpi` is the
+/// median interval between consecutive results in steady state (the
+/// throughput, transfers included: each CPI is uploaded from the host and
+/// its detections read back); per-stage kernel times come from timestamp
+/// queries where the adapter has them (otherwise no stages are listed).
+pub fn bench_gpu(
+    ctx: std::sync::Arc<crate::process::gpu::GpuContext>,
+    pulses: usize,
+    samples: usize,
+    config: &ProcessConfig,
+    warmup: usize,
+    iterations: usize,
+) -> Result<BenchReport, crate::process::gpu::GpuError> {
+    use crate::process::gpu::GpuError;
+    use crate::process::gpu::chain::{GpuChain, GpuChainOptions, STAGES};
+    let (params, cpi) = synthetic(pulses, samples);
+    let plan = ChainPlan::new(&params, config).map_err(|e| GpuError::Plan(e.to_string()))?;
+    let fft_len = plan.fft_len;
+    let adapter = ctx.adapter_info().name.clone();
+    let options = GpuChainOptions {
+        timestamps: true,
+        ..GpuChainOptions::default()
+    };
+    let mut chain = GpuChain::with_options(ctx, plan, options)?;
+    let stage_bytes: Vec<u64> = chain.recipe().stages.iter().map(|s| s.bytes).collect();
+    let iterations = iterations.max(1);
+    let total = warmup + iterations;
+    let mut intervals = Vec::with_capacity(iterations);
+    let mut stages: Vec<Vec<Duration>> = vec![Vec::new(); STAGES.len()];
+    let (mut submitted, mut collected) = (0, 0);
+    let mut last = Instant::now();
+    let fault = |f: crate::process::gpu::chain::GpuFault| f.error;
+    while collected < total {
+        while submitted < total && chain.has_free_slot() {
+            chain.submit(cpi.clone()).map_err(fault)?;
+            submitted += 1;
+        }
+        let done = chain.collect().map_err(fault)?;
+        if let Some(d) = done {
+            d.result.map_err(|e| GpuError::Plan(e.to_string()))?;
+        }
+        let now = Instant::now();
+        if collected >= warmup {
+            intervals.push(now - last);
+            for (v, &ns) in stages.iter_mut().zip(chain.stage_times_ns()) {
+                v.push(Duration::from_nanos(ns));
+            }
+        }
+        last = now;
+        collected += 1;
+    }
+    let us = median(&mut intervals);
+    let stage_list: Vec<StageTiming> = if chain.stage_times_ns().is_empty() {
+        Vec::new()
+    } else {
+        STAGES
+            .iter()
+            .zip(stages.iter_mut())
+            .zip(&stage_bytes)
+            .map(|((n, v), &bytes)| {
+                let us = median(v);
+                StageTiming {
+                    stage: n.to_string(),
+                    us_per_cpi: us,
+                    gb_per_s: Some(bytes as f64 / (us * 1e3).max(1e-9)),
+                }
+            })
+            .collect()
+    };
+    let fft_only_us: f64 = stage_list
+        .iter()
+        .filter(|s| s.stage.contains("fft"))
+        .map(|s| s.us_per_cpi)
+        .sum();
+    let fft_only_us = if stage_list.is_empty() {
+        f64::NAN
+    } else {
+        fft_only_us
+    };
+    Ok(BenchReport {
+        backend: "gpu".into(),
+        adapter: Some(adapter),
+        pulses,
+        samples_per_pulse: samples,
+        fft_len,
+        threads: 1,
+        iterations,
+        us_per_cpi: us,
+        msamples_per_s: (pulses * samples) as f64 / us,
+        fft_only_us,
+        chain_over_fft: us / fft_only_us,
+        stages: stage_list,
+    })
 }

@@ -6,13 +6,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use tews::dsp::cfar::CfarKind;
 use tews::dsp::window::Window;
 use tews::ingest::sigmf::Recording;
 use tews::output::{OutputSpec, Outputs, PlotSink};
 use tews::pipeline::{self, Summary};
 use tews::process::cpu::CpuChain;
-use tews::process::{CfarWindow, ChainPlan, ProcessConfig};
+use tews::process::gpu::chain::GpuChainOptions;
+use tews::process::gpu::{GpuBackend, GpuChain, GpuContext, GpuOptions};
+use tews::process::{Backend, CfarWindow, ChainPlan, ProcessConfig};
 
 /// tews: radar signal-processing front end (SigMF IQ in, plot reports out).
 #[derive(Parser)]
@@ -107,6 +110,9 @@ struct ViewArgs {
     /// Output picture.
     #[arg(long)]
     png: PathBuf,
+    /// Processing backend.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
     #[command(flatten)]
     process: ProcessArgs,
 }
@@ -128,8 +134,19 @@ enum BackendChoice {
     Auto,
     /// The CPU chain.
     Cpu,
-    /// The GPU chain (not in this build yet).
+    /// The GPU chain (any adapter, software ones included).
     Gpu,
+}
+
+/// Backends `tews bench` can time.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum BenchBackend {
+    /// The CPU chain.
+    Cpu,
+    /// The GPU chain.
+    Gpu,
+    /// Both, one after the other.
+    Both,
 }
 
 /// Detection options shared by run, view and bench.
@@ -240,8 +257,8 @@ struct BenchArgs {
     #[arg(long, default_value_t = 50)]
     iterations: usize,
     /// Backend to time.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
-    backend: BackendChoice,
+    #[arg(long, value_enum, default_value_t = BenchBackend::Cpu)]
+    backend: BenchBackend,
     /// Print one JSON object per backend instead of a table.
     #[arg(long)]
     json: bool,
@@ -303,17 +320,57 @@ fn one_line(e: &anyhow::Error) -> String {
     text.replace('\n', " ")
 }
 
-/// Refuses a backend this build does not have; `auto` explains its choice.
-fn check_backend(choice: BackendChoice) -> Result<()> {
+/// Opens the GPU device the choice asks for: `cpu` none; `gpu` the best
+/// adapter of any kind (a clear error when there is none); `auto` a
+/// hardware adapter only, because a software one (lavapipe, llvmpipe: type
+/// Cpu) runs the shaders on the same cores the CPU chain uses, slower.
+fn open_gpu(choice: BackendChoice) -> Result<Option<Arc<GpuContext>>> {
     match choice {
-        BackendChoice::Cpu => Ok(()),
-        BackendChoice::Auto => {
-            tracing::info!("backend auto: this build has no GPU backend yet; using the CPU");
-            Ok(())
-        }
+        BackendChoice::Cpu => Ok(None),
         BackendChoice::Gpu => {
-            bail!("--backend gpu: this build has no GPU backend yet (use cpu or auto)")
+            let ctx = GpuContext::new(&GpuOptions::default()).context("--backend gpu")?;
+            tracing::info!("backend gpu: adapter {}", ctx.adapter_info());
+            Ok(Some(Arc::new(ctx)))
         }
+        BackendChoice::Auto => {
+            let Some(adapter) = tews::process::gpu::hardware_adapter() else {
+                tracing::info!(
+                    "backend auto: no hardware GPU adapter (a software adapter such as lavapipe \
+                     is slower than the CPU chain); using the CPU"
+                );
+                return Ok(None);
+            };
+            match GpuContext::new(&GpuOptions {
+                adapter_filter: Some(adapter.name.clone()),
+            }) {
+                Ok(ctx) => {
+                    tracing::info!("backend auto: GPU adapter {adapter}");
+                    Ok(Some(Arc::new(ctx)))
+                }
+                Err(e) => {
+                    tracing::info!(
+                        "backend auto: GPU adapter {adapter} unusable ({e}); using the CPU"
+                    );
+                    Ok(None)
+                }
+            }
+        }
+    }
+}
+
+/// The backend for a run: the streamed GPU chain with CPU fallback, or the
+/// CPU chain. Under `auto` a CPI shape the GPU cannot take means the CPU.
+fn make_backend(choice: BackendChoice, plan: ChainPlan) -> Result<Box<dyn Backend>> {
+    let Some(ctx) = open_gpu(choice)? else {
+        return Ok(Box::new(CpuChain::new(plan)));
+    };
+    match GpuBackend::new(ctx, plan.clone(), GpuChainOptions::default()) {
+        Ok(b) => Ok(Box::new(b)),
+        Err(e) if choice == BackendChoice::Auto => {
+            tracing::info!("backend auto: the GPU cannot run this CPI ({e}); using the CPU");
+            Ok(Box::new(CpuChain::new(plan)))
+        }
+        Err(e) => Err(e).context("--backend gpu"),
     }
 }
 
@@ -386,7 +443,6 @@ fn cmd_run(args: &RunArgs) -> Result<()> {
     };
     let config = args.process.config();
     let plan = ChainPlan::new(&recording.params, &config)?;
-    check_backend(args.backend)?;
     if let Some(rate) = args.cpi_rate
         && !(rate.is_finite() && rate > 0.0)
     {
@@ -396,16 +452,24 @@ fn cmd_run(args: &RunArgs) -> Result<()> {
         passes: args.repeat,
         cpi_rate_hz: args.cpi_rate,
     };
+    let backend = make_backend(args.backend, plan.clone())?;
     let sinks: Vec<Box<dyn PlotSink>> = specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
     let summary = process_recording(
         &recording,
         plan,
+        backend,
         &config,
         sinks,
         &args.input,
         pacing,
         |_, _, _| {},
     )?;
+    if summary.fallbacks > 0 {
+        tracing::warn!(
+            "{} CPIs were processed on the CPU instead of the GPU",
+            summary.fallbacks
+        );
+    }
     tracing::info!(
         "{} CPIs ({} rejected), {} detections, {} plots in {:.2} s ({:.1} M samples/s)",
         summary.cpis,
@@ -426,6 +490,7 @@ fn cmd_run(args: &RunArgs) -> Result<()> {
 fn process_recording(
     recording: &Recording,
     plan: ChainPlan,
+    mut backend: Box<dyn Backend>,
     config: &ProcessConfig,
     sinks: Vec<Box<dyn PlotSink>>,
     input: &Path,
@@ -438,7 +503,7 @@ fn process_recording(
         plan.effective_reference_cells,
         plan.noise_scale as f64,
     );
-    let mut backend = CpuChain::new(plan);
+    drop(plan);
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(recording.num_cpis * pacing.passes);
         bar.set_style(
@@ -459,7 +524,7 @@ fn process_recording(
     let mut summary = pipeline::run(
         cpis,
         &recording.params,
-        &mut backend,
+        backend.as_mut(),
         Outputs::start(sinks, tews::output::fanout::DEFAULT_QUEUE_CPIS),
         |k, d, p| {
             bar.inc(1);
@@ -522,7 +587,8 @@ fn cmd_run_live(
     }
     let config = args.process.config();
     let plan = ChainPlan::new(&params, &config)?;
-    check_backend(args.backend)?;
+    // Chosen before the socket opens: a missing GPU fails before anything binds.
+    let mut backend = make_backend(args.backend, plan.clone())?;
     // Handlers before the socket is announced: a signal is then always a clean stop.
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -571,12 +637,11 @@ fn cmd_run_live(
         plan.effective_reference_cells,
         plan.noise_scale as f64,
     );
-    // The backend is chosen as for recordings (check_backend above).
-    let mut backend = CpuChain::new(plan);
+    drop(plan);
     let cpis = source
         .cpis()
         .context("the receiver's CPIs are taken once")?;
-    let result = pipeline::run(cpis, &params, &mut backend, outputs, |k, d, p| {
+    let result = pipeline::run(cpis, &params, backend.as_mut(), outputs, |k, d, p| {
         let latency_s = shared.take_arrival(k).map(|t| t.elapsed().as_secs_f64());
         if let Some(m) = &metrics {
             m.observe_cpi(d.detections.len() as u64, p.len() as u64, latency_s);
@@ -673,7 +738,6 @@ fn write_summary(path: &Path, summary: &Summary) -> Result<()> {
 }
 
 fn cmd_bench(args: &BenchArgs) -> Result<()> {
-    check_backend(args.backend)?;
     if args.pulses < 8 || args.samples < 64 {
         bail!(
             "bench needs at least 8 pulses and 64 samples per pulse, got {} x {}",
@@ -681,17 +745,36 @@ fn cmd_bench(args: &BenchArgs) -> Result<()> {
             args.samples
         );
     }
-    let report = tews::bench::bench_cpu(
-        args.pulses,
-        args.samples,
-        &args.process.config(),
-        5,
-        args.iterations,
-    )?;
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        print!("{}", tews::bench::format_table(&report));
+    let config = args.process.config();
+    let mut reports = Vec::new();
+    if matches!(args.backend, BenchBackend::Cpu | BenchBackend::Both) {
+        reports.push(tews::bench::bench_cpu(
+            args.pulses,
+            args.samples,
+            &config,
+            5,
+            args.iterations,
+        )?);
+    }
+    if matches!(args.backend, BenchBackend::Gpu | BenchBackend::Both) {
+        let ctx = open_gpu(BackendChoice::Gpu)?.context("--backend gpu")?;
+        if ctx.adapter_info().device_type == "Cpu" {
+            tracing::warn!(
+                "adapter {} is a software (CPU) adapter: its times are not GPU figures",
+                ctx.adapter_info().name
+            );
+        }
+        reports.push(
+            tews::bench::bench_gpu(ctx, args.pulses, args.samples, &config, 5, args.iterations)
+                .context("GPU bench")?,
+        );
+    }
+    for report in &reports {
+        if args.json {
+            println!("{}", serde_json::to_string(report)?);
+        } else {
+            print!("{}", tews::bench::format_table(report));
+        }
     }
     Ok(())
 }
@@ -767,15 +850,43 @@ fn render_cpi(
     recording: &Recording,
     k: u64,
     config: &ProcessConfig,
+    choice: BackendChoice,
     title_name: &str,
     png: &Path,
 ) -> Result<usize> {
     let plan = ChainPlan::new(&recording.params, config)?;
     let cpi = recording.read_cpi(k)?;
-    let mut chain = CpuChain::new(plan);
-    let found = tews::process::Backend::process(&mut chain, &cpi)?;
+    let gpu = match open_gpu(choice)? {
+        Some(ctx) => match GpuChain::new(ctx, plan.clone()) {
+            Ok(chain) => Some(chain),
+            Err(e) if choice == BackendChoice::Auto => {
+                tracing::info!("backend auto: the GPU cannot run this CPI ({e}); using the CPU");
+                None
+            }
+            Err(e) => return Err(e).context("--backend gpu"),
+        },
+        None => None,
+    };
+    let mut cpu_chain;
+    let mut gpu_chain;
+    let (found, map) = match gpu {
+        Some(chain) => {
+            gpu_chain = chain;
+            let found = gpu_chain.process(&cpi)?;
+            (found, gpu_chain.fetch_map()?)
+        }
+        None => {
+            cpu_chain = CpuChain::new(plan);
+            let found = cpu_chain.process(&cpi)?;
+            (
+                found,
+                cpu_chain
+                    .last_map()
+                    .context("the CPU backend keeps its map")?,
+            )
+        }
+    };
     let plots = tews::plots::extract_plots(&found.detections, &recording.params, &cpi.meta);
-    let map = tews::process::Backend::last_map(&chain).context("the CPU backend keeps its map")?;
     let time = cpi
         .meta
         .time_utc
@@ -813,6 +924,7 @@ fn cmd_view(args: &ViewArgs) -> Result<()> {
         &recording,
         args.cpi,
         &args.process.config(),
+        args.backend,
         &name,
         &args.png,
     )?;
@@ -835,9 +947,12 @@ fn cmd_demo(args: &DemoArgs) -> Result<()> {
     let sinks: Vec<Box<dyn PlotSink>> =
         vec![OutputSpec::JsonLines(Some(plots_path.clone())).open()?];
     let mut plots = Vec::new();
+    // The demo stays on the CPU: it is the reference the README quotes.
+    let backend: Box<dyn Backend> = Box::new(CpuChain::new(plan.clone()));
     let summary = process_recording(
         &recording,
         plan,
+        backend,
         &config,
         sinks,
         &meta_path,
@@ -850,6 +965,7 @@ fn cmd_demo(args: &DemoArgs) -> Result<()> {
         &recording,
         0,
         &config,
+        BackendChoice::Cpu,
         "tews demo (built-in scenario)",
         &png,
     )?;

@@ -8,7 +8,7 @@
 use crate::cpi::Cpi;
 use crate::output::{OutputError, OutputStats, Outputs};
 use crate::plots::{Plot, extract_plots};
-use crate::process::{Backend, CpiDetections, ProcessError};
+use crate::process::{Backend, CpiDetections, ProcessError, Processed};
 use crate::radar::RadarParams;
 use serde::Serialize;
 use std::fmt::Display;
@@ -23,8 +23,13 @@ pub const INGEST_QUEUE_CPIS: usize = 2;
 pub struct Summary {
     /// Input as given.
     pub input: String,
-    /// Backend that processed the CPIs ("cpu").
+    /// Backend that processed the CPIs ("gpu" or "cpu").
     pub backend: String,
+    /// GPU adapter name (`None` on the CPU backend).
+    pub adapter: Option<String>,
+    /// CPIs a GPU run had to process on the CPU (device fault, or a
+    /// detection list overflow); 0 on the CPU backend.
+    pub fallbacks: u64,
     /// CPIs read from the input.
     pub cpis: u64,
     /// CPIs rejected (NaN or Inf samples); not processed.
@@ -110,33 +115,48 @@ where
                 }
             }
         });
+        // The backend may hold CPIs in flight (the GPU ring): results come
+        // back in CPI order, possibly one or more pushes later.
+        let mut done: Vec<Processed> = Vec::new();
+        let mut handle =
+            |done: &mut Vec<Processed>, summary: &mut Summary| -> Result<(), RunError> {
+                for Processed { cpi, result } in done.drain(..) {
+                    let found = match result {
+                        Ok(found) => found,
+                        Err(ProcessError::NonFinite(index)) => {
+                            tracing::warn!(
+                                "CPI {index} contains NaN or Inf samples: rejected, run continues"
+                            );
+                            summary.cpis_rejected += 1;
+                            summary.rejected_cpi_indices.push(index);
+                            continue;
+                        }
+                        Err(e) => return Err(RunError::Process(e)),
+                    };
+                    let plots = extract_plots(&found.detections, params, &cpi.meta);
+                    summary.cells_tested += found.cells_tested;
+                    summary.detections += found.detections.len() as u64;
+                    summary.plots += plots.len() as u64;
+                    outputs.push_cpi((&cpi.meta).into(), &plots)?;
+                    on_cpi(cpi.meta.index, &found, &plots);
+                }
+                Ok(())
+            };
         for item in rx {
             let mut cpi = item.map_err(RunError::Ingest)?;
             cpi.meta.received_at.get_or_insert_with(Instant::now);
             summary.cpis += 1;
-            let found = match backend.process(&cpi) {
-                Ok(found) => found,
-                Err(ProcessError::NonFinite(index)) => {
-                    tracing::warn!(
-                        "CPI {index} contains NaN or Inf samples: rejected, run continues"
-                    );
-                    summary.cpis_rejected += 1;
-                    summary.rejected_cpi_indices.push(index);
-                    continue;
-                }
-                Err(e) => return Err(RunError::Process(e)),
-            };
-            let plots = extract_plots(&found.detections, params, &cpi.meta);
-            summary.cells_tested += found.cells_tested;
-            summary.detections += found.detections.len() as u64;
-            summary.plots += plots.len() as u64;
-            outputs.push_cpi((&cpi.meta).into(), &plots)?;
-            on_cpi(cpi.meta.index, &found, &plots);
+            backend.push(cpi, &mut done);
+            handle(&mut done, &mut summary)?;
         }
-        Ok(())
+        backend.flush(&mut done);
+        handle(&mut done, &mut summary)?;
+        Ok::<(), RunError>(())
         // Dropping rx here ends the reader if we stopped early.
     });
     result?;
+    summary.adapter = backend.adapter();
+    summary.fallbacks = backend.fallbacks();
     summary.outputs = outputs.finish()?;
     summary.seconds = start.elapsed().as_secs_f64();
     let processed = (summary.cpis - summary.cpis_rejected) as f64;

@@ -58,6 +58,13 @@ fn fft_shader_has_its_entry_points() {
     names.sort();
     assert_eq!(
         names,
-        ["fft_global_radix2", "fft_global_radix4", "fft_shared"]
+        [
+            "fft_global_radix2",
+            "fft_global_radix2_filtered",
+            "fft_global_radix4",
+            "fft_global_radix4_filtered",
+            "fft_shared",
+            "fft_shared_filtered"
+        ]
     );
 }

@@ -81,9 +81,39 @@ pub enum ProcessError {
         /// (pulses, samples) the plan was made for.
         expected: (usize, usize),
     },
+    /// The GPU failed (the streaming GPU backend moves the run to the CPU
+    /// instead of returning this).
+    #[error("GPU: {0}")]
+    Gpu(String),
+    /// More threshold crossings than the GPU's bounded detection list holds
+    /// (the streaming GPU backend redoes such a CPI on the CPU).
+    #[error("CPI {cpi}: {found} CFAR crossings overflow the GPU detection list of {capacity}")]
+    DetectionOverflow {
+        /// CPI index.
+        cpi: u64,
+        /// Crossings counted on the device.
+        found: u64,
+        /// Records the list holds.
+        capacity: u64,
+    },
 }
 
-/// A processing backend: the CPU chain, and later the GPU chain.
+/// One CPI back from a streaming backend ([`Backend::push`]).
+#[derive(Debug)]
+pub struct Processed {
+    /// The CPI, handed back to the caller.
+    pub cpi: Cpi,
+    /// Its detections, or why it was not processed.
+    pub result: Result<CpiDetections, ProcessError>,
+}
+
+/// A processing backend: the CPU chain ([`cpu::CpuChain`]) or the GPU chain
+/// ([`gpu::GpuChain`], streamed with CPU fallback by [`gpu::GpuBackend`]).
+///
+/// Two forms: [`Backend::process`] (one CPI, synchronous) and the
+/// streaming [`Backend::push`] / [`Backend::flush`], which may hold CPIs in
+/// flight and return each one's result later, in order. The streaming form
+/// defaults to `process`, so a synchronous backend needs nothing more.
 pub trait Backend {
     /// Short name for logs and summaries ("cpu", "gpu").
     fn name(&self) -> &'static str;
@@ -92,4 +122,25 @@ pub trait Backend {
     /// The range-Doppler map of the last processed CPI, when the backend
     /// keeps it on the host (the CPU backend always does).
     fn last_map(&self) -> Option<&RangeDopplerMap>;
+
+    /// Streaming: takes `cpi`, appends to `done` (in CPI order) the results
+    /// of zero or more CPIs, which may include earlier ones. Default:
+    /// processes `cpi` at once.
+    fn push(&mut self, cpi: Cpi, done: &mut Vec<Processed>) {
+        let result = self.process(&cpi);
+        done.push(Processed { cpi, result });
+    }
+
+    /// Streaming: appends the results of every CPI still in flight.
+    fn flush(&mut self, _done: &mut Vec<Processed>) {}
+
+    /// The GPU adapter's name, for a GPU backend.
+    fn adapter(&self) -> Option<String> {
+        None
+    }
+
+    /// CPIs a GPU backend had to process on the CPU instead.
+    fn fallbacks(&self) -> u64 {
+        0
+    }
 }

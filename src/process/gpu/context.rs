@@ -7,6 +7,7 @@
 //! Vulkan driver) or a small integrated GPU offers.
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 /// Errors of the GPU layer. Each message is one line a site engineer can act on.
 #[derive(Debug, thiserror::Error)]
@@ -244,6 +245,11 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     info: AdapterInfoLine,
     limits: GpuLimits,
+    /// The first error wgpu reported outside an error scope, or the device
+    /// loss: set by wgpu's callbacks (which would otherwise panic), read by
+    /// the chain after each submission so a fault becomes a CPU fallback.
+    fault: Arc<Mutex<Option<String>>>,
+    timestamps: bool,
 }
 
 impl fmt::Debug for GpuContext {
@@ -286,9 +292,16 @@ impl GpuContext {
                 what: "tews".into(),
             });
         }
+        // Per-stage kernel times for `tews bench`, where the adapter has them.
+        let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+        let required_features = if timestamps {
+            wgpu::Features::TIMESTAMP_QUERY
+        } else {
+            wgpu::Features::empty()
+        };
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("tews"),
-            required_features: wgpu::Features::empty(),
+            required_features,
             required_limits: adapter.limits(),
             ..Default::default()
         }))
@@ -297,6 +310,20 @@ impl GpuContext {
             reason: one_line(&e.to_string()),
         })?;
         tracing::debug!("GPU device open on {info}");
+        let fault: Arc<Mutex<Option<String>>> = Arc::default();
+        let sink = fault.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let text = one_line(&e.to_string());
+            tracing::error!("GPU error: {text}");
+            let mut f = sink.lock().unwrap_or_else(|p| p.into_inner());
+            f.get_or_insert(text);
+        }));
+        let sink = fault.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            let text = format!("device lost ({reason:?}): {}", one_line(&message));
+            let mut f = sink.lock().unwrap_or_else(|p| p.into_inner());
+            f.get_or_insert(text);
+        });
         Ok(GpuContext {
             _instance: instance,
             adapter,
@@ -304,6 +331,8 @@ impl GpuContext {
             queue,
             info,
             limits,
+            fault,
+            timestamps,
         })
     }
 
@@ -320,6 +349,23 @@ impl GpuContext {
     /// The limits the device was opened with.
     pub fn limits(&self) -> &GpuLimits {
         &self.limits
+    }
+
+    /// True when the device was opened with `TIMESTAMP_QUERY`.
+    pub fn has_timestamps(&self) -> bool {
+        self.timestamps
+    }
+
+    /// The first uncaptured wgpu error or the device loss, if any happened:
+    /// once set the device is not trusted again.
+    pub fn fault(&self) -> Option<String> {
+        self.fault.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Fails like a real device loss would (tests of the CPU fallback).
+    #[doc(hidden)]
+    pub fn destroy_for_test(&self) {
+        self.device.destroy();
     }
 
     /// Runs `make` inside a validation and an out-of-memory error scope, so
@@ -352,6 +398,6 @@ impl GpuContext {
 }
 
 /// wgpu messages span lines; errors here are one line.
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

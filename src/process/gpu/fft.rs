@@ -215,7 +215,7 @@ fn shared_layout(size: usize, batch: usize, limits: &GpuLimits) -> Option<(u32, 
 }
 
 /// `groups` workgroups as `[x, y]` within the per-dimension limit.
-fn split_dispatch(groups: u64, limits: &GpuLimits) -> Result<[u32; 2], GpuError> {
+pub(crate) fn split_dispatch(groups: u64, limits: &GpuLimits) -> Result<[u32; 2], GpuError> {
     let max = limits.max_compute_workgroups_per_dimension as u64;
     let x = groups.min(max);
     let y = groups.div_ceil(x.max(1));
@@ -261,6 +261,9 @@ pub struct GpuFftPlan {
     pass_params: Vec<wgpu::Buffer>,
     /// Global schedule with two or more passes: the ping-pong buffer.
     scratch: Option<wgpu::Buffer>,
+    /// Per-bin factor the last dispatch multiplies its output by (one
+    /// transform's worth, shared by the batch), when the plan has one.
+    filter: Option<wgpu::Buffer>,
 }
 
 /// Bind groups of one plan for one input/output buffer pair.
@@ -282,6 +285,34 @@ impl GpuFftPlan {
 
     /// Builds the GPU objects of `recipe`.
     pub fn from_recipe(ctx: &GpuContext, recipe: FftRecipe) -> Result<Self, GpuError> {
+        Self::build(ctx, recipe, None)
+    }
+
+    /// Builds `recipe` with its output multiplied bin by bin by `filter`
+    /// (`recipe.size` values, the same for every transform of the batch):
+    /// `out[b][k] = FFT(in[b])[k] * filter[k]`, fused into the last pass, so
+    /// the product costs no extra trip through memory.
+    pub fn from_recipe_filtered(
+        ctx: &GpuContext,
+        recipe: FftRecipe,
+        filter: &[Complex32],
+    ) -> Result<Self, GpuError> {
+        if filter.len() != recipe.size {
+            return Err(GpuError::Plan(format!(
+                "FFT filter has {} bins, the transform {}",
+                filter.len(),
+                recipe.size
+            )));
+        }
+        Self::build(ctx, recipe, Some(filter))
+    }
+
+    fn build(
+        ctx: &GpuContext,
+        recipe: FftRecipe,
+        filter: Option<&[Complex32]>,
+    ) -> Result<Self, GpuError> {
+        let filtered = filter.is_some();
         let module = shaders::module(ctx, "fft.wgsl")?;
         let n = recipe.size as f64;
         let mut constants: Vec<(&str, f64)> = vec![
@@ -319,29 +350,43 @@ impl GpuFftPlan {
                     ("FFTS_PER_GROUP", *ffts_per_group as f64),
                     ("SHARED_LEN", n * *ffts_per_group as f64),
                 ]);
-                (vec![make("fft_shared", &constants)?], Vec::new(), None)
+                let entry = if filtered {
+                    "fft_shared_filtered"
+                } else {
+                    "fft_shared"
+                };
+                (vec![make(entry, &constants)?], Vec::new(), None)
             }
             FftSchedule::Global { passes } => {
                 // Only the kernels the passes use: the radix-4 kernel does
                 // not even compile for N = 2 (N/4 = 0).
+                let entry = |radix: u32, filtered: bool| match (radix, filtered) {
+                    (2, false) => "fft_global_radix2",
+                    (2, true) => "fft_global_radix2_filtered",
+                    (_, false) => "fft_global_radix4",
+                    (_, true) => "fft_global_radix4_filtered",
+                };
+                let last = passes.len() - 1;
                 let kernel = |radix: u32| {
-                    let entry = if radix == 2 {
-                        "fft_global_radix2"
-                    } else {
-                        "fft_global_radix4"
-                    };
-                    passes
+                    passes[..last]
                         .iter()
                         .any(|p| p.radix == radix)
-                        .then(|| make(entry, &constants))
+                        .then(|| make(entry(radix, false), &constants))
                         .transpose()
                 };
                 let (r2, r4) = (kernel(2)?, kernel(4)?);
-                let pipelines = passes
+                let mut pipelines = passes[..last]
                     .iter()
                     .map(|p| if p.radix == 2 { r2.clone() } else { r4.clone() })
                     .collect::<Option<Vec<_>>>()
                     .expect("a pipeline for every radix used");
+                // The last pass: its own pipeline when it is filtered.
+                let radix = passes[last].radix;
+                let reuse = if radix == 2 { &r2 } else { &r4 };
+                pipelines.push(match (filtered, reuse) {
+                    (false, Some(p)) => p.clone(),
+                    _ => make(entry(radix, filtered), &constants)?,
+                });
                 let params = passes
                     .iter()
                     .map(|p| {
@@ -379,12 +424,21 @@ impl GpuFftPlan {
                 contents: bytemuck::cast_slice(&table),
                 usage: wgpu::BufferUsages::STORAGE,
             });
+        let filter = filter.map(|f| {
+            ctx.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("fft filter"),
+                    contents: bytemuck::cast_slice(f),
+                    usage: wgpu::BufferUsages::STORAGE,
+                })
+        });
         Ok(GpuFftPlan {
             recipe,
             pipelines,
             twiddles,
             pass_params,
             scratch,
+            filter,
         })
     }
 
@@ -458,6 +512,12 @@ impl GpuFftPlan {
                         resource: params.as_entire_binding(),
                     });
                 }
+                if let (Some(filter), true) = (&self.filter, p == count - 1) {
+                    entries.push(wgpu::BindGroupEntry {
+                        binding: 4,
+                        resource: filter.as_entire_binding(),
+                    });
+                }
                 ctx.checked("FFT bind group", || {
                     ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
                         label: Some("fft"),
@@ -473,13 +533,24 @@ impl GpuFftPlan {
     /// Records the transform into `encoder` (one compute pass; wgpu orders
     /// the dispatches inside it).
     pub fn record(&self, encoder: &mut wgpu::CommandEncoder, bindings: &FftBindings) {
+        self.record_timed(encoder, bindings, None);
+    }
+
+    /// [`GpuFftPlan::record`], writing the pass's begin and end timestamps
+    /// where `timestamps` says (adapters with `TIMESTAMP_QUERY`).
+    pub fn record_timed(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        bindings: &FftBindings,
+        timestamps: Option<wgpu::ComputePassTimestampWrites<'_>>,
+    ) {
         let workgroups: Vec<[u32; 2]> = match &self.recipe.schedule {
             FftSchedule::Shared { workgroups, .. } => vec![*workgroups],
             FftSchedule::Global { passes } => passes.iter().map(|p| p.workgroups).collect(),
         };
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("fft"),
-            timestamp_writes: None,
+            timestamp_writes: timestamps,
         });
         for ((pipeline, group), [x, y]) in
             self.pipelines.iter().zip(&bindings.groups).zip(workgroups)

@@ -6,7 +6,19 @@ pub const COMMON: &str = include_str!("../../../shaders/common.wgsl");
 
 /// Every stage file in `shaders/` as `(file name, source)`, without the
 /// common prefix. A test checks this list against the directory.
-pub const STAGES: &[(&str, &str)] = &[("fft.wgsl", include_str!("../../../shaders/fft.wgsl"))];
+pub const STAGES: &[(&str, &str)] = &[
+    ("cfar.wgsl", include_str!("../../../shaders/cfar.wgsl")),
+    (
+        "convert.wgsl",
+        include_str!("../../../shaders/convert.wgsl"),
+    ),
+    (
+        "doppler.wgsl",
+        include_str!("../../../shaders/doppler.wgsl"),
+    ),
+    ("fft.wgsl", include_str!("../../../shaders/fft.wgsl")),
+    ("power.wgsl", include_str!("../../../shaders/power.wgsl")),
+];
 
 /// The full source of the stage `file` (`common.wgsl` + the stage), or
 /// `None` for an unknown file.

@@ -1,0 +1,448 @@
+//! The GPU chain against the CPU chain on the same seeded recordings:
+//! float and ci16 input, power-of-two and other samples per pulse, every
+//! CFAR variant. The CPU chain is the independent implementation here (its
+//! stages are tested against naive DFTs and the CFAR definition in
+//! src/process/cpu/); the GPU chain shares only the plan with it.
+//!
+//! Asserted per CPI: the same plots (count; range and Doppler bin within
+//! 0.05 bin; snr within 0.1 dB), and the same detections up to
+//! [`flip_tolerance`]: the two maps differ by FFT rounding (measured ~1e-6
+//! relative), so a cell whose CFAR ratio lies within ~1e-5 of the threshold
+//! may cross on one backend only. Every detection both report must agree
+//! in power, noise and neighbours to 1e-4 relative.
+//!
+//! Runs on any wgpu adapter (lavapipe in CI); skips without one, fails
+//! under `TEWS_REQUIRE_EXTERNAL=1`. Sizes are small so lavapipe runs the
+//! file in seconds on 2 cores.
+
+mod common;
+
+use std::sync::{Arc, OnceLock};
+use tews::cpi::Cpi;
+use tews::dsp::cfar::CfarKind;
+use tews::ingest::sigmf::Recording;
+use tews::pipeline;
+use tews::plots::{Plot, extract_plots};
+use tews::process::cpu::CpuChain;
+use tews::process::gpu::chain::GpuChainOptions;
+use tews::process::gpu::{GpuBackend, GpuChain, GpuContext, GpuOptions};
+use tews::process::{Backend, ChainPlan, CpiDetections, Detection, ProcessConfig};
+
+/// One shared device for the file (each test builds its own chains).
+fn ctx() -> Option<Arc<GpuContext>> {
+    static CTX: OnceLock<Result<Arc<GpuContext>, String>> = OnceLock::new();
+    let ctx = CTX.get_or_init(|| {
+        GpuContext::new(&GpuOptions {
+            adapter_filter: std::env::var("TEWS_GPU_ADAPTER").ok(),
+        })
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
+    });
+    if let Err(e) = ctx {
+        eprintln!("GPU context: {e}");
+    }
+    common::require(
+        ctx.is_ok(),
+        "a wgpu adapter (install mesa-vulkan-drivers for lavapipe)",
+    )?;
+    ctx.as_ref().ok().cloned()
+}
+
+/// A seeded scenario: three targets (one near the range edge, one at
+/// Doppler bins that wrap), clutter, unit noise.
+fn scenario(datatype: &str, pulses: usize, samples: usize, cpis: usize) -> tews::sim::Scenario {
+    let text = format!(
+        r#"
+num_cpis = {cpis}
+start_time = "2025-06-01T12:00:00Z"
+noise_power = 1.0
+datatype = "{datatype}"
+
+[radar]
+sample_rate_hz = 10e6
+carrier_hz = 1.3e9
+pulses_per_cpi = {pulses}
+samples_per_pulse = {samples}
+pri_s = 250e-6
+window_delay_s = 60e-6
+waveform = {{ type = "lfm", bandwidth_hz = 8e6, pulse_width_s = 5e-6 }}
+
+[[targets]]
+range_m = 9500.0
+range_rate_mps = -180.0
+snr_db = 0.0
+
+[[targets]]
+range_m = 12000.0
+range_rate_mps = 280.0
+snr_db = -3.0
+
+[[targets]]
+range_m = 9100.0
+range_rate_mps = 40.0
+snr_db = 3.0
+
+[clutter]
+range_start_m = 10300.0
+range_stop_m = 10600.0
+cnr_db = 10.0
+"#
+    );
+    tews::sim::Scenario::from_toml_str(&text, "gpu_parity scenario").unwrap()
+}
+
+fn recording(
+    dir: &tempfile::TempDir,
+    datatype: &str,
+    pulses: usize,
+    samples: usize,
+    cpis: usize,
+    seed: u64,
+) -> Recording {
+    let prefix = dir.path().join(format!("{datatype}_{pulses}_{samples}"));
+    tews::sim::simulate(&scenario(datatype, pulses, samples, cpis), seed, &prefix).unwrap();
+    Recording::open(&prefix.with_extension("sigmf-meta")).unwrap()
+}
+
+fn config(kind: CfarKind, pfa: f64) -> ProcessConfig {
+    ProcessConfig {
+        cfar: kind,
+        pfa,
+        ..ProcessConfig::default()
+    }
+}
+
+/// Cells that may cross on one backend only, per CPI: at most one, plus
+/// one per 2000 detections (near-threshold cells of strong clutter).
+fn flip_tolerance(detections: usize) -> usize {
+    1 + detections / 2000
+}
+
+fn rel(a: f32, b: f32) -> f32 {
+    (a - b).abs() / a.abs().max(b.abs()).max(f32::MIN_POSITIVE)
+}
+
+fn compare_detections(label: &str, cpu: &CpiDetections, gpu: &CpiDetections) {
+    assert_eq!(cpu.cells_tested, gpu.cells_tested, "{label}");
+    let key = |d: &Detection| (d.range_bin, d.doppler_bin);
+    // The GPU list comes back sorted into the CPU's range-major order.
+    assert!(
+        gpu.detections.windows(2).all(|w| key(&w[0]) < key(&w[1])),
+        "{label}: GPU detections not in range-major order"
+    );
+    let (mut i, mut j, mut only) = (0, 0, Vec::new());
+    let (c, g) = (&cpu.detections, &gpu.detections);
+    while i < c.len() || j < g.len() {
+        match (c.get(i), g.get(j)) {
+            (Some(a), Some(b)) if key(a) == key(b) => {
+                assert!(
+                    rel(a.power, b.power) < 1e-4,
+                    "{label} {:?}: power {} vs {}",
+                    key(a),
+                    a.power,
+                    b.power
+                );
+                assert!(
+                    rel(a.noise, b.noise) < 1e-4,
+                    "{label} {:?}: noise {} vs {}",
+                    key(a),
+                    a.noise,
+                    b.noise
+                );
+                for k in 0..4 {
+                    assert!(
+                        rel(a.neighbours[k], b.neighbours[k]) < 1e-4
+                            || (a.neighbours[k] - b.neighbours[k]).abs() < 1e-6 * a.power,
+                        "{label} {:?}: neighbour {k} {} vs {}",
+                        key(a),
+                        a.neighbours[k],
+                        b.neighbours[k]
+                    );
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(a), Some(b)) if key(a) < key(b) => {
+                only.push(("cpu", *a));
+                i += 1;
+            }
+            (Some(a), None) => {
+                only.push(("cpu", *a));
+                i += 1;
+            }
+            (_, Some(b)) => {
+                only.push(("gpu", *b));
+                j += 1;
+            }
+            (None, None) => unreachable!(),
+        }
+    }
+    assert!(
+        only.len() <= flip_tolerance(c.len()),
+        "{label}: {} of {} detections on one backend only: {:?}",
+        only.len(),
+        c.len(),
+        &only[..only.len().min(8)]
+    );
+    // A flipped cell must be a near-threshold one: its power is within
+    // 1e-3 of alpha x noise-statistic (checked loosely through snr).
+    for (side, d) in &only {
+        eprintln!("{label}: only {side}: {d:?}");
+    }
+}
+
+fn compare_plots(label: &str, cpu: &[Plot], gpu: &[Plot]) {
+    assert_eq!(cpu.len(), gpu.len(), "{label}: plot counts");
+    let mut c: Vec<&Plot> = cpu.iter().collect();
+    let mut g: Vec<&Plot> = gpu.iter().collect();
+    let order = |p: &&Plot| {
+        (p.range_bin * 1e3).round() as i64 * 1_000_000 + (p.doppler_bin * 1e3).round() as i64
+    };
+    c.sort_by_key(order);
+    g.sort_by_key(order);
+    for (a, b) in c.iter().zip(&g) {
+        assert!(
+            (a.range_bin - b.range_bin).abs() <= 0.05,
+            "{label}: range bin {} vs {}",
+            a.range_bin,
+            b.range_bin
+        );
+        assert!(
+            (a.doppler_bin - b.doppler_bin).abs() <= 0.05,
+            "{label}: Doppler bin {} vs {}",
+            a.doppler_bin,
+            b.doppler_bin
+        );
+        assert!(
+            (a.snr_db - b.snr_db).abs() <= 0.1,
+            "{label}: snr {} vs {}",
+            a.snr_db,
+            b.snr_db
+        );
+    }
+}
+
+/// Both chains over every CPI of `rec`; the GPU input as cf32 or as ci16.
+fn run_both(label: &str, rec: &Recording, kind: CfarKind, pfa: f64, ci16: bool) -> usize {
+    let Some(ctx) = ctx() else { return 0 };
+    let plan = ChainPlan::new(&rec.params, &config(kind, pfa)).unwrap();
+    let mut cpu = CpuChain::new(plan.clone());
+    let mut gpu = GpuChain::new(ctx, plan).unwrap();
+    let mut total = 0;
+    for cpi in rec.cpis().unwrap() {
+        let cpi = cpi.unwrap();
+        let k = cpi.meta.index;
+        let want = cpu.process(&cpi).unwrap();
+        let got = if ci16 {
+            gpu.process_ci16(k, &to_ci16(&cpi, rec.params.sum_channel), 1.0 / 32768.0)
+                .unwrap()
+        } else {
+            gpu.process(&cpi).unwrap()
+        };
+        let label = format!("{label} {kind} CPI {k}");
+        compare_detections(&label, &want, &got);
+        let pc = extract_plots(&want.detections, &rec.params, &cpi.meta);
+        let pg = extract_plots(&got.detections, &rec.params, &cpi.meta);
+        compare_plots(&label, &pc, &pg);
+        eprintln!(
+            "{label}: {} / {} detections, {} plots",
+            want.detections.len(),
+            got.detections.len(),
+            pc.len()
+        );
+        total += pc.len();
+    }
+    total
+}
+
+/// The ci16 counts behind a ci16 recording's decoded samples: the reader
+/// scales by exactly 2^-15, so multiplying back is exact (checked).
+fn to_ci16(cpi: &Cpi, channel: usize) -> Vec<i16> {
+    let lane = cpi.samples.index_axis(ndarray::Axis(0), channel);
+    let mut out = Vec::with_capacity(2 * lane.len());
+    for z in lane.iter() {
+        for v in [z.re, z.im] {
+            let c = v * 32768.0;
+            assert_eq!(c, c.round(), "not a ci16 recording");
+            out.push(c as i16);
+        }
+    }
+    out
+}
+
+#[test]
+fn float_recording_non_power_of_two_samples_every_cfar() {
+    if ctx().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rec = recording(&dir, "cf32_le", 32, 500, 2, 7);
+    for kind in [CfarKind::Os, CfarKind::Ca, CfarKind::Go, CfarKind::So] {
+        let plots = run_both("cf32 32x500", &rec, kind, 1e-4, false);
+        assert!(plots >= 4, "{kind}: targets must be found ({plots} plots)");
+    }
+}
+
+#[test]
+fn ci16_recording_power_of_two_samples() {
+    if ctx().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rec = recording(&dir, "ci16_le", 64, 512, 2, 11);
+    for kind in [CfarKind::Os, CfarKind::Go] {
+        let plots = run_both("ci16 64x512", &rec, kind, 1e-4, true);
+        assert!(plots >= 4, "{kind}: targets must be found ({plots} plots)");
+    }
+}
+
+#[test]
+fn ci16_recording_as_float_and_as_ci16_agree() {
+    if ctx().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rec = recording(&dir, "ci16_le", 16, 300, 1, 3);
+    let plots = run_both("ci16-as-cf32 16x300", &rec, CfarKind::Ca, 1e-3, false);
+    let plots16 = run_both("ci16 16x300", &rec, CfarKind::Ca, 1e-3, true);
+    assert_eq!(plots, plots16);
+}
+
+#[test]
+fn bench_synthetic_cpi_matches() {
+    let Some(ctx) = ctx() else { return };
+    let (params, cpi) = tews::bench::synthetic(32, 1000);
+    let plan = ChainPlan::new(&params, &config(CfarKind::Os, 1e-6)).unwrap();
+    let want = CpuChain::new(plan.clone()).process(&cpi).unwrap();
+    let got = GpuChain::new(ctx, plan).unwrap().process(&cpi).unwrap();
+    compare_detections("synthetic 32x1000", &want, &got);
+    let pc = extract_plots(&want.detections, &params, &cpi.meta);
+    compare_plots(
+        "synthetic",
+        &pc,
+        &extract_plots(&got.detections, &params, &cpi.meta),
+    );
+    assert!(pc.len() >= 3, "three targets: {} plots", pc.len());
+}
+
+#[test]
+fn non_finite_cpi_is_rejected_like_the_cpu() {
+    let Some(ctx) = ctx() else { return };
+    let (params, mut cpi) = tews::bench::synthetic(16, 200);
+    cpi.samples[[0, 3, 17]].im = f32::NAN;
+    let plan = ChainPlan::new(&params, &config(CfarKind::Ca, 1e-4)).unwrap();
+    let mut gpu = GpuChain::new(ctx, plan).unwrap();
+    let err = gpu.process(&cpi).unwrap_err();
+    assert!(
+        matches!(err, tews::process::ProcessError::NonFinite(0)),
+        "{err}"
+    );
+    // The chain goes on with the next CPI.
+    cpi.samples[[0, 3, 17]].im = 0.0;
+    assert!(gpu.process(&cpi).is_ok());
+}
+
+#[test]
+fn overflowing_detection_list_is_reported_and_redone_on_the_cpu() {
+    let Some(ctx) = ctx() else { return };
+    let (params, cpi) = tews::bench::synthetic(16, 400);
+    // A high Pfa gives many crossings; a list of 4 cannot hold them.
+    let plan = ChainPlan::new(&params, &config(CfarKind::Ca, 1e-2)).unwrap();
+    let want = CpuChain::new(plan.clone()).process(&cpi).unwrap();
+    assert!(want.detections.len() > 4);
+    let options = GpuChainOptions {
+        detection_capacity: Some(4),
+        ..GpuChainOptions::default()
+    };
+    let mut chain = GpuChain::with_options(ctx.clone(), plan.clone(), options).unwrap();
+    match chain.process(&cpi) {
+        Err(tews::process::ProcessError::DetectionOverflow {
+            found, capacity, ..
+        }) => {
+            assert_eq!(capacity, 4);
+            // The device counted every crossing (within the flip tolerance).
+            let n = want.detections.len() as u64;
+            assert!(
+                found.abs_diff(n) <= flip_tolerance(n as usize) as u64,
+                "{found} vs {n}"
+            );
+        }
+        other => panic!("expected an overflow, got {other:?}"),
+    }
+    let mut backend = GpuBackend::new(ctx, plan, options).unwrap();
+    let got = backend.process(&cpi).unwrap();
+    assert_eq!(
+        got.detections, want.detections,
+        "redone on the CPU: identical"
+    );
+    assert_eq!(backend.fallbacks(), 1);
+    assert_eq!(backend.overflows(), 1);
+}
+
+fn run_pipeline(rec: &Recording, backend: &mut dyn Backend) -> (pipeline::Summary, Vec<Plot>) {
+    let mut plots = Vec::new();
+    let summary = pipeline::run(
+        rec.cpis().unwrap(),
+        &rec.params,
+        backend,
+        tews::output::Outputs::start(Vec::new(), 2),
+        |_, _, p| plots.extend_from_slice(p),
+    )
+    .unwrap();
+    (summary, plots)
+}
+
+#[test]
+fn streamed_run_gives_the_cpu_run_plots_in_order() {
+    let Some(ctx) = ctx() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let rec = recording(&dir, "cf32_le", 16, 400, 6, 5);
+    let plan = ChainPlan::new(&rec.params, &config(CfarKind::Os, 1e-4)).unwrap();
+    let (cpu_sum, cpu_plots) = run_pipeline(&rec, &mut CpuChain::new(plan.clone()));
+    let mut gpu = GpuBackend::new(ctx, plan, GpuChainOptions::default()).unwrap();
+    let (gpu_sum, gpu_plots) = run_pipeline(&rec, &mut gpu);
+    assert_eq!(gpu_sum.backend, "gpu");
+    assert!(gpu_sum.adapter.is_some());
+    assert_eq!(gpu_sum.fallbacks, 0);
+    assert_eq!(gpu_sum.cpis, 6);
+    assert_eq!(cpu_sum.cpis, 6);
+    let cpis = |p: &[Plot]| p.iter().map(|p| p.cpi).collect::<Vec<_>>();
+    // In CPI order although three CPIs are in flight at a time.
+    assert!(cpis(&gpu_plots).windows(2).all(|w| w[0] <= w[1]));
+    assert_eq!(cpis(&gpu_plots), cpis(&cpu_plots));
+    compare_plots("streamed", &cpu_plots, &gpu_plots);
+}
+
+#[test]
+fn device_loss_mid_run_moves_every_cpi_to_the_cpu() {
+    if ctx().is_none() {
+        return;
+    }
+    // Its own device: this test destroys it.
+    let own = Arc::new(
+        GpuContext::new(&GpuOptions {
+            adapter_filter: std::env::var("TEWS_GPU_ADAPTER").ok(),
+        })
+        .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rec = recording(&dir, "cf32_le", 16, 400, 7, 9);
+    let plan = ChainPlan::new(&rec.params, &config(CfarKind::Ca, 1e-4)).unwrap();
+    let (cpu_sum, cpu_plots) = run_pipeline(&rec, &mut CpuChain::new(plan.clone()));
+    let mut gpu = GpuBackend::new(own, plan, GpuChainOptions::default()).unwrap();
+    // Lost after 4 CPIs were submitted: CPIs 1..=3 are in flight (ring of 3).
+    gpu.destroy_device_after(4);
+    let (sum, plots) = run_pipeline(&rec, &mut gpu);
+    assert!(gpu.fault().is_some(), "the loss was noticed");
+    assert_eq!(sum.cpis, 7);
+    assert_eq!(sum.cpis - sum.cpis_rejected, 7, "every CPI processed");
+    assert!(
+        sum.fallbacks >= 3,
+        "in-flight and later CPIs on the CPU: {}",
+        sum.fallbacks
+    );
+    assert_eq!(sum.plots, cpu_sum.plots);
+    let cpis = |p: &[Plot]| p.iter().map(|p| p.cpi).collect::<Vec<_>>();
+    assert_eq!(cpis(&plots), cpis(&cpu_plots));
+    compare_plots("after device loss", &cpu_plots, &plots);
+}
