@@ -454,16 +454,15 @@ fn cmd_run(args: &RunArgs) -> Result<()> {
     };
     let backend = make_backend(args.backend, plan.clone())?;
     let sinks: Vec<Box<dyn PlotSink>> = specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
-    let summary = process_recording(
+    let mut summary = process_recording(
         &recording,
-        plan,
         backend,
-        &config,
         sinks,
         &args.input,
         pacing,
         |_, _, _| {},
     )?;
+    describe_cfar(&mut summary, &plan, &config);
     if summary.fallbacks > 0 {
         tracing::warn!(
             "{} CPIs were processed on the CPU instead of the GPU",
@@ -489,21 +488,12 @@ fn cmd_run(args: &RunArgs) -> Result<()> {
 /// bar on stderr when it is a terminal.
 fn process_recording(
     recording: &Recording,
-    plan: ChainPlan,
     mut backend: Box<dyn Backend>,
-    config: &ProcessConfig,
     sinks: Vec<Box<dyn PlotSink>>,
     input: &Path,
     pacing: tews::ingest::pacing::Pacing,
     mut on_cpi: impl FnMut(u64, &tews::process::CpiDetections, &[tews::plots::Plot]),
 ) -> Result<Summary> {
-    let (alpha, n_ref, n_eff, noise_scale) = (
-        plan.alpha as f64,
-        plan.reference_cells,
-        plan.effective_reference_cells,
-        plan.noise_scale as f64,
-    );
-    drop(plan);
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(recording.num_cpis * pacing.passes);
         bar.set_style(
@@ -534,13 +524,17 @@ fn process_recording(
     .with_context(|| format!("processing {}", input.display()))?;
     bar.finish_and_clear();
     summary.input = input.display().to_string();
+    Ok(summary)
+}
+
+/// The CFAR's settings and derived figures, for the run summary.
+fn describe_cfar(summary: &mut Summary, plan: &ChainPlan, config: &ProcessConfig) {
     summary.cfar = config.cfar.to_string();
     summary.pfa = config.pfa;
-    summary.cfar_alpha = alpha;
-    summary.cfar_reference_cells = n_ref;
-    summary.cfar_effective_reference_cells = n_eff;
-    summary.cfar_noise_scale = noise_scale;
-    Ok(summary)
+    summary.cfar_alpha = plan.alpha as f64;
+    summary.cfar_reference_cells = plan.reference_cells;
+    summary.cfar_effective_reference_cells = plan.effective_reference_cells;
+    summary.cfar_noise_scale = plan.noise_scale as f64;
 }
 
 /// `tews run --input vrt+udp://ADDR:PORT`: live VITA 49.2 packets through
@@ -631,13 +625,6 @@ fn cmd_run_live(
         })
         .context("cannot start the metrics thread")?;
     }
-    let (alpha, n_ref, n_eff, noise_scale) = (
-        plan.alpha as f64,
-        plan.reference_cells,
-        plan.effective_reference_cells,
-        plan.noise_scale as f64,
-    );
-    drop(plan);
     let cpis = source
         .cpis()
         .context("the receiver's CPIs are taken once")?;
@@ -650,12 +637,7 @@ fn cmd_run_live(
     let live = source.join();
     let mut summary = result.with_context(|| format!("processing {input}"))?;
     summary.input = input.to_string();
-    summary.cfar = config.cfar.to_string();
-    summary.pfa = config.pfa;
-    summary.cfar_alpha = alpha;
-    summary.cfar_reference_cells = n_ref;
-    summary.cfar_effective_reference_cells = n_eff;
-    summary.cfar_noise_scale = noise_scale;
+    describe_cfar(&mut summary, &plan, &config);
     tracing::info!(
         "{input}: stopped ({}): {} packets ({} lost, {} malformed, {} duplicate), \
          {} CPIs processed, {} dropped, {} incomplete; {} detections, {} plots",
@@ -949,16 +931,15 @@ fn cmd_demo(args: &DemoArgs) -> Result<()> {
     let mut plots = Vec::new();
     // The demo stays on the CPU: it is the reference the README quotes.
     let backend: Box<dyn Backend> = Box::new(CpuChain::new(plan.clone()));
-    let summary = process_recording(
+    let mut summary = process_recording(
         &recording,
-        plan,
         backend,
-        &config,
         sinks,
         &meta_path,
         tews::ingest::pacing::Pacing::default(),
         |_, _, p| plots.extend_from_slice(p),
     )?;
+    describe_cfar(&mut summary, &plan, &config);
     write_summary(&dir.join("summary.json"), &summary)?;
     let png = dir.join("cpi0.png");
     render_cpi(
