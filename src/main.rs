@@ -581,8 +581,6 @@ fn cmd_run_live(
     }
     let config = args.process.config();
     let plan = ChainPlan::new(&params, &config)?;
-    // Chosen before the socket opens: a missing GPU fails before anything binds.
-    let mut backend = make_backend(args.backend, plan.clone())?;
     // Handlers before the socket is announced: a signal is then always a clean stop.
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -598,6 +596,9 @@ fn cmd_run_live(
         .as_deref()
         .map(tews::metrics::listen)
         .transpose()?;
+    // After the socket (a port in use is reported before any GPU driver is
+    // loaded and prints its own lines), before the outputs are created.
+    let mut backend = make_backend(args.backend, plan.clone())?;
     let sinks: Vec<Box<dyn PlotSink>> = specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
     let live_config = udp::LiveConfig {
         assembler: tews::ingest::vrt::AssemblerConfig {
@@ -606,6 +607,7 @@ fn cmd_run_live(
             stream_id: radar.stream_id,
         },
         sample_rate_hz: params.sample_rate_hz,
+        window_delay_s: params.window_delay_s,
         queue_cpis: udp::queue_cpis_for(params.samples_per_cpi() * 8),
         max_cpis: args.max_cpis,
         idle_timeout,

@@ -5,11 +5,14 @@
 //! then each pulse as one sample frame of ci16 data packets.
 //!
 //! Timestamps come from the recording: the CPI's time (`CpiMeta::time_utc`)
-//! is the timestamp of its first pulse's first sample, pulse `m` is `m *
-//! pri_s` later, and a packet's timestamp is its own first sample's, `1 /
-//! sample_rate_hz` per sample (each rounded to the picosecond). The host's
-//! assembler takes the CPI-start packet's timestamp as the CPI's time, so a
-//! replayed CPI carries the recording's time to the nanosecond.
+//! is its first pulse's transmit time (formats.md §1), whose first sample
+//! is received `window_delay_s` later: that is the first data packet's
+//! timestamp (formats.md §3: a packet's timestamp is its first sample's).
+//! Pulse `m` is `m * pri_s` later, and a packet's timestamp is its own first
+//! sample's, `1 / sample_rate_hz` per sample (each rounded to the
+//! picosecond). The host's receiver subtracts the site's window delay from
+//! the CPI-start packet's timestamp, so a replayed CPI carries the
+//! recording's time to the nanosecond.
 //!
 //! Samples: the recording is read scaled to full scale 1.0 and sent as
 //! `round(x * 32768)`, saturating. A ci16 recording therefore goes out
@@ -196,7 +199,8 @@ pub fn replay(recording: &Recording, opts: &ReplayOptions) -> Result<ReplayRepor
             let meta = &cpi.meta;
             let offset_s = (meta.time_utc - first).as_seconds_f64() + pass as f64 * span_s;
             let t0 = Timestamp::from_utc(
-                meta.time_utc + time::Duration::seconds_f64(pass as f64 * span_s),
+                meta.time_utc
+                    + time::Duration::seconds_f64(pass as f64 * span_s + p.window_delay_s),
             )
             .ok_or_else(|| {
                 ReplayError::Options(format!(

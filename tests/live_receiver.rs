@@ -18,6 +18,8 @@ use tews::ingest::vrt::{AssemblerConfig, Ci16};
 const P: usize = 4;
 const N: usize = 50;
 const FS: f64 = 1e6;
+/// Transmit to first sample: the CPI's time is its first timestamp minus this.
+const WINDOW_DELAY_S: f64 = 0.25;
 
 fn start(queue_cpis: usize, max_cpis: u64) -> (LiveSource, UdpSocket) {
     let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -33,6 +35,7 @@ fn start(queue_cpis: usize, max_cpis: u64) -> (LiveSource, UdpSocket) {
                 stream_id: None,
             },
             sample_rate_hz: FS,
+            window_delay_s: WINDOW_DELAY_S,
             queue_cpis,
             max_cpis: Some(max_cpis),
             idle_timeout: Some(Duration::from_secs(30)),
@@ -111,7 +114,12 @@ fn context_sets_carrier_and_beam_of_the_cpi_that_follows() {
         assert_eq!(cpi.meta.index, k as u64);
         assert_eq!(cpi.meta.carrier_hz, 3e9 + k as f64);
         assert_eq!(cpi.meta.azimuth_deg, 10.0 * k as f64);
-        assert_eq!(cpi.meta.time_utc.unix_timestamp(), 1_700_000_000 + k as i64);
+        let first_sample =
+            time::OffsetDateTime::from_unix_timestamp(1_700_000_000 + k as i64).unwrap();
+        assert_eq!(
+            first_sample - cpi.meta.time_utc,
+            time::Duration::milliseconds(250)
+        );
         assert_eq!(
             cpi.samples[[0, P - 1, N - 1]].re,
             (k * 100 + N - 1) as f32 / 32768.0

@@ -197,6 +197,11 @@ pub struct LiveConfig {
     pub assembler: AssemblerConfig,
     /// The site's sample rate, Hz: context packets must agree.
     pub sample_rate_hz: f64,
+    /// The site's `radar.window_delay_s`: a packet's timestamp is its first
+    /// sample's (formats.md §3), which is received this long after the
+    /// pulse's transmission, so a CPI's time (its first pulse's transmit
+    /// time, formats.md §1-2) is the CPI-start packet's timestamp minus it.
+    pub window_delay_s: f64,
     /// Ingest queue length, CPIs.
     pub queue_cpis: usize,
     /// Stop after this many CPIs accounted for (processed, queued or dropped).
@@ -546,6 +551,7 @@ impl Reader {
             return Ok(self.cpis_accounted() != before);
         };
         cpi.meta.received_at = Some(now);
+        cpi.meta.time_utc -= time::Duration::seconds_f64(self.config.window_delay_s);
         if !self.current_rate_ok {
             self.stats.cpis_dropped_sample_rate += 1;
             return Ok(true);
