@@ -47,8 +47,6 @@ pub fn detect(plan: &ChainPlan, power: &[f32]) -> Vec<Detection> {
             || RowScratch {
                 padded: vec![0.0; p + 2 * h],
                 cells: vec![0.0; plan.reference_cells],
-                scaled: Vec::new(),
-                scaled_padded: vec![0.0; p + 2 * h],
             },
             |scratch, &r_start| {
                 let mut found = Vec::new();
@@ -67,13 +65,6 @@ struct RowScratch {
     padded: Vec<f32>,
     /// OS only: reference cells of one cell under test.
     cells: Vec<f32>,
-    /// OS only: `alpha * x` for the rows a task reads (its rows and the range
-    /// margin either side), from row [`RowScratch::scaled_base`] on. Scaling
-    /// once per row instead of once per reference cell per cell under test
-    /// gives the same products, so the same comparisons.
-    scaled: Vec<f32>,
-    /// OS only: `alpha * padded`.
-    scaled_padded: Vec<f32>,
 }
 
 /// Tests `rows` with the widest vector unit the CPU has: the build targets
@@ -118,24 +109,9 @@ fn detect_rows_portable(
 ) {
     let half_n = (plan.reference_cells / 2) as f32;
     let n_ref = plan.reference_cells as f32;
-    if plan.cfar == CfarKind::Os {
-        let (p, m) = (plan.pulses, plan.window.range_margin());
-        let read = &power[(rows.start - m) * p..(rows.end + m) * p];
-        s.scaled.clear();
-        s.scaled.extend(read.iter().map(|&x| plan.alpha * x));
-    }
-    for r in rows.clone() {
+    for r in rows {
         match plan.cfar {
-            CfarKind::Os => detect_row(
-                plan,
-                power,
-                r,
-                s,
-                found,
-                Os {
-                    scaled_base: rows.start - plan.window.range_margin(),
-                },
-            ),
+            CfarKind::Os => detect_row(plan, power, r, s, found, Os),
             CfarKind::Ca => detect_row(
                 plan,
                 power,
@@ -191,20 +167,12 @@ impl<'a> Runs<'a> {
 
 /// One CFAR variant's test on a run of `L` cells.
 trait RunTest {
-    /// True when the test reads `alpha * x` ([`RowScratch::scaled`]).
-    const SCALED: bool;
-    /// First map row held in [`RowScratch::scaled`].
-    fn scaled_base(&self) -> usize {
-        0
-    }
     /// Calls `hit(lane, stat)` for each lane whose cell crosses the threshold,
-    /// in lane order (`stat` is the CFAR statistic of that cell). `scaled`
-    /// are the same runs of `alpha * x` (only when [`RunTest::SCALED`]).
+    /// in lane order (`stat` is the CFAR statistic of that cell).
     fn test<const L: usize>(
         &self,
         plan: &ChainPlan,
         runs: &Runs<'_>,
-        scaled: &Runs<'_>,
         cells: &mut [f32],
         hit: impl FnMut(usize, f32),
     );
@@ -214,13 +182,11 @@ trait RunTest {
 struct CellAveraging<F: Fn(f32, f32) -> f32>(F);
 
 impl<F: Fn(f32, f32) -> f32> RunTest for CellAveraging<F> {
-    const SCALED: bool = false;
     #[inline(always)]
     fn test<const L: usize>(
         &self,
         plan: &ChainPlan,
         runs: &Runs<'_>,
-        _scaled: &Runs<'_>,
         _cells: &mut [f32],
         mut hit: impl FnMut(usize, f32),
     ) {
@@ -264,33 +230,26 @@ fn sum_runs<'a, const L: usize>(count: usize, run: impl Fn(isize) -> &'a [f32; L
 /// x have `alpha * x < cut`, because rounding keeps `x -> alpha * x`
 /// monotone. Counting is a branch-free pass across the run; the k-th value
 /// itself (the noise estimate) is selected only for cells that pass.
-/// The products `alpha * x` are made once per map cell ([`RowScratch::scaled`]).
-struct Os {
-    scaled_base: usize,
-}
+struct Os;
 
 impl RunTest for Os {
-    const SCALED: bool = true;
-    fn scaled_base(&self) -> usize {
-        self.scaled_base
-    }
     #[inline(always)]
     fn test<const L: usize>(
         &self,
         plan: &ChainPlan,
         runs: &Runs<'_>,
-        scaled: &Runs<'_>,
         cells: &mut [f32],
         mut hit: impl FnMut(usize, f32),
     ) {
         let w = plan.window;
         let h = w.guard_doppler + w.train_doppler;
+        let alpha = plan.alpha;
         let cut = runs.range::<L>(0);
         let (gr, gd) = (w.guard_range as isize, w.guard_doppler as isize);
-        let range_lead = count_runs::<L>(w.train_range, |i| scaled.range(-gr - i), cut);
-        let range_lag = count_runs::<L>(w.train_range, |i| scaled.range(gr + i), cut);
-        let dop_lead = count_runs::<L>(w.train_doppler, |i| scaled.doppler(h, -gd - i), cut);
-        let dop_lag = count_runs::<L>(w.train_doppler, |i| scaled.doppler(h, gd + i), cut);
+        let range_lead = count_runs::<L>(w.train_range, |i| runs.range(-gr - i), cut, alpha);
+        let range_lag = count_runs::<L>(w.train_range, |i| runs.range(gr + i), cut, alpha);
+        let dop_lead = count_runs::<L>(w.train_doppler, |i| runs.doppler(h, -gd - i), cut, alpha);
+        let dop_lag = count_runs::<L>(w.train_doppler, |i| runs.doppler(h, gd + i), cut, alpha);
         let count: [f32; L] =
             std::array::from_fn(|j| range_lead[j] + range_lag[j] + dop_lead[j] + dop_lag[j]);
         let k = plan.os_k as f32;
@@ -324,18 +283,7 @@ fn detect_row<T: RunTest>(
     s.padded[..h].copy_from_slice(&row[p - h..]);
     s.padded[h..h + p].copy_from_slice(row);
     s.padded[h + p..].copy_from_slice(&row[..h]);
-    if T::SCALED {
-        for (a, &x) in s.scaled_padded.iter_mut().zip(&s.padded) {
-            *a = plan.alpha * x;
-        }
-    }
-    let RowScratch {
-        padded,
-        cells,
-        scaled,
-        scaled_padded,
-    } = s;
-    let padded = &*padded;
+    let padded = &s.padded;
     let mut d0 = 0;
     while d0 < p {
         let runs = Runs {
@@ -345,23 +293,16 @@ fn detect_row<T: RunTest>(
             r,
             d0,
         };
-        let scaled_runs = Runs {
-            power: scaled,
-            padded: scaled_padded,
-            p,
-            r: r.wrapping_sub(kind.scaled_base()),
-            d0,
-        };
         let push =
             |j: usize, stat: f32| push_detection(plan, power, padded, r, d0 + j, stat, found);
         if d0 + LANES <= p {
-            kind.test::<LANES>(plan, &runs, &scaled_runs, cells, push);
+            kind.test::<LANES>(plan, &runs, &mut s.cells, push);
             d0 += LANES;
         } else if d0 + TAIL_LANES <= p {
-            kind.test::<TAIL_LANES>(plan, &runs, &scaled_runs, cells, push);
+            kind.test::<TAIL_LANES>(plan, &runs, &mut s.cells, push);
             d0 += TAIL_LANES;
         } else {
-            kind.test::<1>(plan, &runs, &scaled_runs, cells, push);
+            kind.test::<1>(plan, &runs, &mut s.cells, push);
             d0 += 1;
         }
     }
@@ -390,8 +331,8 @@ fn push_detection(
     });
 }
 
-/// Per lane, how many of `run(1) .. run(count)` (runs of `alpha * x`) are
-/// below `cut` (branch-free). The counts are small whole numbers, exact in f32, which
+/// Per lane, how many of `run(1) .. run(count)` have `alpha * x < cut`
+/// (branch-free). The counts are small whole numbers, exact in f32, which
 /// keeps every lane operation a float one (compare, mask, add) so the loop
 /// vectorises like [`sum_runs`].
 #[inline(always)]
@@ -399,11 +340,12 @@ fn count_runs<'a, const L: usize>(
     count: usize,
     run: impl Fn(isize) -> &'a [f32; L],
     cut: &[f32; L],
+    alpha: f32,
 ) -> [f32; L] {
     let mut acc = [0.0f32; L];
     for i in 1..=count as isize {
-        for ((a, &ax), &c) in acc.iter_mut().zip(run(i)).zip(cut) {
-            *a += if ax < c { 1.0 } else { 0.0 };
+        for ((a, &x), &c) in acc.iter_mut().zip(run(i)).zip(cut) {
+            *a += if alpha * x < c { 1.0 } else { 0.0 };
         }
     }
     acc
