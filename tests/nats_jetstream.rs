@@ -12,7 +12,6 @@ use async_nats::jetstream::{self, consumer::pull};
 use common::nats::{KillOnDrop, NatsServer, free_port, require_nats_server};
 use futures_util::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -96,17 +95,7 @@ fn nothing_acknowledged_is_lost_across_subscriber_and_server_restarts() {
     };
     let dir = tempfile::tempdir().unwrap();
     let tews = common::tews_bin();
-    let rec = dir.path().join("rec");
-    assert!(
-        Command::new(&tews)
-            .args(["-q", "simulate", "--scenario"])
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nats_scenario.toml"))
-            .arg("--out")
-            .arg(&rec)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let rec = common::nats::simulate_scenario(dir.path());
     let port = free_port();
     let conf = dir.path().join("js.conf");
     std::fs::write(

@@ -113,15 +113,7 @@ fn three_nations_each_partner_gets_exactly_its_release() {
     };
     let dir = tempfile::tempdir().unwrap();
     let tews = common::tews_bin();
-    let rec = dir.path().join("rec");
-    let st = Command::new(&tews)
-        .args(["-q", "simulate", "--scenario"])
-        .arg(repo("tests/data/nats_scenario.toml"))
-        .arg("--out")
-        .arg(&rec)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let rec = common::nats::simulate_scenario(dir.path());
 
     let port = free_port();
     let site_pw = |n: &str| format!("change-me-{n}-site");
@@ -330,17 +322,7 @@ fn three_nations_each_partner_gets_exactly_its_release() {
 fn an_absent_server_never_stops_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let tews = common::tews_bin();
-    let rec = dir.path().join("rec");
-    assert!(
-        Command::new(&tews)
-            .args(["-q", "simulate", "--scenario"])
-            .arg(repo("tests/data/nats_scenario.toml"))
-            .arg("--out")
-            .arg(&rec)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let rec = common::nats::simulate_scenario(dir.path());
     let site = dir.path().join("site.toml");
     std::fs::write(
         &site,

@@ -114,17 +114,7 @@ fn tls_with_client_certificates_and_a_token_from_the_site_config() {
     let d = dir.path();
     make_certs(d);
     let tews = common::tews_bin();
-    let rec = d.join("rec");
-    assert!(
-        Command::new(&tews)
-            .args(["-q", "simulate", "--scenario"])
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nats_scenario.toml"))
-            .arg("--out")
-            .arg(&rec)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let rec = common::nats::simulate_scenario(d);
     let port = free_port();
     let p = |f: &str| d.join(f).display().to_string();
     std::fs::write(

@@ -17,6 +17,22 @@ pub fn require_nats_server() -> Option<()> {
     super::require(ok, "nats-server (Debian package nats-server)")
 }
 
+/// Simulates `tests/data/nats_scenario.toml` (the sharing tests' recording)
+/// to `dir/rec`; returns the prefix.
+pub fn simulate_scenario(dir: &Path) -> PathBuf {
+    let rec = dir.join("rec");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nats_scenario.toml");
+    let status = Command::new(super::tews_bin())
+        .args(["-q", "simulate", "--scenario"])
+        .arg(scenario)
+        .arg("--out")
+        .arg(&rec)
+        .status()
+        .expect("run tews simulate");
+    assert!(status.success(), "tews simulate failed");
+    rec
+}
+
 /// A port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
