@@ -21,29 +21,13 @@ use tews::output::asterix::cat034::{self, ServiceMessage};
 use tews::output::asterix::cat048::{self, Cat048Config, EncodeStats};
 use tews::output::{OutputSpec, PlotSink};
 use tews::plots::Plot;
+use time::Duration;
 use time::macros::datetime;
-use time::{Duration, OffsetDateTime};
 
 const CONFIG: Cat048Config = Cat048Config {
     site: SITE,
     simulated: true,
 };
-
-fn plot(cpi: u64, time_utc: OffsetDateTime, range_m: f64, azimuth_deg: f64, v_mps: f64) -> Plot {
-    Plot {
-        cpi,
-        time_utc,
-        range_m,
-        radial_velocity_mps: v_mps,
-        azimuth_deg,
-        elevation_deg: 1.0,
-        snr_db: 17.0,
-        range_bin: 0.0,
-        doppler_bin: 0.0,
-        cells: 1,
-        received_at: None,
-    }
-}
 
 /// Edge cases (LSB boundaries, 256 NM, speed limits, midnight, a non-UTC
 /// offset, one plot that cannot be encoded) and a seeded random batch, in

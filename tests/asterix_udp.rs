@@ -20,27 +20,10 @@ use std::time::Duration;
 use tews::output::asterix::cat048::Cat048Config;
 use tews::output::{BeamPosition, OutputSpec};
 use tews::plots::Plot;
-use time::OffsetDateTime;
 use time::macros::datetime;
 
 /// Sector width of the output's default 32 sectors, degrees.
 const SECTOR_DEG: f64 = 360.0 / 32.0;
-
-fn plot(cpi: u64, time_utc: OffsetDateTime, range_m: f64, azimuth_deg: f64, v_mps: f64) -> Plot {
-    Plot {
-        cpi,
-        time_utc,
-        range_m,
-        radial_velocity_mps: v_mps,
-        azimuth_deg,
-        elevation_deg: 1.0,
-        snr_db: 17.0,
-        range_bin: 0.0,
-        doppler_bin: 0.0,
-        cells: 1,
-        received_at: None,
-    }
-}
 
 /// 24 CPIs, one second apart, the beam turning 37 deg per CPI from 300 deg
 /// (so it passes north three times), each with 0..60 plots: edge cases in

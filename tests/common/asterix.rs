@@ -29,6 +29,30 @@ pub struct Expected {
     pub v_mps: Option<f64>,
 }
 
+/// A plot for the encoder tests: the fields the ASTERIX items carry, the
+/// rest fixed.
+pub fn plot(
+    cpi: u64,
+    time_utc: time::OffsetDateTime,
+    range_m: f64,
+    azimuth_deg: f64,
+    v_mps: f64,
+) -> Plot {
+    Plot {
+        cpi,
+        time_utc,
+        range_m,
+        radial_velocity_mps: v_mps,
+        azimuth_deg,
+        elevation_deg: 1.0,
+        snr_db: 17.0,
+        range_bin: 0.0,
+        doppler_bin: 0.0,
+        cells: 1,
+        received_at: None,
+    }
+}
+
 /// The plots that can be reported (finite range in [0, 65536) NM, finite
 /// azimuth), in order.
 pub fn expected(cpis: &[Vec<Plot>]) -> Vec<Expected> {
