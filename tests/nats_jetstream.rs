@@ -12,7 +12,7 @@ use async_nats::jetstream::{self, consumer::pull};
 use common::nats::{KillOnDrop, NatsServer, free_port, require_nats_server};
 use futures_util::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const STREAM: &str = "TEWS-alpha-north-1-radar-a";
@@ -94,7 +94,6 @@ fn nothing_acknowledged_is_lost_across_subscriber_and_server_restarts() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let tews = common::tews_bin();
     let rec = common::nats::simulate_scenario(dir.path());
     let port = free_port();
     let conf = dir.path().join("js.conf");
@@ -120,17 +119,7 @@ fn nothing_acknowledged_is_lost_across_subscriber_and_server_restarts() {
     let log = dir.path().join("tews.log");
     // 3 passes x 360 CPIs at 150 CPIs/s: about 7 s of publishing.
     let mut run = KillOnDrop(
-        Command::new(&tews)
-            .args(["run", "--input"])
-            .arg(&rec)
-            .arg("--site")
-            .arg(&site)
-            .arg("--output")
-            .arg(format!("jsonl:{}", jsonl.display()))
-            .arg("--output")
-            .arg(format!("nats://{}", server.addr()))
-            .arg("--summary")
-            .arg(&summary)
+        common::nats::sharing_run(&rec, &site, &jsonl, &server.addr(), &summary)
             .args(["--repeat", "3", "--cpi-rate", "150"])
             .stderr(std::fs::File::create(&log).unwrap())
             .stdout(Stdio::null())

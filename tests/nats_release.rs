@@ -19,7 +19,6 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -112,7 +111,6 @@ fn three_nations_each_partner_gets_exactly_its_release() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let tews = common::tews_bin();
     let rec = common::nats::simulate_scenario(dir.path());
 
     let port = free_port();
@@ -194,17 +192,8 @@ fn three_nations_each_partner_gets_exactly_its_release() {
         let site_file = repo(&format!("deploy/nats/sites/{n}.toml"));
         let jsonl = dir.path().join(format!("{n}.jsonl"));
         let summary = dir.path().join(format!("{n}.summary.json"));
-        let child = Command::new(&tews)
-            .args(["-q", "run", "--input"])
-            .arg(&rec)
-            .arg("--site")
-            .arg(&site_file)
-            .arg("--output")
-            .arg(format!("jsonl:{}", jsonl.display()))
-            .arg("--output")
-            .arg(format!("nats://{}", server.addr()))
-            .arg("--summary")
-            .arg(&summary)
+        let child = common::nats::sharing_run(&rec, &site_file, &jsonl, &server.addr(), &summary)
+            .arg("-q")
             // Paced like a live sensor (1.8 s): a recording read at full
             // speed would overflow the network output's queue while it
             // connects, and drop-oldest would (rightly) thin it.
@@ -321,7 +310,6 @@ fn three_nations_each_partner_gets_exactly_its_release() {
 #[test]
 fn an_absent_server_never_stops_the_run() {
     let dir = tempfile::tempdir().unwrap();
-    let tews = common::tews_bin();
     let rec = common::nats::simulate_scenario(dir.path());
     let site = dir.path().join("site.toml");
     std::fs::write(
@@ -333,19 +321,16 @@ fn an_absent_server_never_stops_the_run() {
     let summary = dir.path().join("s.json");
     let t0 = Instant::now();
     let mut child = KillOnDrop(
-        Command::new(&tews)
-            .args(["-q", "run", "--input"])
-            .arg(&rec)
-            .arg("--site")
-            .arg(&site)
-            .arg("--output")
-            .arg(format!("jsonl:{}", jsonl.display()))
-            .arg("--output")
-            .arg(format!("nats://127.0.0.1:{}", free_port()))
-            .arg("--summary")
-            .arg(&summary)
-            .spawn()
-            .unwrap(),
+        common::nats::sharing_run(
+            &rec,
+            &site,
+            &jsonl,
+            &format!("127.0.0.1:{}", free_port()),
+            &summary,
+        )
+        .arg("-q")
+        .spawn()
+        .unwrap(),
     );
     assert!(child.0.wait().unwrap().success());
     // Generous: a queue of 64 CPIs drained at 0.1 s each while away.

@@ -113,7 +113,6 @@ fn tls_with_client_certificates_and_a_token_from_the_site_config() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     make_certs(d);
-    let tews = common::tews_bin();
     let rec = common::nats::simulate_scenario(d);
     let port = free_port();
     let p = |f: &str| d.join(f).display().to_string();
@@ -174,17 +173,8 @@ fn tls_with_client_certificates_and_a_token_from_the_site_config() {
         let jsonl = d.join(format!("{tag}.jsonl"));
         let summary = d.join(format!("{tag}.json"));
         let mut child = KillOnDrop(
-            Command::new(&tews)
-                .args(["-q", "run", "--input"])
-                .arg(&rec)
-                .arg("--site")
-                .arg(&site)
-                .arg("--output")
-                .arg(format!("jsonl:{}", jsonl.display()))
-                .arg("--output")
-                .arg(format!("nats://{}", server.addr()))
-                .arg("--summary")
-                .arg(&summary)
+            common::nats::sharing_run(&rec, &site, &jsonl, &server.addr(), &summary)
+                .arg("-q")
                 .args(["--cpi-rate", "200"])
                 .spawn()
                 .unwrap(),

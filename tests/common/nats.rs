@@ -33,6 +33,30 @@ pub fn simulate_scenario(dir: &Path) -> PathBuf {
     rec
 }
 
+/// `tews run` of recording `rec` with site file `site` into a JSON lines
+/// file (the test's record of every plot), a NATS output at `nats_addr`
+/// (`HOST:PORT`) and a summary; callers add pacing and spawn it.
+pub fn sharing_run(
+    rec: &Path,
+    site: &Path,
+    jsonl: &Path,
+    nats_addr: &str,
+    summary: &Path,
+) -> Command {
+    let mut cmd = Command::new(super::tews_bin());
+    cmd.args(["run", "--input"])
+        .arg(rec)
+        .arg("--site")
+        .arg(site)
+        .arg("--output")
+        .arg(format!("jsonl:{}", jsonl.display()))
+        .arg("--output")
+        .arg(format!("nats://{nats_addr}"))
+        .arg("--summary")
+        .arg(summary);
+    cmd
+}
+
 /// A port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
