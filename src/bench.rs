@@ -25,6 +25,11 @@ pub struct StageTiming {
     /// kernel time, GB/s.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gb_per_s: Option<f64>,
+    /// CPU only, for the stages that have FFTs: median time of the stage's
+    /// FFTs alone (part of the FFTs-alone reference), microseconds. The
+    /// difference to `us_per_cpi` is the stage's overhead around its FFTs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ffts_alone_us: Option<f64>,
 }
 
 /// The result of a benchmark of one backend.
@@ -147,16 +152,20 @@ pub fn bench_cpu(
     let mut total = Vec::with_capacity(iterations);
     let mut fft_only = Vec::with_capacity(iterations);
     let mut stages: [Vec<Duration>; 4] = Default::default();
+    // The range FFTs alone, the Doppler FFTs alone (per stage).
+    let mut stage_ffts: [Vec<Duration>; 2] = Default::default();
     // Chain and FFTs-alone alternate, so both medians see the same machine
     // load (these machines are shared): their ratio is what the run reports.
     for i in 0..warmup + iterations {
         let t = Instant::now();
         chain.process(&cpi)?;
         let elapsed = t.elapsed();
-        let fft_elapsed = ffts.run();
+        let (range_ffts, doppler_ffts) = ffts.run();
         if i >= warmup {
             total.push(elapsed);
-            fft_only.push(fft_elapsed);
+            fft_only.push(range_ffts + doppler_ffts);
+            stage_ffts[0].push(range_ffts);
+            stage_ffts[1].push(doppler_ffts);
             let s = chain.stage_times();
             for (v, d) in stages
                 .iter_mut()
@@ -169,6 +178,13 @@ pub fn bench_cpu(
     let fft_only_us = median(&mut fft_only);
     let us = median(&mut total);
     let names = ["gather", "pulse_compression", "doppler_fft_power", "cfar"];
+    let [range_ffts, doppler_ffts] = &mut stage_ffts;
+    let stage_ffts = [
+        None,
+        Some(median(range_ffts)),
+        Some(median(doppler_ffts)),
+        None,
+    ];
     Ok(BenchReport {
         backend: "cpu".into(),
         adapter: None,
@@ -184,10 +200,12 @@ pub fn bench_cpu(
         stages: names
             .iter()
             .zip(stages.iter_mut())
-            .map(|(n, v)| StageTiming {
+            .zip(stage_ffts)
+            .map(|((n, v), ffts_alone_us)| StageTiming {
                 stage: n.to_string(),
                 us_per_cpi: median(v),
                 gb_per_s: None,
+                ffts_alone_us,
             })
             .collect(),
     })
@@ -220,8 +238,9 @@ impl FftsAlone {
         }
     }
 
-    /// One CPI's worth of FFTs; returns its wall time.
-    fn run(&mut self) -> Duration {
+    /// One CPI's worth of FFTs; returns the wall time of the range FFTs
+    /// and of the Doppler FFTs.
+    fn run(&mut self) -> (Duration, Duration) {
         let t = Instant::now();
         let (fwd, inv, dop) = (&self.fwd, &self.inv, &self.dop);
         self.range_buf.par_chunks_mut(self.fft_len).for_each_init(
@@ -237,11 +256,13 @@ impl FftsAlone {
                 inv.process_with_scratch(row, scratch);
             },
         );
+        let range = t.elapsed();
+        let t = Instant::now();
         self.dop_buf.par_chunks_mut(64 * self.pulses).for_each_init(
             || vec![Complex32::default(); dop.get_inplace_scratch_len()],
             |scratch, block| dop.process_with_scratch(block, scratch),
         );
-        t.elapsed()
+        (range, t.elapsed())
     }
 }
 
@@ -269,6 +290,9 @@ pub fn format_table(r: &BenchReport) -> String {
         );
         if let Some(g) = st.gb_per_s {
             s += &format!("{g:>9.2} GB/s");
+        }
+        if let Some(f) = st.ffts_alone_us {
+            s += &format!("  (its FFTs alone {f:.1})");
         }
         s += "\n";
     }
@@ -352,6 +376,7 @@ pub fn bench_gpu(
                     stage: n.to_string(),
                     us_per_cpi: us,
                     gb_per_s: Some(bytes as f64 / (us * 1e3).max(1e-9)),
+                    ffts_alone_us: None,
                 }
             })
             .collect()
