@@ -116,13 +116,7 @@ pub fn synthetic(pulses: usize, samples: usize) -> (RadarParams, Cpi) {
         simulated: true,
         received_at: None,
     };
-    (
-        params,
-        Cpi {
-            meta,
-            samples: samples_arr,
-        },
-    )
+    (params, Cpi::new(meta, samples_arr))
 }
 
 fn median(v: &mut [Duration]) -> f64 {

@@ -258,7 +258,7 @@ fn run_both(label: &str, rec: &Recording, kind: CfarKind, pfa: f64, ci16: bool) 
 /// The ci16 counts behind a ci16 recording's decoded samples: the reader
 /// scales by exactly 2^-15, so multiplying back is exact (checked).
 fn to_ci16(cpi: &Cpi, channel: usize) -> Vec<i16> {
-    let lane = cpi.samples.index_axis(ndarray::Axis(0), channel);
+    let lane = cpi.channel(channel);
     let mut out = Vec::with_capacity(2 * lane.len());
     for z in lane.iter() {
         for v in [z.re, z.im] {
@@ -329,7 +329,7 @@ fn bench_synthetic_cpi_matches() {
 fn non_finite_cpi_is_rejected_like_the_cpu() {
     let Some(ctx) = ctx() else { return };
     let (params, mut cpi) = tews::bench::synthetic(16, 200);
-    cpi.samples[[0, 3, 17]].im = f32::NAN;
+    cpi.samples_mut()[[0, 3, 17]].im = f32::NAN;
     let plan = ChainPlan::new(&params, &config(CfarKind::Ca, 1e-4)).unwrap();
     let mut gpu = GpuChain::new(ctx, plan).unwrap();
     let err = gpu.process(&cpi).unwrap_err();
@@ -338,7 +338,7 @@ fn non_finite_cpi_is_rejected_like_the_cpu() {
         "{err}"
     );
     // The chain goes on with the next CPI.
-    cpi.samples[[0, 3, 17]].im = 0.0;
+    cpi.samples_mut()[[0, 3, 17]].im = 0.0;
     assert!(gpu.process(&cpi).is_ok());
 }
 

@@ -148,11 +148,11 @@ fn run(asm: &mut CpiAssembler, datagrams: &[Vec<u8>]) -> Vec<Cpi> {
 
 /// Checks every sample and the metadata of an emitted CPI k.
 fn assert_cpi(cpi: &Cpi, k: usize, index: u64, beam: Beam) {
-    assert_eq!(cpi.samples.dim(), (1, P, N));
+    assert_eq!(cpi.samples().dim(), (1, P, N));
     for m in 0..P {
         for n in 0..N {
             let (i, q) = sample(k, m, n);
-            let z = cpi.samples[[0, m, n]];
+            let z = cpi.samples()[[0, m, n]];
             assert_eq!(
                 (z.re, z.im),
                 (f32::from(i) / 32768.0, f32::from(q) / 32768.0),
