@@ -250,6 +250,52 @@ fn raw_counts_leaves_integers_unscaled() {
 }
 
 #[test]
+fn ci16_recordings_keep_the_files_integers() {
+    // Two channels, both byte orders, by random access and streaming: the
+    // CPI holds exactly the counts the formula wrote (byte-swapped for _be),
+    // `[channel][pulse][sample]`, I then Q, and no cf32 copy until asked.
+    let s = Shape {
+        channels: 2,
+        ..SMALL
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (name, raw_counts) in [("ci16_le", false), ("ci16_be", false), ("ci16_be", true)] {
+        let dt = DataType::parse(name).unwrap();
+        let base = write(dir.path(), name, &meta(name, s), &data_bytes(dt, s));
+        let rec = Recording::open_with(&base, OpenOptions { raw_counts }).unwrap();
+        let streamed: Vec<_> = rec.cpis().unwrap().collect::<Result<_, _>>().unwrap();
+        for (k, streamed_cpi) in streamed.iter().enumerate() {
+            let random = rec.read_cpi(k as u64).unwrap();
+            for cpi in [&random, streamed_cpi] {
+                assert!(cpi.decoded().is_none(), "{name}: converted before use");
+                let (iq, scale) = cpi.ci16().expect("a ci16 recording keeps its counts");
+                assert_eq!(scale, if raw_counts { 1.0 } else { 1.0 / 32768.0 });
+                let mut want = Vec::new();
+                for c in 0..s.channels {
+                    for m in 0..s.pulses {
+                        for n in 0..s.samples {
+                            for part in 0..2 {
+                                want.push(count(16, c, k, m, n, part) as i16);
+                            }
+                        }
+                    }
+                }
+                assert_eq!(iq, want.as_slice(), "{name} CPI {k}");
+                assert_eq!(cpi.ci16_channel(1).unwrap().0, &want[want.len() / 2..]);
+            }
+        }
+    }
+    // Other integer types are decoded on the host (no counts kept).
+    for name in ["ci8", "ci32_le", "cf32_le"] {
+        let dt = DataType::parse(name).unwrap();
+        let base = write(dir.path(), name, &meta(name, s), &data_bytes(dt, s));
+        let cpi = Recording::open(&base).unwrap().read_cpi(0).unwrap();
+        assert!(cpi.ci16().is_none(), "{name}");
+        assert!(cpi.decoded().is_some(), "{name}");
+    }
+}
+
+#[test]
 fn integer_full_scale_is_one() {
     // Extremes written by hand: -2^(b-1) reads as exactly -1.0.
     let dir = tempfile::tempdir().unwrap();

@@ -828,11 +828,6 @@ impl GpuChain {
             self.ci16_scale = scale;
         }
         let submission = self.record_and_submit(s, upload, bytes);
-        match upload {
-            SampleUpload::Ci16 => self.uploads.ci16_cpis += 1,
-            SampleUpload::Cf32 => self.uploads.cf32_cpis += 1,
-        }
-        self.uploads.bytes += bytes;
         let slot = &self.slots[s];
         map(&slot.readback, wgpu::MapMode::Read, &slot.readback_state);
         map(&slot.upload, wgpu::MapMode::Write, &slot.upload_state);
@@ -844,6 +839,12 @@ impl GpuChain {
         });
         self.order.push_back(s);
         self.check_fault("submit")?;
+        // Counted once submitted without a fault.
+        match upload {
+            SampleUpload::Ci16 => self.uploads.ci16_cpis += 1,
+            SampleUpload::Cf32 => self.uploads.cf32_cpis += 1,
+        }
+        self.uploads.bytes += bytes;
         Ok(s)
     }
 
