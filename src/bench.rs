@@ -286,6 +286,8 @@ pub fn format_table(r: &BenchReport) -> String {
 /// throughput, transfers included: each CPI is uploaded from the host and
 /// its detections read back); per-stage kernel times come from timestamp
 /// queries where the adapter has them (otherwise no stages are listed).
+/// The synthetic CPI is cf32, so this times cf32 uploads (8 bytes a sample;
+/// a ci16 run uploads 4, see [`crate::process::UploadStats`]).
 pub fn bench_gpu(
     ctx: std::sync::Arc<crate::process::gpu::GpuContext>,
     pulses: usize,

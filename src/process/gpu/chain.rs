@@ -17,8 +17,11 @@
 //! [`GpuChain::submit`]'s caller collect first (back-pressure). wgpu has one
 //! queue, so transfers and kernels overlap the host's work, not each other.
 //!
-//! A slot keeps its CPI (the host copy) until its results are back, so a
-//! device fault loses nothing: [`GpuFault::in_flight`] hands the CPIs back.
+//! A CPI holding raw ci16 counts ([`Cpi::ci16`]: ci16 recordings, live VRT)
+//! goes up as ci16, 4 bytes a sample; any other as cf32, 8 bytes
+//! ([`GpuChain::uploads`] counts both). A slot keeps its CPI (the host copy)
+//! until its results are back, so a device fault loses nothing:
+//! [`GpuFault::in_flight`] hands the CPIs back.
 
 use super::context::{GpuContext, GpuError, GpuLimits, MIN_WORKGROUP_X};
 use super::fft::{FftBindings, FftDirection, FftRecipe, GpuFftPlan, split_dispatch};

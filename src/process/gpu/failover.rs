@@ -4,7 +4,8 @@
 //! there from the host copies their ring slots kept, so none is lost. A CPI
 //! whose crossings overflow the device's bounded list is redone on the CPU
 //! (complete detections, never a silent cut). Every CPI processed on the
-//! CPU counts in [`Backend::fallbacks`].
+//! CPU counts in [`Backend::fallbacks`]. A ci16 CPI stays ci16 in flight;
+//! the CPU converts its detection channel when it takes it.
 
 use super::chain::{GpuChain, GpuChainOptions, GpuCompleted, GpuFault};
 use super::context::{GpuContext, GpuError};
