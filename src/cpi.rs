@@ -155,6 +155,16 @@ impl Cpi {
         self.samples.get()
     }
 
+    /// Makes a ci16 CPI a cf32 one: converts it (if not yet) and drops the
+    /// counts, so it holds one copy of its samples, not two. For a consumer
+    /// that wants cf32 (the CPU backend). A cf32 CPI is left as it is.
+    pub fn decode(&mut self) {
+        if self.ci16.is_some() {
+            self.samples();
+            self.ci16 = None;
+        }
+    }
+
     /// The decoded samples for changing them. A ci16 CPI is converted first
     /// and stops being one (its counts no longer describe it).
     pub fn samples_mut(&mut self) -> &mut Array3<Complex32> {
@@ -271,6 +281,10 @@ mod tests {
         assert_eq!(s[[1, 0, 0]], Complex32::new(0.0, -0.5));
         assert_eq!(s[[1, 0, 1]], Complex32::new(0.25, 1.0 / 32768.0));
         assert!(cpi.decoded().is_some());
+        let mut owned = cpi.clone();
+        owned.decode();
+        assert!(owned.ci16().is_none());
+        assert_eq!(owned.samples(), s);
         // Raw counts (scale 1.0) stay counts.
         let raw = Cpi::from_ci16(meta(0), (1, 1, 1), vec![-7, 300], 1.0).unwrap();
         assert_eq!(raw.samples()[[0, 0, 0]], Complex32::new(-7.0, 300.0));

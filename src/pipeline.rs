@@ -114,7 +114,8 @@ where
     let samples_per_cpi = params.samples_per_cpi() as f64;
     // A backend that takes ci16 CPIs as counts gets them unconverted; any
     // other gets cf32 made here, on the ingest thread, overlapping the
-    // processing of the CPI before (as the readers decoded before).
+    // processing of the CPI before (as the readers decoded before), and
+    // the counts dropped (one copy of the samples in memory, not two).
     let takes_ci16 = backend.takes_ci16();
     if takes_ci16 {
         tracing::info!(
@@ -126,9 +127,9 @@ where
     let (tx, rx) = sync_channel::<Result<Cpi, String>>(INGEST_QUEUE_CPIS);
     let result = std::thread::scope(|scope| {
         scope.spawn(move || {
-            for item in cpis {
-                if !takes_ci16 && let Ok(cpi) = &item {
-                    cpi.samples();
+            for mut item in cpis {
+                if !takes_ci16 && let Ok(cpi) = &mut item {
+                    cpi.decode();
                 }
                 let failed = item.is_err();
                 if tx.send(item.map_err(|e| e.to_string())).is_err() || failed {
