@@ -33,7 +33,7 @@ fn chain(c: &mut Criterion) {
     let mut planner = FftPlanner::new();
     let compressor = PulseCompressor::new(&mut planner, n, &plan.replica, plan.fft_len);
     let doppler = DopplerProcessor::new(&mut planner, n, &plan.doppler_window);
-    let input = cpi.samples.as_slice().unwrap();
+    let input = cpi.samples().as_slice().unwrap();
     let mut compressed = vec![Complex32::default(); p * n];
     group.bench_function("pulse_compression", |b| {
         b.iter(|| black_box(compressor.compress(input, &mut compressed)))

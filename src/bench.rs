@@ -121,13 +121,7 @@ pub fn synthetic(pulses: usize, samples: usize) -> (RadarParams, Cpi) {
         simulated: true,
         received_at: None,
     };
-    (
-        params,
-        Cpi {
-            meta,
-            samples: samples_arr,
-        },
-    )
+    (params, Cpi::new(meta, samples_arr))
 }
 
 fn median(v: &mut [Duration]) -> f64 {
@@ -316,6 +310,8 @@ pub fn format_table(r: &BenchReport) -> String {
 /// throughput, transfers included: each CPI is uploaded from the host and
 /// its detections read back); per-stage kernel times come from timestamp
 /// queries where the adapter has them (otherwise no stages are listed).
+/// The synthetic CPI is cf32, so this times cf32 uploads (8 bytes a sample;
+/// a ci16 run uploads 4, see [`crate::process::UploadStats`]).
 pub fn bench_gpu(
     ctx: std::sync::Arc<crate::process::gpu::GpuContext>,
     pulses: usize,

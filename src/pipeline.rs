@@ -30,6 +30,13 @@ pub struct Summary {
     /// CPIs a GPU run had to process on the CPU (device fault, or a
     /// detection list overflow); 0 on the CPU backend.
     pub fallbacks: u64,
+    /// GPU backend: how the detection channel went to the device, "ci16"
+    /// (integer input uploaded as counts, 4 bytes a sample), "cf32" (8
+    /// bytes a sample) or "mixed"; `None` on the CPU backend.
+    pub upload: Option<String>,
+    /// GPU backend: CPIs uploaded as ci16 and as cf32, and the sample bytes
+    /// uploaded; `None` on the CPU backend.
+    pub uploads: Option<crate::process::UploadStats>,
     /// CPIs read from the input.
     pub cpis: u64,
     /// CPIs rejected (NaN or Inf samples); not processed.
@@ -105,10 +112,25 @@ where
         ..Summary::default()
     };
     let samples_per_cpi = params.samples_per_cpi() as f64;
+    // A backend that takes ci16 CPIs as counts gets them unconverted; any
+    // other gets cf32 made here, on the ingest thread, overlapping the
+    // processing of the CPI before (as the readers decoded before), and
+    // the counts dropped (one copy of the samples in memory, not two).
+    let takes_ci16 = backend.takes_ci16();
+    if takes_ci16 {
+        tracing::info!(
+            "{} backend: ci16 input is uploaded as ci16 (4 bytes a sample), \
+             other input as cf32 (8 bytes a sample)",
+            backend.name()
+        );
+    }
     let (tx, rx) = sync_channel::<Result<Cpi, String>>(INGEST_QUEUE_CPIS);
     let result = std::thread::scope(|scope| {
         scope.spawn(move || {
-            for item in cpis {
+            for mut item in cpis {
+                if !takes_ci16 && let Ok(cpi) = &mut item {
+                    cpi.decode();
+                }
                 let failed = item.is_err();
                 if tx.send(item.map_err(|e| e.to_string())).is_err() || failed {
                     break;
@@ -157,6 +179,17 @@ where
     result?;
     summary.adapter = backend.adapter();
     summary.fallbacks = backend.fallbacks();
+    summary.uploads = backend.uploads();
+    summary.upload = summary.uploads.map(|u| u.kind().to_string());
+    if let Some(u) = summary.uploads {
+        tracing::info!(
+            "GPU upload: {} ({} CPIs as ci16, {} as cf32, {} sample bytes)",
+            u.kind(),
+            u.ci16_cpis,
+            u.cf32_cpis,
+            u.bytes
+        );
+    }
     summary.outputs = outputs.finish()?;
     summary.seconds = start.elapsed().as_secs_f64();
     let processed = (summary.cpis - summary.cpis_rejected) as f64;

@@ -226,7 +226,7 @@ pub fn replay(recording: &Recording, opts: &ReplayOptions) -> Result<ReplayRepor
                 }
                 for (s, z) in samples
                     .iter_mut()
-                    .zip(cpi.samples.slice(ndarray::s![channel, m, ..]).iter())
+                    .zip(cpi.samples().slice(ndarray::s![channel, m, ..]).iter())
                 {
                     let (c, clipped) = ci16_from_complex(*z);
                     *s = c;

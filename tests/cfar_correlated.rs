@@ -93,11 +93,13 @@ fn false_alarm_rate_with_default_tapers_matches_requested_pfa() {
     let p = params();
     let mut rng = ChaCha8Rng::seed_from_u64(0x7E35_CFA5);
     let cpis: Vec<Cpi> = (0..96)
-        .map(|k| Cpi {
-            meta: meta(k),
-            samples: Array3::from_shape_fn((1, p.pulses_per_cpi, p.samples_per_pulse), |_| {
-                cgauss(&mut rng)
-            }),
+        .map(|k| {
+            Cpi::new(
+                meta(k),
+                Array3::from_shape_fn((1, p.pulses_per_cpi, p.samples_per_pulse), |_| {
+                    cgauss(&mut rng)
+                }),
+            )
         })
         .collect();
     let mut failures = Vec::new();

@@ -71,9 +71,11 @@ fn false_alarm_rate_matches_requested_pfa_on_noise() {
     let (p, n) = (64, 2048);
     let mut rng = ChaCha8Rng::seed_from_u64(20261123);
     let cpis: Vec<Cpi> = (0..48)
-        .map(|k| Cpi {
-            meta: meta(k),
-            samples: Array3::from_shape_fn((1, p, n), |_| cgauss(&mut rng, 1.0)),
+        .map(|k| {
+            Cpi::new(
+                meta(k),
+                Array3::from_shape_fn((1, p, n), |_| cgauss(&mut rng, 1.0)),
+            )
         })
         .collect();
     for kind in [CfarKind::Ca, CfarKind::Os, CfarKind::Go, CfarKind::So] {
@@ -126,12 +128,7 @@ fn swerling1_detection_probability_matches_richards_6_137() {
                     x[[0, m, r]] += a * Complex32::from_polar(1.0, ph);
                 }
             }
-            let out = chain
-                .process(&Cpi {
-                    meta: meta(k),
-                    samples: x,
-                })
-                .unwrap();
+            let out = chain.process(&Cpi::new(meta(k), x)).unwrap();
             for &r in &target_bins {
                 trials += 1;
                 let d = (k0 + p / 2) as u32;

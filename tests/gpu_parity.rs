@@ -11,6 +11,9 @@
 //! may cross on one backend only. Every detection both report must agree
 //! in power, noise and neighbours to 1e-4 relative.
 //!
+//! ci16 input: a ci16 recording's CPIs go up as ci16 counts (checked
+//! through the chain's and the run summary's upload counters, in bytes too).
+//!
 //! Runs on any wgpu adapter (lavapipe in CI); skips without one, fails
 //! under `TEWS_REQUIRE_EXTERNAL=1`. Sizes are small so lavapipe runs the
 //! file in seconds on 2 cores.
@@ -222,7 +225,9 @@ fn compare_plots(label: &str, cpu: &[Plot], gpu: &[Plot]) {
     }
 }
 
-/// Both chains over every CPI of `rec`; the GPU input as cf32 or as ci16.
+/// Both chains over every CPI of `rec`; the GPU input as cf32 (a ci16
+/// recording's CPIs decoded first) or as ci16 (counts from the decoded
+/// samples, handed over by `process_ci16`).
 fn run_both(label: &str, rec: &Recording, kind: CfarKind, pfa: f64, ci16: bool) -> usize {
     let Some(ctx) = ctx() else { return 0 };
     let plan = ChainPlan::new(&rec.params, &config(kind, pfa)).unwrap();
@@ -234,11 +239,24 @@ fn run_both(label: &str, rec: &Recording, kind: CfarKind, pfa: f64, ci16: bool) 
         let k = cpi.meta.index;
         let want = cpu.process(&cpi).unwrap();
         let got = if ci16 {
-            gpu.process_ci16(k, &to_ci16(&cpi, rec.params.sum_channel), 1.0 / 32768.0)
-                .unwrap()
+            let counts = to_ci16(&cpi, rec.params.sum_channel);
+            // The CPI's own counts are the file's (checked independently in
+            // tests/ingest_sigmf.rs); here: they are the decoded samples'.
+            let (own, _) = cpi.ci16_channel(rec.params.sum_channel).unwrap();
+            assert_eq!(own, counts.as_slice(), "{label}: CPI {k} counts");
+            gpu.process_ci16(k, &counts, 1.0 / 32768.0).unwrap()
         } else {
-            gpu.process(&cpi).unwrap()
+            // A ci16 CPI would go up as ci16: make it a cf32 one.
+            let decoded = Cpi::new(cpi.meta.clone(), cpi.samples().clone());
+            gpu.process(&decoded).unwrap()
         };
+        let want_uploads = if ci16 { (1, 0) } else { (0, 1) };
+        let u = gpu.uploads();
+        assert_eq!(
+            (u.ci16_cpis, u.cf32_cpis),
+            (want_uploads.0 * (k + 1), want_uploads.1 * (k + 1)),
+            "{label}: upload form"
+        );
         let label = format!("{label} {kind} CPI {k}");
         compare_detections(&label, &want, &got);
         let pc = extract_plots(&want.detections, &rec.params, &cpi.meta);
@@ -258,7 +276,7 @@ fn run_both(label: &str, rec: &Recording, kind: CfarKind, pfa: f64, ci16: bool) 
 /// The ci16 counts behind a ci16 recording's decoded samples: the reader
 /// scales by exactly 2^-15, so multiplying back is exact (checked).
 fn to_ci16(cpi: &Cpi, channel: usize) -> Vec<i16> {
-    let lane = cpi.samples.index_axis(ndarray::Axis(0), channel);
+    let lane = cpi.channel(channel);
     let mut out = Vec::with_capacity(2 * lane.len());
     for z in lane.iter() {
         for v in [z.re, z.im] {
@@ -329,7 +347,7 @@ fn bench_synthetic_cpi_matches() {
 fn non_finite_cpi_is_rejected_like_the_cpu() {
     let Some(ctx) = ctx() else { return };
     let (params, mut cpi) = tews::bench::synthetic(16, 200);
-    cpi.samples[[0, 3, 17]].im = f32::NAN;
+    cpi.samples_mut()[[0, 3, 17]].im = f32::NAN;
     let plan = ChainPlan::new(&params, &config(CfarKind::Ca, 1e-4)).unwrap();
     let mut gpu = GpuChain::new(ctx, plan).unwrap();
     let err = gpu.process(&cpi).unwrap_err();
@@ -338,7 +356,7 @@ fn non_finite_cpi_is_rejected_like_the_cpu() {
         "{err}"
     );
     // The chain goes on with the next CPI.
-    cpi.samples[[0, 3, 17]].im = 0.0;
+    cpi.samples_mut()[[0, 3, 17]].im = 0.0;
     assert!(gpu.process(&cpi).is_ok());
 }
 
@@ -406,6 +424,15 @@ fn streamed_run_gives_the_cpu_run_plots_in_order() {
     assert_eq!(gpu_sum.fallbacks, 0);
     assert_eq!(gpu_sum.cpis, 6);
     assert_eq!(cpu_sum.cpis, 6);
+    // A float recording goes up as cf32: 8 bytes a sample.
+    assert_eq!(gpu_sum.upload.as_deref(), Some("cf32"));
+    let u = gpu_sum.uploads.unwrap();
+    assert_eq!(
+        (u.ci16_cpis, u.cf32_cpis, u.bytes),
+        (0, 6, 8 * 16 * 400 * 6)
+    );
+    assert_eq!(cpu_sum.upload, None);
+    assert_eq!(cpu_sum.uploads, None);
     let cpis = |p: &[Plot]| p.iter().map(|p| p.cpi).collect::<Vec<_>>();
     // In CPI order although three CPIs are in flight at a time.
     assert!(cpis(&gpu_plots).windows(2).all(|w| w[0] <= w[1]));
@@ -445,4 +472,200 @@ fn device_loss_mid_run_moves_every_cpi_to_the_cpu() {
     let cpis = |p: &[Plot]| p.iter().map(|p| p.cpi).collect::<Vec<_>>();
     assert_eq!(cpis(&plots), cpis(&cpu_plots));
     compare_plots("after device loss", &cpu_plots, &plots);
+}
+
+/// A ci16 recording: the streamed GPU run uploads every CPI's detection
+/// channel as ci16 (4 bytes a sample, P x N x CPIs of them) and reports the
+/// CPU run's plots.
+#[test]
+fn streamed_ci16_run_uploads_ci16_and_gives_the_cpu_run_plots() {
+    let Some(ctx) = ctx() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (p, n, cpis) = (16usize, 400usize, 5u64);
+    let rec = recording(&dir, "ci16_le", p, n, cpis as usize, 13);
+    assert_eq!(rec.params.num_channels, 1);
+    let plan = ChainPlan::new(&rec.params, &config(CfarKind::Go, 1e-4)).unwrap();
+    let (cpu_sum, cpu_plots) = run_pipeline(&rec, &mut CpuChain::new(plan.clone()));
+    let mut gpu = GpuBackend::new(ctx, plan, GpuChainOptions::default()).unwrap();
+    let (gpu_sum, gpu_plots) = run_pipeline(&rec, &mut gpu);
+    assert_eq!(gpu_sum.fallbacks, 0);
+    assert_eq!(gpu_sum.cpis, cpis);
+    assert_eq!(gpu_sum.upload.as_deref(), Some("ci16"));
+    let u = gpu_sum.uploads.unwrap();
+    assert_eq!(u.ci16_cpis, cpis);
+    assert_eq!(u.cf32_cpis, 0);
+    assert_eq!(u.bytes, 4 * (p * n) as u64 * cpis);
+    assert!(
+        cpu_plots.len() >= 2 * cpis as usize,
+        "{} plots",
+        cpu_plots.len()
+    );
+    let order = |p: &[Plot]| p.iter().map(|p| p.cpi).collect::<Vec<_>>();
+    assert_eq!(order(&gpu_plots), order(&cpu_plots));
+    compare_plots("streamed ci16", &cpu_plots, &gpu_plots);
+    assert_eq!(gpu_sum.plots, cpu_sum.plots);
+}
+
+/// Multi-channel ci16 CPI (sum channel 1 of 3): the GPU uploads channel 1's
+/// counts, neither chain's finite check converts the CPI to cf32, and a
+/// device loss hands the ci16 CPIs to the CPU, which gives the CPU chain's
+/// detections exactly.
+#[test]
+fn ci16_cpi_uploads_its_detection_channel_and_falls_back_exactly() {
+    if ctx().is_none() {
+        return;
+    }
+    let (mut params, synth) = tews::bench::synthetic(16, 200);
+    // Three channels: noise, the synthetic scene (sum), its negation.
+    let lane = synth.channel(0);
+    let (p, n) = lane.dim();
+    let mut iq = Vec::with_capacity(6 * p * n);
+    for ch in 0..3 {
+        for z in lane.iter() {
+            for v in [z.re, z.im] {
+                let c = (v * 2000.0).round().clamp(-32768.0, 32767.0) as i16;
+                iq.push(match ch {
+                    0 => (c / 7).wrapping_add(3),
+                    1 => c,
+                    _ => c.saturating_neg(),
+                });
+            }
+        }
+    }
+    params.num_channels = 3;
+    params.sum_channel = 1;
+    let scale = 1.0 / 32768.0;
+    let cpi = Cpi::from_ci16(synth.meta.clone(), (3, p, n), iq.clone(), scale).unwrap();
+    let plan = ChainPlan::new(&params, &config(CfarKind::Ca, 1e-4)).unwrap();
+    let want = CpuChain::new(plan.clone()).process(&cpi).unwrap();
+    assert!(
+        cpi.decoded().is_none(),
+        "the CPU chain converted only its channel"
+    );
+    // The same scene as cf32, channel 1 only: the detections must agree.
+    let sum_only: ndarray::Array3<_> = cpi.samples().slice(ndarray::s![1..2, .., ..]).to_owned();
+    let mut one = params.clone();
+    (one.num_channels, one.sum_channel) = (1, 0);
+    let plan1 = ChainPlan::new(&one, &config(CfarKind::Ca, 1e-4)).unwrap();
+    let want1 = CpuChain::new(plan1)
+        .process(&Cpi::new(synth.meta.clone(), sum_only))
+        .unwrap();
+    assert_eq!(
+        want.detections, want1.detections,
+        "channel 1 is the one detected"
+    );
+    assert!(want.detections.len() >= 3);
+    let cpi = Cpi::from_ci16(synth.meta.clone(), (3, p, n), iq, scale).unwrap();
+    let mut gpu = GpuChain::new(ctx().unwrap(), plan.clone()).unwrap();
+    let got = gpu.process(&cpi).unwrap();
+    assert!(cpi.decoded().is_none(), "the GPU path made no cf32 copy");
+    assert_eq!(gpu.uploads().ci16_cpis, 1);
+    assert_eq!(gpu.uploads().bytes, 4 * (p * n) as u64);
+    compare_detections("3-channel ci16", &want, &got);
+
+    // Device loss with ci16 CPIs in flight: the CPU redoes them exactly.
+    let own = Arc::new(
+        GpuContext::new(&GpuOptions {
+            adapter_filter: std::env::var("TEWS_GPU_ADAPTER").ok(),
+        })
+        .unwrap(),
+    );
+    let mut backend = GpuBackend::new(own, plan, GpuChainOptions::default()).unwrap();
+    backend.destroy_device_after(2);
+    let mut done = Vec::new();
+    for k in 0..4 {
+        let mut c = cpi.clone();
+        c.meta.index = k;
+        backend.push(c, &mut done);
+    }
+    backend.flush(&mut done);
+    assert!(backend.fault().is_some());
+    assert_eq!(done.len(), 4);
+    for (k, d) in done.iter().enumerate() {
+        assert_eq!(d.cpi.meta.index, k as u64);
+        assert!(d.cpi.ci16().is_some(), "CPI {k} handed back as ci16");
+        let r = d.result.as_ref().unwrap();
+        if k < 2 {
+            // Done on the device before the loss, or on the CPU after it.
+            compare_detections(&format!("3-channel ci16 CPI {k}"), &want, r);
+        } else {
+            // Submitted after the loss: processed on the CPU.
+            assert_eq!(r.detections, want.detections, "CPI {k}");
+        }
+    }
+    assert!(backend.fallbacks() >= 2, "{}", backend.fallbacks());
+    let u = backend.uploads().unwrap();
+    // At least the two before the loss went up, all as ci16, none as cf32.
+    assert!((2..=4).contains(&u.ci16_cpis), "{u:?}");
+    assert_eq!(u.cf32_cpis, 0);
+    assert_eq!(u.bytes, 4 * (p * n) as u64 * u.ci16_cpis);
+}
+
+/// `tews run --backend gpu` on a ci16 recording: the summary says ci16 and
+/// counts its bytes; the plots are the `--backend cpu` run's.
+#[test]
+fn cli_gpu_run_of_a_ci16_recording_reports_the_ci16_upload() {
+    if ctx().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (p, n, cpis) = (16usize, 300usize, 3u64);
+    let rec = recording(&dir, "ci16_le", p, n, cpis as usize, 21);
+    let meta = dir.path().join(format!("ci16_le_{p}_{n}.sigmf-meta"));
+    assert_eq!(rec.num_cpis, cpis);
+    let run = |backend: &str| {
+        let jsonl = dir.path().join(format!("{backend}.jsonl"));
+        let summary = dir.path().join(format!("{backend}.json"));
+        let out = std::process::Command::new(common::tews_bin())
+            .args(["-q", "run", "--backend", backend, "--input"])
+            .arg(&meta)
+            .arg("--output")
+            .arg(format!("jsonl:{}", jsonl.display()))
+            .arg("--summary")
+            .arg(&summary)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{backend}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+        let plots: Vec<serde_json::Value> = std::fs::read_to_string(&jsonl)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (summary, plots)
+    };
+    let (cpu_sum, cpu_plots) = run("cpu");
+    let (gpu_sum, gpu_plots) = run("gpu");
+    assert_eq!(cpu_sum["upload"], serde_json::Value::Null);
+    assert_eq!(gpu_sum["backend"], "gpu");
+    assert_eq!(gpu_sum["fallbacks"], 0);
+    assert_eq!(gpu_sum["upload"], "ci16");
+    assert_eq!(gpu_sum["uploads"]["ci16_cpis"], cpis);
+    assert_eq!(gpu_sum["uploads"]["cf32_cpis"], 0);
+    assert_eq!(gpu_sum["uploads"]["bytes"], 4 * (p * n) as u64 * cpis);
+    assert!(cpu_plots.len() >= 2, "{} plots", cpu_plots.len());
+    assert_eq!(cpu_plots.len(), gpu_plots.len(), "plot counts");
+    let key = |v: &serde_json::Value| {
+        (
+            v["cpi"].as_u64().unwrap(),
+            (v["range_bin"].as_f64().unwrap() * 1e3).round() as i64,
+            (v["doppler_bin"].as_f64().unwrap() * 1e3).round() as i64,
+        )
+    };
+    let mut c = cpu_plots.clone();
+    let mut g = gpu_plots.clone();
+    c.sort_by_key(key);
+    g.sort_by_key(key);
+    for (a, b) in c.iter().zip(&g) {
+        assert_eq!(a["cpi"], b["cpi"]);
+        for (field, tol) in [("range_bin", 0.05), ("doppler_bin", 0.05), ("snr_db", 0.1)] {
+            let (x, y) = (a[field].as_f64().unwrap(), b[field].as_f64().unwrap());
+            assert!((x - y).abs() <= tol, "{field}: {x} vs {y}");
+        }
+    }
 }

@@ -268,11 +268,11 @@ fn fpga_packets_parse_and_assemble_bit_exactly() {
         );
         assert_eq!(cpi.meta.carrier_hz, pat.rf_hz);
         assert_eq!((cpi.meta.elevation_deg, cpi.meta.azimuth_deg), (el, az));
-        assert_eq!(cpi.samples.dim(), (1, pat.p, pat.n));
+        assert_eq!(cpi.samples().dim(), (1, pat.p, pat.n));
         for m in 0..pat.p {
             for n in 0..pat.n {
                 let (i, q) = pat.sample(k, m, n);
-                let z = cpi.samples[[0, m, n]];
+                let z = cpi.samples()[[0, m, n]];
                 assert_eq!(
                     (z.re, z.im),
                     (f32::from(i) / 32768.0, f32::from(q) / 32768.0),

@@ -197,7 +197,7 @@ fn check_all_samples(rec: &Recording, dt: DataType, raw_counts: bool, s: Shape) 
         let random = rec.read_cpi(k as u64).unwrap();
         for cpi in [&random, streamed_cpi] {
             assert_eq!(cpi.meta.index, k as u64);
-            assert_eq!(cpi.samples.dim(), (s.channels, s.pulses, s.samples));
+            assert_eq!(cpi.samples().dim(), (s.channels, s.pulses, s.samples));
             for c in 0..s.channels {
                 for m in 0..s.pulses {
                     for n in 0..s.samples {
@@ -205,7 +205,7 @@ fn check_all_samples(rec: &Recording, dt: DataType, raw_counts: bool, s: Shape) 
                             expected(dt, raw_counts, c, k, m, n, 0),
                             expected(dt, raw_counts, c, k, m, n, 1),
                         );
-                        let got = cpi.samples[[c, m, n]];
+                        let got = cpi.samples()[[c, m, n]];
                         assert!(
                             got == want,
                             "{}: channel {c} cpi {k} pulse {m} sample {n}: got {got}, want {want}",
@@ -250,6 +250,52 @@ fn raw_counts_leaves_integers_unscaled() {
 }
 
 #[test]
+fn ci16_recordings_keep_the_files_integers() {
+    // Two channels, both byte orders, by random access and streaming: the
+    // CPI holds exactly the counts the formula wrote (byte-swapped for _be),
+    // `[channel][pulse][sample]`, I then Q, and no cf32 copy until asked.
+    let s = Shape {
+        channels: 2,
+        ..SMALL
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (name, raw_counts) in [("ci16_le", false), ("ci16_be", false), ("ci16_be", true)] {
+        let dt = DataType::parse(name).unwrap();
+        let base = write(dir.path(), name, &meta(name, s), &data_bytes(dt, s));
+        let rec = Recording::open_with(&base, OpenOptions { raw_counts }).unwrap();
+        let streamed: Vec<_> = rec.cpis().unwrap().collect::<Result<_, _>>().unwrap();
+        for (k, streamed_cpi) in streamed.iter().enumerate() {
+            let random = rec.read_cpi(k as u64).unwrap();
+            for cpi in [&random, streamed_cpi] {
+                assert!(cpi.decoded().is_none(), "{name}: converted before use");
+                let (iq, scale) = cpi.ci16().expect("a ci16 recording keeps its counts");
+                assert_eq!(scale, if raw_counts { 1.0 } else { 1.0 / 32768.0 });
+                let mut want = Vec::new();
+                for c in 0..s.channels {
+                    for m in 0..s.pulses {
+                        for n in 0..s.samples {
+                            for part in 0..2 {
+                                want.push(count(16, c, k, m, n, part) as i16);
+                            }
+                        }
+                    }
+                }
+                assert_eq!(iq, want.as_slice(), "{name} CPI {k}");
+                assert_eq!(cpi.ci16_channel(1).unwrap().0, &want[want.len() / 2..]);
+            }
+        }
+    }
+    // Other integer types are decoded on the host (no counts kept).
+    for name in ["ci8", "ci32_le", "cf32_le"] {
+        let dt = DataType::parse(name).unwrap();
+        let base = write(dir.path(), name, &meta(name, s), &data_bytes(dt, s));
+        let cpi = Recording::open(&base).unwrap().read_cpi(0).unwrap();
+        assert!(cpi.ci16().is_none(), "{name}");
+        assert!(cpi.decoded().is_some(), "{name}");
+    }
+}
+
+#[test]
 fn integer_full_scale_is_one() {
     // Extremes written by hand: -2^(b-1) reads as exactly -1.0.
     let dir = tempfile::tempdir().unwrap();
@@ -266,10 +312,10 @@ fn integer_full_scale_is_one() {
     let base = write(dir.path(), "fs", &meta("ci16_le", s), &bytes);
     let cpi = Recording::open(&base).unwrap().read_cpi(0).unwrap();
     assert_eq!(
-        cpi.samples[[0, 0, 0]],
+        cpi.samples()[[0, 0, 0]],
         Complex32::new(-1.0, 32767.0 / 32768.0)
     );
-    assert_eq!(cpi.samples[[0, 0, 1]], Complex32::new(0.0, 0.5));
+    assert_eq!(cpi.samples()[[0, 0, 1]], Complex32::new(0.0, 0.5));
 }
 
 #[test]
@@ -383,7 +429,7 @@ fn complex_index_formula_of_formats_md_holds() {
             for m in 0..p_n {
                 for n in 0..n_n {
                     let i = ((((k * p_n) + m) * n_n + n) * c_n + c) as f32;
-                    assert_eq!(cpi.samples[[c, m, n]], Complex32::new(i, -i));
+                    assert_eq!(cpi.samples()[[c, m, n]], Complex32::new(i, -i));
                 }
             }
         }
@@ -538,14 +584,14 @@ fn nan_and_inf_are_delivered_not_rejected() {
     let base = write(dir.path(), "nan", &meta("cf32_le", s), &bytes);
     let rec = Recording::open(&base).unwrap();
     let cpis: Vec<_> = rec.cpis().unwrap().collect::<Result<_, _>>().unwrap();
-    assert!(cpis[0].samples[[0, 0, 1]].re.is_nan());
+    assert!(cpis[0].samples()[[0, 0, 1]].re.is_nan());
     assert_eq!(
-        cpis[0].samples[[0, 0, 2]],
+        cpis[0].samples()[[0, 0, 2]],
         Complex32::new(-3.0, f32::INFINITY)
     );
     assert!(!cpis[0].channel_is_finite(0));
     assert!(cpis[1].channel_is_finite(0));
-    assert_eq!(cpis[1].samples[[0, 0, 2]], Complex32::new(2.0, 2.0));
+    assert_eq!(cpis[1].samples()[[0, 0, 2]], Complex32::new(2.0, 2.0));
 }
 
 #[test]

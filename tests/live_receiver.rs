@@ -121,7 +121,7 @@ fn context_sets_carrier_and_beam_of_the_cpi_that_follows() {
             time::Duration::milliseconds(250)
         );
         assert_eq!(
-            cpi.samples[[0, P - 1, N - 1]].re,
+            cpi.samples()[[0, P - 1, N - 1]].re,
             (k * 100 + N - 1) as f32 / 32768.0
         );
     }

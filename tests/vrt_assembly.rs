@@ -148,11 +148,19 @@ fn run(asm: &mut CpiAssembler, datagrams: &[Vec<u8>]) -> Vec<Cpi> {
 
 /// Checks every sample and the metadata of an emitted CPI k.
 fn assert_cpi(cpi: &Cpi, k: usize, index: u64, beam: Beam) {
-    assert_eq!(cpi.samples.dim(), (1, P, N));
+    // The packets' counts, kept as ci16 for the GPU upload.
+    assert!(cpi.decoded().is_none(), "converted before use");
+    let (iq, scale) = cpi.ci16().expect("a live CPI keeps its ci16 counts");
+    assert_eq!(scale, 1.0 / 32768.0);
+    let want: Vec<i16> = (0..P)
+        .flat_map(|m| (0..N).flat_map(move |n| <[i16; 2]>::from(sample(k, m, n))))
+        .collect();
+    assert_eq!(iq, want.as_slice(), "CPI {k} counts");
+    assert_eq!(cpi.samples().dim(), (1, P, N));
     for m in 0..P {
         for n in 0..N {
             let (i, q) = sample(k, m, n);
-            let z = cpi.samples[[0, m, n]];
+            let z = cpi.samples()[[0, m, n]];
             assert_eq!(
                 (z.re, z.im),
                 (f32::from(i) / 32768.0, f32::from(q) / 32768.0),

@@ -122,7 +122,7 @@ fn host_parser_reads_every_field_and_the_assembler_rebuilds_the_cpi() {
     let cpi = &cpis[0];
     for (m, pulse) in pulses.iter().enumerate() {
         for (n, x) in pulse.iter().enumerate() {
-            assert_eq!(cpi.samples[[0, m, n]], x.to_complex32());
+            assert_eq!(cpi.samples()[[0, m, n]], x.to_complex32());
         }
     }
     assert_eq!(cpi.meta.carrier_hz, 9_410_000_000.5);

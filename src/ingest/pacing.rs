@@ -126,8 +126,8 @@ mod tests {
     use crate::cpi::CpiMeta;
 
     fn cpi(index: u64) -> Cpi {
-        Cpi {
-            meta: CpiMeta {
+        Cpi::new(
+            CpiMeta {
                 index,
                 time_utc: time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(index as i64),
                 carrier_hz: 1e9,
@@ -136,8 +136,8 @@ mod tests {
                 simulated: true,
                 received_at: None,
             },
-            samples: ndarray::Array3::zeros((1, 1, 1)),
-        }
+            ndarray::Array3::zeros((1, 1, 1)),
+        )
     }
 
     #[test]

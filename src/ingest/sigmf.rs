@@ -480,9 +480,26 @@ impl Recording {
         })
     }
 
-    /// Converts the bytes of CPI `k` into a [`Cpi`] of shape (C, P, N).
+    /// Converts the bytes of CPI `k` into a [`Cpi`] of shape (C, P, N): a
+    /// ci16 recording keeps its counts ([`Cpi::from_ci16`], converted to
+    /// cf32 only when something asks); every other type is decoded here.
     fn build_cpi(&self, k: u64, bytes: &[u8]) -> Result<Cpi, IngestError> {
         let l = &self.layout;
+        let mut meta = self.cpi_meta(k);
+        if l.datatype.format == SampleFormat::Ci16 {
+            let mut iq = Vec::new();
+            decode_ci16(l.datatype.big_endian, l.channels, bytes, &mut iq);
+            let scale = if l.raw_counts { 1.0 } else { CI16_SCALE };
+            meta.received_at = Some(std::time::Instant::now());
+            return Cpi::from_ci16(meta, (l.channels, l.pulses, l.samples), iq, scale).map_err(
+                |e| {
+                    meta_err(
+                        &self.data.label,
+                        format!("internal error shaping CPI {k}: {e}"),
+                    )
+                },
+            );
+        }
         let mut samples = Vec::new();
         decode_cpi(l.datatype, l.raw_counts, l.channels, bytes, &mut samples);
         let samples =
@@ -492,10 +509,9 @@ impl Recording {
                     format!("internal error shaping CPI {k}: {e}"),
                 )
             })?;
-        let mut meta = self.cpi_meta(k);
         // Its last sample is here now: the start of its output latency.
         meta.received_at = Some(std::time::Instant::now());
-        Ok(Cpi { meta, samples })
+        Ok(Cpi::new(meta, samples))
     }
 }
 
@@ -598,6 +614,44 @@ pub fn decode_cpi(
             // A 256-entry table: baseline x86-64 (SSE2) has no vector i8 -> f32.
             let table: [f32; 256] = std::array::from_fn(|b| f32::from(b as u8 as i8) * s);
             deinterleave(bytes, out, channels, |[b]: [u8; 1]| table[usize::from(b)]);
+        }
+    }
+}
+
+/// Scale of ci16 counts to full scale 1.0: 2^-15 (formats.md §1), the
+/// factor [`decode_cpi`] applies.
+pub const CI16_SCALE: f32 = 1.0 / 32768.0;
+
+/// Reorders the raw bytes of a ci16 CPI in file order (pulse, sample,
+/// channel) into `out` (cleared first): interleaved (I, Q) counts in host
+/// order, `[channel][pulse][sample]` (channel `c` of sample position `j` at
+/// `2 * (c * positions + j)`), unscaled. Trailing bytes that do not make a
+/// whole sample position of all channels are ignored, as in [`decode_cpi`].
+pub fn decode_ci16(big_endian: bool, channels: usize, bytes: &[u8], out: &mut Vec<i16>) {
+    let channels = channels.max(1);
+    let (words, _) = bytes.as_chunks::<4>();
+    let whole = words.len() - words.len() % channels;
+    let words = words.get(..whole).unwrap_or_default();
+    let pair = move |w: &[u8; 4]| {
+        if big_endian {
+            [
+                i16::from_be_bytes([w[0], w[1]]),
+                i16::from_be_bytes([w[2], w[3]]),
+            ]
+        } else {
+            [
+                i16::from_le_bytes([w[0], w[1]]),
+                i16::from_le_bytes([w[2], w[3]]),
+            ]
+        }
+    };
+    out.clear();
+    out.reserve(2 * words.len());
+    if channels == 1 {
+        out.extend(words.iter().flat_map(pair));
+    } else {
+        for c in 0..channels {
+            out.extend(words.iter().skip(c).step_by(channels).flat_map(pair));
         }
     }
 }

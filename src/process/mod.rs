@@ -143,4 +143,40 @@ pub trait Backend {
     fn fallbacks(&self) -> u64 {
         0
     }
+
+    /// What a GPU backend uploaded (`None` for the CPU backend).
+    fn uploads(&self) -> Option<UploadStats> {
+        None
+    }
+
+    /// True when the backend uploads a ci16 CPI's counts as they are, so
+    /// converting it to cf32 beforehand (on the ingest thread) would be
+    /// wasted. A CPU backend wants cf32 (false).
+    fn takes_ci16(&self) -> bool {
+        false
+    }
+}
+
+/// Samples a GPU backend sent to the device, over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct UploadStats {
+    /// CPIs whose detection channel went up as ci16 counts (4 bytes a
+    /// sample, converted on the device).
+    pub ci16_cpis: u64,
+    /// CPIs whose detection channel went up as cf32 (8 bytes a sample).
+    pub cf32_cpis: u64,
+    /// Sample bytes uploaded, all CPIs, bytes.
+    pub bytes: u64,
+}
+
+impl UploadStats {
+    /// "ci16", "cf32", "mixed" (some of each) or "none" (nothing uploaded).
+    pub fn kind(&self) -> &'static str {
+        match (self.ci16_cpis > 0, self.cf32_cpis > 0) {
+            (true, true) => "mixed",
+            (true, false) => "ci16",
+            (false, true) => "cf32",
+            (false, false) => "none",
+        }
+    }
 }

@@ -29,8 +29,6 @@
 //!   site configuration's P) are counted in `packets_outside_cpi`, as are
 //!   packets before the first CPI start.
 
-use ndarray::Array3;
-use rustfft::num_complex::Complex32;
 use time::OffsetDateTime;
 
 use super::{ContextPacket, DataPacket, PICOSECONDS_PER_SECOND, Packet, parse};
@@ -124,8 +122,10 @@ enum DropReason {
 #[derive(Debug)]
 struct Collecting {
     meta: CpiMeta,
-    /// `P * N` samples, pulse-major, filled up to `pulses_done * N + in_pulse`.
-    samples: Vec<Complex32>,
+    /// `P * N` samples as interleaved (I, Q) counts (`2 * P * N` values),
+    /// pulse-major, filled up to `pulses_done * N + in_pulse` samples. Kept
+    /// as counts: the CPI goes out as ci16 ([`Cpi::from_ci16`]).
+    samples: Vec<i16>,
     pulses_done: usize,
     /// Samples of the current pulse so far (0 = between pulses).
     in_pulse: usize,
@@ -357,7 +357,7 @@ impl CpiAssembler {
             return None;
         }
         cpi.samples
-            .extend(d.samples.iter().map(|s| s.to_complex32()));
+            .extend(d.samples.iter().flat_map(|s| [s.i, s.q]));
         cpi.in_pulse += d.samples.len();
         if frame.ends_frame() {
             cpi.in_pulse = 0;
@@ -369,12 +369,11 @@ impl CpiAssembler {
                     return None;
                 };
                 let done = *done;
-                let samples = Array3::from_shape_vec((1, p, n), done.samples).ok()?;
+                // Counts / 32768 (formats.md §1), as `Ci16::to_complex32`.
+                let scale = 1.0 / super::CI16_FULL_SCALE;
+                let cpi = Cpi::from_ci16(done.meta, (1, p, n), done.samples, scale).ok()?;
                 self.counters.cpis_emitted += 1;
-                return Some(Cpi {
-                    meta: done.meta,
-                    samples,
-                });
+                return Some(cpi);
             }
         }
         None
@@ -403,7 +402,7 @@ impl CpiAssembler {
                 simulated: false,
                 received_at: None,
             },
-            samples: Vec::with_capacity(p.saturating_mul(n)),
+            samples: Vec::with_capacity(p.saturating_mul(n).saturating_mul(2)),
             pulses_done: 0,
             in_pulse: 0,
         }));

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StageTimes {
     /// Copy of the detection channel into a contiguous buffer (only when
-    /// the CPI is not in standard layout; otherwise ~0).
+    /// the CPI is not in standard layout, or is ci16 counts not yet
+    /// converted: then this is their conversion; otherwise ~0).
     pub gather: Duration,
     /// Matched filter (FFT, multiply, IFFT).
     pub pulse_compression: Duration,
@@ -35,7 +36,8 @@ pub struct CpuChain {
     plan: ChainPlan,
     compressor: PulseCompressor,
     doppler: DopplerProcessor,
-    /// Contiguous copy of the detection channel, for non-standard layouts.
+    /// Contiguous copy of the detection channel, for non-standard layouts
+    /// and unconverted ci16 CPIs.
     pulses: Vec<Complex32>,
     compressed: Vec<Complex32>,
     map: RangeDopplerMap,
@@ -80,7 +82,7 @@ impl Backend for CpuChain {
 
     fn process(&mut self, cpi: &Cpi) -> Result<CpiDetections, ProcessError> {
         let plan = &self.plan;
-        let (c, p, n) = cpi.samples.dim();
+        let (c, p, n) = cpi.dim();
         if p != plan.pulses || n != plan.samples || plan.channel >= c {
             return Err(ProcessError::Shape {
                 cpi: cpi.meta.index,
@@ -90,17 +92,30 @@ impl Backend for CpuChain {
         }
         let t0 = Instant::now();
         // A standard-layout CPI holds each channel as one contiguous block:
-        // compress straight from it; copy only for other layouts.
-        let channel = cpi.samples.index_axis(ndarray::Axis(0), plan.channel);
-        let input: &[Complex32] = match channel.as_slice() {
-            Some(s) => s,
-            None => {
+        // compress straight from it; copy only for other layouts. A ci16 CPI
+        // nothing has converted yet (a GPU fallback) has just its detection
+        // channel converted, into the scratch buffer (same values as
+        // `Cpi::samples`: `count * scale`).
+        let input: &[Complex32] = match (cpi.decoded(), cpi.ci16_channel(plan.channel)) {
+            (None, Some((iq, scale))) => {
                 self.pulses
                     .resize(plan.pulses * plan.samples, Complex32::default());
-                for (d, s) in self.pulses.iter_mut().zip(channel.iter()) {
-                    *d = *s;
-                }
+                crate::cpi::ci16_to_cf32(iq, scale, &mut self.pulses);
                 &self.pulses
+            }
+            _ => {
+                let channel = cpi.channel(plan.channel);
+                match channel.to_slice() {
+                    Some(s) => s,
+                    None => {
+                        self.pulses
+                            .resize(plan.pulses * plan.samples, Complex32::default());
+                        for (d, s) in self.pulses.iter_mut().zip(channel.iter()) {
+                            *d = *s;
+                        }
+                        &self.pulses
+                    }
+                }
             }
         };
         let t1 = Instant::now();

@@ -17,8 +17,11 @@
 //! [`GpuChain::submit`]'s caller collect first (back-pressure). wgpu has one
 //! queue, so transfers and kernels overlap the host's work, not each other.
 //!
-//! A slot keeps its CPI (the host copy) until its results are back, so a
-//! device fault loses nothing: [`GpuFault::in_flight`] hands the CPIs back.
+//! A CPI holding raw ci16 counts ([`Cpi::ci16`]: ci16 recordings, live VRT)
+//! goes up as ci16, 4 bytes a sample; any other as cf32, 8 bytes
+//! ([`GpuChain::uploads`] counts both). A slot keeps its CPI (the host copy)
+//! until its results are back, so a device fault loses nothing:
+//! [`GpuFault::in_flight`] hands the CPIs back.
 
 use super::context::{GpuContext, GpuError, GpuLimits, MIN_WORKGROUP_X};
 use super::fft::{FftBindings, FftDirection, FftRecipe, GpuFftPlan, split_dispatch};
@@ -28,7 +31,9 @@ use super::layout::{
 use super::shaders;
 use crate::cpi::Cpi;
 use crate::dsp::cfar::CfarKind;
-use crate::process::{Backend, ChainPlan, CpiDetections, Detection, ProcessError, RangeDopplerMap};
+use crate::process::{
+    Backend, ChainPlan, CpiDetections, Detection, ProcessError, RangeDopplerMap, UploadStats,
+};
 use rustfft::FftPlanner;
 use rustfft::num_complex::Complex32;
 use std::collections::VecDeque;
@@ -331,6 +336,7 @@ pub struct GpuChain {
     stage_ns: Vec<u64>,
     map_host: RangeDopplerMap,
     overflows: u64,
+    uploads: UploadStats,
     dead: bool,
 }
 
@@ -590,6 +596,7 @@ impl GpuChain {
             timestamps,
             stage_ns: Vec::new(),
             overflows: 0,
+            uploads: UploadStats::default(),
             dead: false,
         })
     }
@@ -612,6 +619,11 @@ impl GpuChain {
     /// CPIs whose crossings overflowed the device list so far.
     pub fn overflows(&self) -> u64 {
         self.overflows
+    }
+
+    /// CPIs submitted so far by upload form, and the sample bytes uploaded.
+    pub fn uploads(&self) -> UploadStats {
+        self.uploads
     }
 
     /// Kernel time per stage of the last collected CPI, nanoseconds, in
@@ -664,10 +676,13 @@ impl GpuChain {
             })
     }
 
-    /// Hands a CPI to the device (its detection channel, uploaded as cf32:
-    /// the [`Cpi`] carries decoded samples). The slot keeps the CPI until
-    /// [`GpuChain::collect`] returns it. Needs a free slot: collect first
-    /// when [`GpuChain::has_free_slot`] is false.
+    /// Hands a CPI to the device: its detection channel, uploaded as ci16
+    /// ([`SampleUpload::Ci16`], 4 bytes a sample, converted on the device)
+    /// when the CPI holds raw counts ([`Cpi::ci16`]), as cf32 otherwise. The
+    /// slot keeps the CPI until [`GpuChain::collect`] returns it (a fault
+    /// hands it back, still ci16: the CPU converts it when it processes it).
+    /// Needs a free slot: collect first when [`GpuChain::has_free_slot`] is
+    /// false.
     pub fn submit(&mut self, cpi: Cpi) -> Result<(), GpuFault> {
         match self.submit_inner(Samples::Cpi(&cpi), cpi.meta.index) {
             Ok(s) => {
@@ -727,9 +742,22 @@ impl GpuChain {
             .find(|&i| self.slots[i].job.is_none())
             .expect("fewer jobs than slots");
         let mut reject = false;
+        // A ci16 CPI goes up as its counts; no cf32 copy is made.
+        let samples = match samples {
+            Samples::Cpi(c) => match c.ci16_channel(self.plan.channel) {
+                Some((iq, scale))
+                    if c.dim().1 == self.plan.pulses && c.dim().2 == self.plan.samples =>
+                {
+                    // Every channel of a ci16 CPI is finite: nothing to reject.
+                    Samples::Ci16 { iq, scale }
+                }
+                _ => Samples::Cpi(c),
+            },
+            s => s,
+        };
         let upload = match &samples {
             Samples::Cpi(c) => {
-                let (ch, p, n) = c.samples.dim();
+                let (ch, p, n) = c.dim();
                 if p != self.plan.pulses || n != self.plan.samples || self.plan.channel >= ch {
                     return Err(GpuFault {
                         error: GpuError::Plan(format!(
@@ -766,7 +794,7 @@ impl GpuChain {
         // A CPI not in standard layout (no reader makes one) is gathered
         // into a scratch buffer kept across CPIs.
         if let Samples::Cpi(c) = &samples {
-            let lane = c.samples.index_axis(ndarray::Axis(0), self.plan.channel);
+            let lane = c.channel(self.plan.channel);
             if lane.as_slice().is_none() {
                 self.gather.clear();
                 self.gather.extend(lane.iter());
@@ -774,16 +802,10 @@ impl GpuChain {
         }
         let written = {
             let src: &[u8] = match &samples {
-                Samples::Cpi(c) => {
-                    match c
-                        .samples
-                        .index_axis(ndarray::Axis(0), self.plan.channel)
-                        .to_slice()
-                    {
-                        Some(s) => bytemuck::cast_slice(s),
-                        None => bytemuck::cast_slice(&self.gather),
-                    }
-                }
+                Samples::Cpi(c) => match c.channel(self.plan.channel).to_slice() {
+                    Some(s) => bytemuck::cast_slice(s),
+                    None => bytemuck::cast_slice(&self.gather),
+                },
                 Samples::Ci16 { iq, .. } => bytemuck::cast_slice(iq),
             };
             match self.slots[s].upload.get_mapped_range_mut(..bytes) {
@@ -820,6 +842,12 @@ impl GpuChain {
         });
         self.order.push_back(s);
         self.check_fault("submit")?;
+        // Counted once submitted without a fault.
+        match upload {
+            SampleUpload::Ci16 => self.uploads.ci16_cpis += 1,
+            SampleUpload::Cf32 => self.uploads.cf32_cpis += 1,
+        }
+        self.uploads.bytes += bytes;
         Ok(s)
     }
 
@@ -1061,6 +1089,14 @@ impl Backend for GpuChain {
 
     fn adapter(&self) -> Option<String> {
         Some(self.ctx.adapter_info().name.clone())
+    }
+
+    fn uploads(&self) -> Option<UploadStats> {
+        Some(self.uploads)
+    }
+
+    fn takes_ci16(&self) -> bool {
+        true
     }
 }
 

@@ -4,13 +4,16 @@
 //! there from the host copies their ring slots kept, so none is lost. A CPI
 //! whose crossings overflow the device's bounded list is redone on the CPU
 //! (complete detections, never a silent cut). Every CPI processed on the
-//! CPU counts in [`Backend::fallbacks`].
+//! CPU counts in [`Backend::fallbacks`]. A ci16 CPI stays ci16 in flight;
+//! the CPU converts its detection channel when it takes it.
 
 use super::chain::{GpuChain, GpuChainOptions, GpuCompleted, GpuFault};
 use super::context::{GpuContext, GpuError};
 use crate::cpi::Cpi;
 use crate::process::cpu::CpuChain;
-use crate::process::{Backend, ChainPlan, CpiDetections, ProcessError, Processed, RangeDopplerMap};
+use crate::process::{
+    Backend, ChainPlan, CpiDetections, ProcessError, Processed, RangeDopplerMap, UploadStats,
+};
 use std::sync::Arc;
 
 /// Streaming GPU backend with CPU fallback (see the module docs).
@@ -23,6 +26,8 @@ pub struct GpuBackend {
     overflows: u64,
     fault: Option<String>,
     submitted: u64,
+    /// Uploads of the chain, kept when a fault drops it.
+    uploads: UploadStats,
     destroy_after: Option<u64>,
 }
 
@@ -55,6 +60,7 @@ impl GpuBackend {
             overflows: 0,
             fault: None,
             submitted: 0,
+            uploads: UploadStats::default(),
             destroy_after: None,
         })
     }
@@ -76,6 +82,13 @@ impl GpuBackend {
         self.destroy_after = Some(cpis);
     }
 
+    /// Drops the chain for good, keeping its upload counters.
+    fn drop_gpu(&mut self) {
+        if let Some(g) = self.gpu.take() {
+            self.uploads = g.uploads();
+        }
+    }
+
     fn cpu(&mut self) -> &mut CpuChain {
         let plan = &self.plan;
         self.cpu.get_or_insert_with(|| CpuChain::new(plan.clone()))
@@ -93,7 +106,7 @@ impl GpuBackend {
             fault.in_flight.len()
         );
         self.fault = Some(error);
-        self.gpu = None;
+        self.drop_gpu();
         for cpi in fault.in_flight {
             let result = self.on_cpu(&cpi);
             done.push(Processed { cpi, result });
@@ -149,7 +162,7 @@ impl Backend for GpuBackend {
             Err(ProcessError::Gpu(e)) => {
                 tracing::warn!("GPU failed ({e}); the run goes on on the CPU backend");
                 self.fault = Some(e);
-                self.gpu = None;
+                self.drop_gpu();
                 self.on_cpu(cpi)
             }
             r => r,
@@ -197,5 +210,13 @@ impl Backend for GpuBackend {
 
     fn fallbacks(&self) -> u64 {
         self.fallbacks
+    }
+
+    fn uploads(&self) -> Option<UploadStats> {
+        Some(self.gpu.as_ref().map_or(self.uploads, |g| g.uploads()))
+    }
+
+    fn takes_ci16(&self) -> bool {
+        self.gpu.is_some()
     }
 }
