@@ -165,9 +165,11 @@ struct ProcessArgs {
     /// CFAR training cells on each side in range.
     #[arg(long, default_value_t = CfarWindow::default().train_range)]
     train_range: usize,
-    /// CFAR guard cells on each side in range.
-    #[arg(long, default_value_t = CfarWindow::default().guard_range)]
-    guard_range: usize,
+    /// CFAR guard cells on each side in range. Unset: at least 3, widened to
+    /// the compressed pulse's mainlobe (to -20 dB) so a target does not
+    /// mask itself; set, used as given (with a warning if narrower).
+    #[arg(long)]
+    guard_range: Option<usize>,
     /// CFAR training cells on each side in Doppler.
     #[arg(long, default_value_t = CfarWindow::default().train_doppler)]
     train_doppler: usize,
@@ -189,13 +191,16 @@ impl ProcessArgs {
             pfa: self.pfa,
             window: CfarWindow {
                 train_range: self.train_range,
-                guard_range: self.guard_range,
+                guard_range: self
+                    .guard_range
+                    .unwrap_or(CfarWindow::default().guard_range),
                 train_doppler: self.train_doppler,
                 guard_doppler: self.guard_doppler,
             },
             os_k: self.os_k,
             range_window: self.range_window,
             doppler_window: self.doppler_window,
+            auto_range_guard: self.guard_range.is_none(),
         }
     }
 }
@@ -535,6 +540,16 @@ fn describe_cfar(summary: &mut Summary, plan: &ChainPlan, config: &ProcessConfig
     summary.cfar_reference_cells = plan.reference_cells;
     summary.cfar_effective_reference_cells = plan.effective_reference_cells;
     summary.cfar_noise_scale = plan.noise_scale as f64;
+    summary.cfar_guard_range = plan.window.guard_range;
+    summary.cfar_mainlobe_guard_range = plan.mainlobe_guard_range;
+    if let Some(note) = &plan.guard_note {
+        tracing::warn!("{note}");
+    } else if plan.window.guard_range > CfarWindow::default().guard_range {
+        tracing::info!(
+            "CFAR range guard widened to {} cells to cover the compressed pulse's mainlobe",
+            plan.window.guard_range
+        );
+    }
 }
 
 /// `tews run --input vrt+udp://ADDR:PORT`: live VITA 49.2 packets through

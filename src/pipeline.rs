@@ -64,6 +64,10 @@ pub struct Summary {
     pub cfar_effective_reference_cells: f64,
     /// Divisor of the CFAR statistic giving the noise estimate for `snr_db`.
     pub cfar_noise_scale: f64,
+    /// CFAR guard cells on each side in range actually used.
+    pub cfar_guard_range: usize,
+    /// Range guard the compressed pulse's mainlobe asks for (to -20 dB).
+    pub cfar_mainlobe_guard_range: usize,
     /// Indices of rejected CPIs.
     pub rejected_cpi_indices: Vec<u64>,
     /// Per output: plots sent, dropped (queue full, refused by the system or

@@ -43,6 +43,7 @@ fn config(cfar: CfarKind, pfa: f64) -> ProcessConfig {
         os_k: None,
         range_window: Window::None,
         doppler_window: Window::None,
+        auto_range_guard: false,
     }
 }
 

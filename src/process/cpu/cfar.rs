@@ -408,6 +408,7 @@ mod tests {
             os_k: None,
             range_window: Window::None,
             doppler_window: Window::None,
+            auto_range_guard: false,
         };
         ChainPlan::new(&params, &config).unwrap()
     }
