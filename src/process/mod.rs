@@ -6,7 +6,7 @@ pub mod cpu;
 pub mod gpu;
 mod plan;
 
-pub use plan::{CfarWindow, ChainPlan, ProcessConfig};
+pub use plan::{CfarWindow, ChainPlan, GUARD_LEAKAGE_DB, ProcessConfig, range_guard_for_mainlobe};
 
 use crate::cpi::Cpi;
 

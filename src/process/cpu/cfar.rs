@@ -9,7 +9,7 @@
 //! cells of a run of Doppler bins at one range are themselves runs: a
 //! range-offset cell is the same run in another row, a Doppler-offset cell
 //! the run shifted along a copy of the row padded with its wrapped ends. The
-//! test is therefore made on [`LANES`] adjacent Doppler bins at once, each
+//! test is therefore made on `LANES` (64) adjacent Doppler bins at once, each
 //! lane with its own sums in registers: per cell the same additions in the
 //! same order as cell by cell, vectorised across Doppler.
 
