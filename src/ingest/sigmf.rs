@@ -485,33 +485,28 @@ impl Recording {
     /// cf32 only when something asks); every other type is decoded here.
     fn build_cpi(&self, k: u64, bytes: &[u8]) -> Result<Cpi, IngestError> {
         let l = &self.layout;
-        let mut meta = self.cpi_meta(k);
-        if l.datatype.format == SampleFormat::Ci16 {
-            let mut iq = Vec::new();
-            decode_ci16(l.datatype.big_endian, l.channels, bytes, &mut iq);
+        let shape = (l.channels, l.pulses, l.samples);
+        let shape_err = |e: String| {
+            meta_err(
+                &self.data.label,
+                format!("internal error shaping CPI {k}: {e}"),
+            )
+        };
+        let meta = self.cpi_meta(k);
+        let mut cpi = if l.datatype.format == SampleFormat::Ci16 {
+            let iq = decode_ci16(l.datatype.big_endian, l.channels, bytes);
             let scale = if l.raw_counts { 1.0 } else { CI16_SCALE };
-            meta.received_at = Some(std::time::Instant::now());
-            return Cpi::from_ci16(meta, (l.channels, l.pulses, l.samples), iq, scale).map_err(
-                |e| {
-                    meta_err(
-                        &self.data.label,
-                        format!("internal error shaping CPI {k}: {e}"),
-                    )
-                },
-            );
-        }
-        let mut samples = Vec::new();
-        decode_cpi(l.datatype, l.raw_counts, l.channels, bytes, &mut samples);
-        let samples =
-            Array3::from_shape_vec((l.channels, l.pulses, l.samples), samples).map_err(|e| {
-                meta_err(
-                    &self.data.label,
-                    format!("internal error shaping CPI {k}: {e}"),
-                )
-            })?;
+            Cpi::from_ci16(meta, shape, iq, scale).map_err(|e| shape_err(e.to_string()))?
+        } else {
+            let mut samples = Vec::new();
+            decode_cpi(l.datatype, l.raw_counts, l.channels, bytes, &mut samples);
+            let samples =
+                Array3::from_shape_vec(shape, samples).map_err(|e| shape_err(e.to_string()))?;
+            Cpi::new(meta, samples)
+        };
         // Its last sample is here now: the start of its output latency.
-        meta.received_at = Some(std::time::Instant::now());
-        Ok(Cpi::new(meta, samples))
+        cpi.meta.received_at = Some(std::time::Instant::now());
+        Ok(cpi)
     }
 }
 
@@ -623,43 +618,28 @@ pub fn decode_cpi(
 pub const CI16_SCALE: f32 = 1.0 / 32768.0;
 
 /// Reorders the raw bytes of a ci16 CPI in file order (pulse, sample,
-/// channel) into `out` (cleared first): interleaved (I, Q) counts in host
-/// order, `[channel][pulse][sample]` (channel `c` of sample position `j` at
+/// channel) into interleaved (I, Q) counts in host order,
+/// `[channel][pulse][sample]` (channel `c` of sample position `j` at
 /// `2 * (c * positions + j)`), unscaled. Trailing bytes that do not make a
 /// whole sample position of all channels are ignored, as in [`decode_cpi`].
-pub fn decode_ci16(big_endian: bool, channels: usize, bytes: &[u8], out: &mut Vec<i16>) {
-    let channels = channels.max(1);
+pub fn decode_ci16(big_endian: bool, channels: usize, bytes: &[u8]) -> Vec<i16> {
     let (words, _) = bytes.as_chunks::<4>();
-    let whole = words.len() - words.len() % channels;
-    let words = words.get(..whole).unwrap_or_default();
-    let pair = move |w: &[u8; 4]| {
+    let count = move |b: [u8; 2]| {
         if big_endian {
-            [
-                i16::from_be_bytes([w[0], w[1]]),
-                i16::from_be_bytes([w[2], w[3]]),
-            ]
+            i16::from_be_bytes(b)
         } else {
-            [
-                i16::from_le_bytes([w[0], w[1]]),
-                i16::from_le_bytes([w[2], w[3]]),
-            ]
+            i16::from_le_bytes(b)
         }
     };
-    out.clear();
-    out.reserve(2 * words.len());
-    if channels == 1 {
-        out.extend(words.iter().flat_map(pair));
-    } else {
-        for c in 0..channels {
-            out.extend(words.iter().skip(c).step_by(channels).flat_map(pair));
-        }
-    }
+    let mut out = Vec::new();
+    channel_planes(words, channels, &mut out, move |w: &[u8; 4]| {
+        [count([w[0], w[1]]), count([w[2], w[3]])]
+    });
+    out.into_flattened()
 }
 
 /// Splits `bytes` into W-byte components, pairs them into (I, Q), and
-/// replaces `out` with the channel planes one after another (channel `c` of
-/// sample position `j` at `c * positions + j`). Building by `extend` writes
-/// each output value once (no zero fill first).
+/// replaces `out` with the channel planes (see [`channel_planes`]).
 #[inline(always)]
 fn deinterleave<const W: usize>(
     bytes: &[u8],
@@ -667,19 +647,35 @@ fn deinterleave<const W: usize>(
     channels: usize,
     component: impl Fn([u8; W]) -> f32 + Copy,
 ) {
-    let channels = channels.max(1);
     let (components, _) = bytes.as_chunks::<W>();
     let (pairs, _) = components.as_chunks::<2>();
-    let whole = pairs.len() - pairs.len() % channels;
-    let pairs = pairs.get(..whole).unwrap_or_default();
-    let to_complex = move |&[re, im]: &[[u8; W]; 2]| Complex32::new(component(re), component(im));
+    channel_planes(pairs, channels, out, move |&[re, im]: &[[u8; W]; 2]| {
+        Complex32::new(component(re), component(im))
+    });
+}
+
+/// Replaces `out` with `sample` of each of `positions` (file order: sample
+/// position, then channel) as channel planes one after another (channel `c`
+/// of sample position `j` at `c * positions + j`). Positions that do not
+/// hold all channels are dropped. Building by `extend` writes each output
+/// value once (no zero fill first).
+#[inline(always)]
+fn channel_planes<S, T>(
+    positions: &[S],
+    channels: usize,
+    out: &mut Vec<T>,
+    sample: impl Fn(&S) -> T + Copy,
+) {
+    let channels = channels.max(1);
+    let whole = positions.len() - positions.len() % channels;
+    let positions = positions.get(..whole).unwrap_or_default();
     out.clear();
-    out.reserve(pairs.len());
+    out.reserve(positions.len());
     if channels == 1 {
-        out.extend(pairs.iter().map(to_complex));
+        out.extend(positions.iter().map(sample));
     } else {
         for c in 0..channels {
-            out.extend(pairs.iter().skip(c).step_by(channels).map(to_complex));
+            out.extend(positions.iter().skip(c).step_by(channels).map(sample));
         }
     }
 }
