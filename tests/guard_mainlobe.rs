@@ -4,15 +4,14 @@
 //! target's own training cells. Checked against the simulator's truth and
 //! against a direct (time-domain) correlation of the pulse.
 
+mod common;
+
 use rustfft::num_complex::{Complex32, Complex64};
 use tews::dsp::cfar::CfarKind;
 use tews::dsp::waveform::replica;
-use tews::ingest::sigmf::Recording;
-use tews::pipeline;
 use tews::plots::Plot;
-use tews::process::cpu::CpuChain;
 use tews::process::{ChainPlan, ProcessConfig};
-use tews::sim::{Scenario, TargetTruth, simulate};
+use tews::sim::{Scenario, TargetTruth};
 
 /// 16 x 256 CPIs, 5 us pulse of 2 MHz at 10 MHz (5 samples per resolution
 /// cell). Element SNR 0 dB: 29 dB of coherent gain (50 samples x 16 pulses)
@@ -44,22 +43,7 @@ snr_db = 0.0
 "#;
 
 fn run(config: &ProcessConfig) -> (ChainPlan, Vec<Plot>, Vec<TargetTruth>) {
-    let scenario = Scenario::from_toml_str(SCENARIO, "guard scenario").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let truth = simulate(&scenario, 11, &dir.path().join("rec")).unwrap();
-    let recording = Recording::open(&dir.path().join("rec.sigmf-meta")).unwrap();
-    let plan = ChainPlan::new(&recording.params, config).unwrap();
-    let mut chain = CpuChain::new(plan.clone());
-    let mut plots = Vec::new();
-    pipeline::run(
-        recording.cpis().unwrap(),
-        &recording.params,
-        &mut chain,
-        tews::output::Outputs::start(vec![], 1),
-        |_, _, p| plots.extend_from_slice(p),
-    )
-    .unwrap();
-    (plan, plots, truth.targets)
+    common::simulate_and_detect(SCENARIO, 11, config)
 }
 
 /// Targets with a plot in their CPI within one range bin of the truth.
@@ -111,12 +95,9 @@ fn a_fixed_three_cell_guard_masks_the_same_targets_and_says_so() {
 
 #[test]
 fn mainlobe_guard_agrees_with_a_direct_correlation() {
-    let scenario = Scenario::from_toml_str(SCENARIO, "guard scenario").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    simulate(&scenario, 1, &dir.path().join("rec")).unwrap();
-    let params = Recording::open(&dir.path().join("rec.sigmf-meta"))
+    let params = Scenario::from_toml_str(SCENARIO, "guard scenario")
         .unwrap()
-        .params;
+        .radar_params();
     let plan = ChainPlan::new(&params, &ProcessConfig::default()).unwrap();
     // On-grid response y[k] = sum_l s[l + k] conj(s_w[l]) of the untapered
     // echo through the tapered replica, by the definition.

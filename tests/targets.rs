@@ -2,12 +2,11 @@
 //! truth (the simulator itself is checked against an independent NumPy model
 //! in tests/sim_numpy.rs).
 
-use tews::ingest::sigmf::Recording;
-use tews::pipeline;
+mod common;
+
 use tews::plots::Plot;
-use tews::process::cpu::CpuChain;
-use tews::process::{ChainPlan, ProcessConfig};
-use tews::sim::{Scenario, TargetTruth, simulate};
+use tews::process::ProcessConfig;
+use tews::sim::TargetTruth;
 
 const RADAR: &str = r#"
 start_time = "2025-06-01T12:00:00Z"
@@ -36,23 +35,8 @@ fn target(range_m: f64, rate_mps: f64, snr_db: f64) -> String {
 /// returns (plots, truth records).
 fn run(cpis: u64, targets: &[String], seed: u64) -> (Vec<Plot>, Vec<TargetTruth>) {
     let text = format!("num_cpis = {cpis}\n{RADAR}\n{}", targets.join("\n"));
-    let scenario = Scenario::from_toml_str(&text, "test scenario").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = dir.path().join("rec");
-    let truth = simulate(&scenario, seed, &prefix).unwrap();
-    let recording = Recording::open(&dir.path().join("rec.sigmf-meta")).unwrap();
-    let plan = ChainPlan::new(&recording.params, &ProcessConfig::default()).unwrap();
-    let mut chain = CpuChain::new(plan);
-    let mut plots = Vec::new();
-    pipeline::run(
-        recording.cpis().unwrap(),
-        &recording.params,
-        &mut chain,
-        tews::output::Outputs::start(vec![], 1),
-        |_, _, p| plots.extend_from_slice(p),
-    )
-    .unwrap();
-    (plots, truth.targets)
+    let (_, plots, truth) = common::simulate_and_detect(&text, seed, &ProcessConfig::default());
+    (plots, truth)
 }
 
 fn doppler_distance(a: f64, b: f64) -> f64 {

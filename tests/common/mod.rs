@@ -80,3 +80,34 @@ pub fn gpu() -> Option<&'static tews::process::gpu::GpuContext> {
     )?;
     ctx.as_ref().ok()
 }
+
+/// Simulates the scenario `scenario_toml` with `seed`, reads the recording
+/// back and runs it through the CPU chain with `config`: the plan, the plots
+/// and the simulator's truth.
+pub fn simulate_and_detect(
+    scenario_toml: &str,
+    seed: u64,
+    config: &tews::process::ProcessConfig,
+) -> (
+    tews::process::ChainPlan,
+    Vec<tews::plots::Plot>,
+    Vec<tews::sim::TargetTruth>,
+) {
+    let scenario = tews::sim::Scenario::from_toml_str(scenario_toml, "test scenario").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let truth = tews::sim::simulate(&scenario, seed, &dir.path().join("rec")).unwrap();
+    let recording =
+        tews::ingest::sigmf::Recording::open(&dir.path().join("rec.sigmf-meta")).unwrap();
+    let plan = tews::process::ChainPlan::new(&recording.params, config).unwrap();
+    let mut chain = tews::process::cpu::CpuChain::new(plan.clone());
+    let mut plots = Vec::new();
+    tews::pipeline::run(
+        recording.cpis().unwrap(),
+        &recording.params,
+        &mut chain,
+        tews::output::Outputs::start(vec![], 1),
+        |_, _, p| plots.extend_from_slice(p),
+    )
+    .unwrap();
+    (plan, plots, truth.targets)
+}
