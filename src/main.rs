@@ -544,7 +544,7 @@ fn describe_cfar(summary: &mut Summary, plan: &ChainPlan, config: &ProcessConfig
     summary.cfar_mainlobe_guard_range = plan.mainlobe_guard_range;
     if let Some(note) = &plan.guard_note {
         tracing::warn!("{note}");
-    } else if plan.window.guard_range > CfarWindow::default().guard_range {
+    } else if plan.window.guard_range > config.window.guard_range {
         tracing::info!(
             "CFAR range guard widened to {} cells to cover the compressed pulse's mainlobe",
             plan.window.guard_range
