@@ -10,6 +10,7 @@ pub mod bench;
 pub mod cpi;
 pub mod demo;
 pub mod dsp;
+pub mod geo;
 pub mod ingest;
 pub mod metrics;
 pub mod output;
