@@ -1,0 +1,212 @@
+//! `tews run` with a recording: stream it through the chain into the outputs.
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use tews::ingest::sigmf::Recording;
+use tews::output::{OutputSpec, Outputs, PlotSink};
+use tews::pipeline::{self, Summary};
+use tews::process::{Backend, ChainPlan};
+
+use super::live::cmd_run_live;
+use super::{BackendChoice, ProcessArgs, describe_cfar, make_backend, write_summary};
+
+#[derive(Args)]
+pub(crate) struct RunArgs {
+    /// Recording: NAME.sigmf-meta, NAME.sigmf-data, NAME or NAME.sigmf (archive);
+    /// or live VITA 49.2 packets: vrt+udp://ADDR:PORT (needs --site with [radar]).
+    #[arg(long)]
+    pub(crate) input: PathBuf,
+    /// Live input: stop after N CPIs were processed or dropped.
+    #[arg(long)]
+    pub(crate) max_cpis: Option<u64>,
+    /// Live input: stop after this many seconds without a packet.
+    #[arg(long)]
+    pub(crate) idle_timeout_s: Option<f64>,
+    /// Live input: serve Prometheus metrics at http://ADDR:PORT/metrics.
+    #[arg(long)]
+    pub(crate) metrics: Option<String>,
+    /// Where plots go: jsonl:PATH, jsonl:- (stdout), asterix-file:PATH or
+    /// asterix+udp://HOST:PORT[?ttl=N&iface=ADDR&loop=0|1&max_datagram=N] or
+    /// nats://HOST:PORT (ASTERIX and NATS need --site). Repeatable; default jsonl:-.
+    #[arg(long = "output")]
+    pub(crate) outputs: Vec<String>,
+    /// Processing backend.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub(crate) backend: BackendChoice,
+    /// Write the run summary (JSON) here.
+    #[arg(long)]
+    pub(crate) summary: Option<PathBuf>,
+    /// Keep integer samples as raw counts instead of scaling to full scale 1.0.
+    #[arg(long)]
+    pub(crate) raw_counts: bool,
+    /// Site configuration (TOML, see tews::site): SAC/SIC and names for the
+    /// sharing outputs; with a recording, the recording's radar keys win.
+    #[arg(long)]
+    pub(crate) site: Option<PathBuf>,
+    /// Play the recording this many times back to back (CPI index and time
+    /// continue), e.g. to feed a sharing output for longer.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) repeat: u64,
+    /// Release CPIs at this rate (per second) as a live sensor would,
+    /// instead of as fast as they can be read.
+    #[arg(long)]
+    pub(crate) cpi_rate: Option<f64>,
+    #[command(flatten)]
+    pub(crate) process: ProcessArgs,
+}
+
+pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
+    // Validate everything before any output is created or anything is logged.
+    let specs: Vec<OutputSpec> = if args.outputs.is_empty() {
+        vec![OutputSpec::JsonLines(None)]
+    } else {
+        args.outputs
+            .iter()
+            .map(|s| s.parse())
+            .collect::<Result<_, _>>()?
+    };
+    let site = args
+        .site
+        .as_deref()
+        .map(tews::site::SiteConfig::load)
+        .transpose()?;
+    if site.is_none()
+        && let Some(spec) = args.outputs.iter().find(|s| s.starts_with("asterix"))
+    {
+        // No guessed data source is ever sent: SAC/SIC come from the site.
+        bail!("output \"{spec}\": ASTERIX needs the site's SAC/SIC: give --site SITE.toml");
+    }
+    if site.is_none()
+        && let Some(spec) = args.outputs.iter().find(|s| s.starts_with("nats:"))
+    {
+        bail!(
+            "output \"{spec}\": NATS needs the site's names and sharing settings: give --site SITE.toml"
+        );
+    }
+    if let Some(input) = args.input.to_str().filter(|s| s.contains("://")) {
+        return cmd_run_live(args, input, specs, site);
+    }
+    if let Some(flag) = [
+        args.max_cpis.map(|_| "--max-cpis"),
+        args.idle_timeout_s.map(|_| "--idle-timeout-s"),
+        args.metrics.as_ref().map(|_| "--metrics"),
+    ]
+    .into_iter()
+    .flatten()
+    .next()
+    {
+        bail!(
+            "{flag}: only for live input (--input vrt+udp://ADDR:PORT), not the recording {}",
+            args.input.display()
+        );
+    }
+    let recording = Recording::open_with(
+        &args.input,
+        tews::ingest::sigmf::OpenOptions {
+            raw_counts: args.raw_counts,
+        },
+    )?;
+    let specs: Vec<OutputSpec> = match &site {
+        Some(site) => {
+            let asterix = tews::output::asterix::cat048::Cat048Config {
+                site: tews::output::asterix::SiteId {
+                    sac: site.site.sac,
+                    sic: site.site.sic,
+                },
+                simulated: recording.simulated,
+            };
+            specs
+                .into_iter()
+                .map(|s| s.with_asterix(asterix).with_site(site, asterix))
+                .collect()
+        }
+        None => specs,
+    };
+    let config = args.process.config();
+    let plan = ChainPlan::new(&recording.params, &config)?;
+    if let Some(rate) = args.cpi_rate
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        bail!("--cpi-rate {rate}: not a positive number of CPIs per second");
+    }
+    let pacing = tews::ingest::pacing::Pacing {
+        passes: args.repeat,
+        cpi_rate_hz: args.cpi_rate,
+    };
+    let backend = make_backend(args.backend, plan.clone())?;
+    let sinks: Vec<Box<dyn PlotSink>> = specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
+    let mut summary = process_recording(
+        &recording,
+        backend,
+        sinks,
+        &args.input,
+        pacing,
+        |_, _, _| {},
+    )?;
+    describe_cfar(&mut summary, &plan, &config);
+    if summary.fallbacks > 0 {
+        tracing::warn!(
+            "{} CPIs were processed on the CPU instead of the GPU",
+            summary.fallbacks
+        );
+    }
+    tracing::info!(
+        "{} CPIs ({} rejected), {} detections, {} plots in {:.2} s ({:.1} M samples/s)",
+        summary.cpis,
+        summary.cpis_rejected,
+        summary.detections,
+        summary.plots,
+        summary.seconds,
+        summary.samples_per_second / 1e6
+    );
+    if let Some(path) = &args.summary {
+        write_summary(path, &summary)?;
+    }
+    Ok(())
+}
+
+/// Streams `recording` through the CPU chain into `sinks`, with a progress
+/// bar on stderr when it is a terminal.
+pub(crate) fn process_recording(
+    recording: &Recording,
+    mut backend: Box<dyn Backend>,
+    sinks: Vec<Box<dyn PlotSink>>,
+    input: &Path,
+    pacing: tews::ingest::pacing::Pacing,
+    mut on_cpi: impl FnMut(u64, &tews::process::CpiDetections, &[tews::plots::Plot]),
+) -> Result<Summary> {
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(recording.num_cpis * pacing.passes);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} CPI {pos}/{len} [{bar:40}] {per_sec} ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let p = &recording.params;
+    let pass_s = recording.num_cpis as f64 * p.pulses_per_cpi as f64 * p.pri_s;
+    let cpis =
+        tews::ingest::pacing::Paced::new(|| recording.cpis(), recording.num_cpis, pass_s, pacing);
+    let mut summary = pipeline::run(
+        cpis,
+        &recording.params,
+        backend.as_mut(),
+        Outputs::start(sinks, tews::output::fanout::DEFAULT_QUEUE_CPIS),
+        |k, d, p| {
+            bar.inc(1);
+            on_cpi(k, d, p);
+        },
+    )
+    .with_context(|| format!("processing {}", input.display()))?;
+    bar.finish_and_clear();
+    summary.input = input.display().to_string();
+    Ok(summary)
+}
