@@ -78,6 +78,7 @@ pub fn synthetic(pulses: usize, samples: usize) -> (RadarParams, Cpi) {
         num_channels: 1,
         sum_channel: 0,
         channel_names: vec![],
+        monopulse: None,
     };
     let mut state: u32 = 0x1234_5678;
     let mut uniform = move || {

@@ -7,9 +7,8 @@
 
 use crate::cpi::Cpi;
 use crate::output::{OutputError, OutputStats, Outputs};
-use crate::plots::{Plot, extract_plots};
+use crate::plots::{Plot, PlotMaker};
 use crate::process::{Backend, CpiDetections, ProcessError, Processed};
-use crate::radar::RadarParams;
 use serde::Serialize;
 use std::fmt::Display;
 use std::sync::mpsc::sync_channel;
@@ -47,6 +46,11 @@ pub struct Summary {
     pub detections: u64,
     /// Plots reported.
     pub plots: u64,
+    /// Plots whose angles were measured by monopulse.
+    pub monopulse_plots: u64,
+    /// Plots of a monopulse radar whose estimate fell outside the calibrated
+    /// span (or was not finite): they carry the beam's angles.
+    pub monopulse_outside_span: u64,
     /// Wall time of the run, seconds (reading, processing, writing).
     pub seconds: f64,
     /// Complex samples of the detection channel processed per second of wall time.
@@ -101,7 +105,7 @@ pub enum RunError {
 /// (a file output stays `.partial`).
 pub fn run<I, E>(
     cpis: I,
-    params: &RadarParams,
+    plot_maker: &PlotMaker,
     backend: &mut dyn Backend,
     outputs: Outputs,
     mut on_cpi: impl FnMut(u64, &CpiDetections, &[Plot]),
@@ -115,7 +119,7 @@ where
         backend: backend.name().to_string(),
         ..Summary::default()
     };
-    let samples_per_cpi = params.samples_per_cpi() as f64;
+    let samples_per_cpi = plot_maker.params().samples_per_cpi() as f64;
     // A backend that takes ci16 CPIs as counts gets them unconverted; any
     // other gets cf32 made here, on the ingest thread, overlapping the
     // processing of the CPI before (as the readers decoded before), and
@@ -159,7 +163,9 @@ where
                         }
                         Err(e) => return Err(RunError::Process(e)),
                     };
-                    let plots = extract_plots(&found.detections, params, &cpi.meta);
+                    let (plots, angles) = plot_maker.plots(&found.detections, &cpi);
+                    summary.monopulse_plots += angles.monopulse_plots;
+                    summary.monopulse_outside_span += angles.monopulse_outside_span;
                     summary.cells_tested += found.cells_tested;
                     summary.detections += found.detections.len() as u64;
                     summary.plots += plots.len() as u64;

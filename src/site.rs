@@ -134,6 +134,7 @@ impl SiteRadar {
             num_channels: 1,
             sum_channel: 0,
             channel_names: vec![],
+            monopulse: None,
         }
     }
 

@@ -401,7 +401,11 @@ fn run_pipeline(rec: &Recording, backend: &mut dyn Backend) -> (pipeline::Summar
     let mut plots = Vec::new();
     let summary = pipeline::run(
         rec.cpis().unwrap(),
-        &rec.params,
+        &tews::plots::PlotMaker::new(
+            &rec.params,
+            &ChainPlan::new(&rec.params, &ProcessConfig::default()).unwrap(),
+            rec.site(),
+        ),
         backend,
         tews::output::Outputs::start(Vec::new(), 2),
         |_, _, p| plots.extend_from_slice(p),

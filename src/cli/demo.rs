@@ -39,8 +39,10 @@ pub(crate) fn cmd_demo(args: &DemoArgs) -> Result<()> {
     let mut plots = Vec::new();
     // The demo stays on the CPU: it is the reference the README quotes.
     let backend: Box<dyn Backend> = Box::new(CpuChain::new(plan.clone()));
+    let plot_maker = tews::plots::PlotMaker::new(&recording.params, &plan, recording.site());
     let mut summary = process_recording(
         &recording,
+        &plot_maker,
         backend,
         sinks,
         &meta_path,

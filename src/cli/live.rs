@@ -52,6 +52,8 @@ pub(crate) fn cmd_run_live(
     }
     let config = args.process.config();
     let plan = ChainPlan::new(&params, &config)?;
+    // The site's position ([site] latitude_deg, longitude_deg, height_m).
+    let site_position: Option<tews::geo::Geodetic> = None; // SITE-POSITION: wired with the [site] keys
     // Handlers before the socket is announced: a signal is then always a clean stop.
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -101,7 +103,9 @@ pub(crate) fn cmd_run_live(
     let cpis = source
         .cpis()
         .context("the receiver's CPIs are taken once")?;
-    let result = pipeline::run(cpis, &params, backend.as_mut(), outputs, |k, d, p| {
+    let plot_maker = tews::plots::PlotMaker::new(&params, &plan, site_position);
+    tracing::info!("{}", plot_maker.describe_angles());
+    let result = pipeline::run(cpis, &plot_maker, backend.as_mut(), outputs, |k, d, p| {
         let latency_s = shared.take_arrival(k).map(|t| t.elapsed().as_secs_f64());
         if let Some(m) = &metrics {
             m.observe_cpi(d.detections.len() as u64, p.len() as u64, latency_s);

@@ -138,8 +138,10 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
     };
     let backend = make_backend(args.backend, plan.clone())?;
     let sinks: Vec<Box<dyn PlotSink>> = specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
+    let plot_maker = tews::plots::PlotMaker::new(&recording.params, &plan, recording.site());
     let mut summary = process_recording(
         &recording,
+        &plot_maker,
         backend,
         sinks,
         &args.input,
@@ -172,6 +174,7 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
 /// bar on stderr when it is a terminal.
 pub(crate) fn process_recording(
     recording: &Recording,
+    plot_maker: &tews::plots::PlotMaker,
     mut backend: Box<dyn Backend>,
     sinks: Vec<Box<dyn PlotSink>>,
     input: &Path,
@@ -195,9 +198,10 @@ pub(crate) fn process_recording(
     let pass_s = recording.num_cpis as f64 * p.pulses_per_cpi as f64 * p.pri_s;
     let cpis =
         tews::ingest::pacing::Paced::new(|| recording.cpis(), recording.num_cpis, pass_s, pacing);
+    tracing::info!("{}", plot_maker.describe_angles());
     let mut summary = pipeline::run(
         cpis,
-        &recording.params,
+        plot_maker,
         backend.as_mut(),
         Outputs::start(sinks, tews::output::fanout::DEFAULT_QUEUE_CPIS),
         |k, d, p| {

@@ -72,10 +72,18 @@ impl Geodetic {
     ) -> Result<Self, SitePositionError> {
         let err = |key, value, why| Err(SitePositionError { key, value, why });
         if !(-90.0..=90.0).contains(&latitude_deg) {
-            return err("latitude_deg", latitude_deg, "must be within [-90, 90] degrees");
+            return err(
+                "latitude_deg",
+                latitude_deg,
+                "must be within [-90, 90] degrees",
+            );
         }
         if !(-180.0..=360.0).contains(&longitude_deg) {
-            return err("longitude_deg", longitude_deg, "must be within [-180, 360] degrees");
+            return err(
+                "longitude_deg",
+                longitude_deg,
+                "must be within [-180, 360] degrees",
+            );
         }
         if !(SITE_MIN_HEIGHT_M..=SITE_MAX_HEIGHT_M).contains(&height_m) {
             return err(
@@ -93,7 +101,10 @@ impl Geodetic {
 
     /// ECEF position, metres.
     pub fn to_ecef(&self) -> Vector3<f64> {
-        let (lat, lon) = (self.latitude_deg.to_radians(), self.longitude_deg.to_radians());
+        let (lat, lon) = (
+            self.latitude_deg.to_radians(),
+            self.longitude_deg.to_radians(),
+        );
         let (sl, cl) = lat.sin_cos();
         let n = WGS84_A_M / (1.0 - WGS84_E2 * sl * sl).sqrt();
         let r = (n + self.height_m) * cl;
@@ -258,9 +269,12 @@ impl BeamFrame {
     /// (`theta_az_deg`, `theta_el_deg`); `None` when no such direction exists
     /// (`sin^2 theta_az + sin^2 theta_el > 1`).
     pub fn direction(&self, theta_az_deg: f64, theta_el_deg: f64) -> Option<Vector3<f64>> {
-        let (u, v) = (theta_az_deg.to_radians().sin(), theta_el_deg.to_radians().sin());
+        let (u, v) = (
+            theta_az_deg.to_radians().sin(),
+            theta_el_deg.to_radians().sin(),
+        );
         let w2 = 1.0 - u * u - v * v;
-        if !(w2 >= 0.0) {
+        if w2.is_nan() || w2 < 0.0 {
             return None;
         }
         Some(self.boresight * w2.sqrt() + self.e_az * u + self.e_el * v)
@@ -268,7 +282,11 @@ impl BeamFrame {
 
     /// Azimuth (degrees in [0, 360)) and elevation of the direction at
     /// beam-frame offsets; `None` as for [`BeamFrame::direction`].
-    pub fn azimuth_elevation_deg(&self, theta_az_deg: f64, theta_el_deg: f64) -> Option<(f64, f64)> {
+    pub fn azimuth_elevation_deg(
+        &self,
+        theta_az_deg: f64,
+        theta_el_deg: f64,
+    ) -> Option<(f64, f64)> {
         self.direction(theta_az_deg, theta_el_deg).map(|t| {
             let (az, el, _) = azimuth_elevation_range(&t);
             (az, el)
@@ -337,15 +355,27 @@ mod tests {
         assert!((u - 0.7).abs() < 1e-12 && (v + 0.4).abs() < 1e-12);
         // One degree of azimuth at 35 deg elevation is cos(35 deg) of theta_az.
         let (u, _) = b.offsets_deg(&enu_direction(41.0, 35.0));
-        assert!((u - (1f64.to_radians().sin() * 35f64.to_radians().cos()).asin().to_degrees()).abs() < 1e-9);
+        assert!(
+            (u - (1f64.to_radians().sin() * 35f64.to_radians().cos())
+                .asin()
+                .to_degrees())
+            .abs()
+                < 1e-9
+        );
         assert!((u - 0.819).abs() < 1e-3);
         assert!(b.direction(80.0, 80.0).is_none());
     }
 
     #[test]
     fn site_bounds_name_the_key() {
-        assert_eq!(Geodetic::site(91.0, 0.0, 0.0).unwrap_err().key, "latitude_deg");
-        assert_eq!(Geodetic::site(0.0, f64::NAN, 0.0).unwrap_err().key, "longitude_deg");
+        assert_eq!(
+            Geodetic::site(91.0, 0.0, 0.0).unwrap_err().key,
+            "latitude_deg"
+        );
+        assert_eq!(
+            Geodetic::site(0.0, f64::NAN, 0.0).unwrap_err().key,
+            "longitude_deg"
+        );
         assert_eq!(Geodetic::site(0.0, 0.0, 1e9).unwrap_err().key, "height_m");
     }
 }

@@ -24,7 +24,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::IngestError;
 use crate::cpi::{Cpi, CpiMeta};
-use crate::radar::{RadarParams, Waveform};
+use crate::radar::{MONOPULSE_BEAMWIDTH_DEG, MONOPULSE_SLOPE, Monopulse, RadarParams, Waveform};
 
 /// Largest `radar:pulses_per_cpi` accepted.
 pub const MAX_PULSES_PER_CPI: u64 = 65_536;
@@ -432,6 +432,15 @@ impl Recording {
         let mut bytes = Vec::new();
         self.read_cpi_bytes(&mut file, k, &mut bytes)?;
         self.build_cpi(k, &bytes)
+    }
+
+    /// The site position (`core:geolocation`), when the recording has one.
+    pub fn site(&self) -> Option<crate::geo::Geodetic> {
+        self.geolocation.map(|[lon, lat, h]| crate::geo::Geodetic {
+            latitude_deg: lat,
+            longitude_deg: lon,
+            height_m: h,
+        })
     }
 
     /// Streams every CPI in order through one buffered reader and one reused
@@ -1031,6 +1040,7 @@ fn parse_meta(file: &str, bytes: &[u8]) -> Result<Meta, IngestError> {
         )));
     }
     let (channel_names, sum_channel) = parse_channels(&global, num_channels)?;
+    let monopulse = parse_monopulse(&global, &channel_names)?;
     let geolocation = match global.map.get("core:geolocation") {
         None => None,
         Some(v) => Some(parse_geolocation(&global, v)?),
@@ -1055,6 +1065,7 @@ fn parse_meta(file: &str, bytes: &[u8]) -> Result<Meta, IngestError> {
         num_channels: to_usize(num_channels)?,
         sum_channel,
         channel_names,
+        monopulse,
     };
     let captures = parse_captures(&top, pulses_per_cpi * samples_per_pulse)?;
     Ok(Meta {
@@ -1167,6 +1178,58 @@ fn parse_channels(
     Ok((names, sum_channel))
 }
 
+/// `radar:monopulse` (formats.md §1), checked before anything is processed:
+/// every key present and plausible, no unknown key, and a `sum` channel with
+/// at least one of `delta_az` / `delta_el` in `radar:channels`.
+fn parse_monopulse(
+    global: &Obj<'_>,
+    channel_names: &[String],
+) -> Result<Option<Monopulse>, IngestError> {
+    const KEY: &str = "radar:monopulse";
+    if !global.map.contains_key(KEY) {
+        return Ok(None);
+    }
+    let obj = global.obj_req(KEY, format!("{}{KEY}: ", global.ctx))?;
+    const KEYS: [&str; 4] = [
+        "beamwidth_az_deg",
+        "beamwidth_el_deg",
+        "slope_az",
+        "slope_el",
+    ];
+    if let Some(unknown) = obj.map.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(obj.err(format!(
+            "unknown key {unknown:?} (expected {})",
+            KEYS.join(", ")
+        )));
+    }
+    let (bw, slope) = (&MONOPULSE_BEAMWIDTH_DEG, &MONOPULSE_SLOPE);
+    let bw_what = format!("a beamwidth in degrees from {} to {}", bw.start(), bw.end());
+    let slope_what = format!(
+        "a monopulse slope from {} to {}",
+        slope.start(),
+        slope.end()
+    );
+    let monopulse = Monopulse {
+        beamwidth_az_deg: obj.f64_req("beamwidth_az_deg", &bw_what, |x| bw.contains(&x))?,
+        beamwidth_el_deg: obj.f64_req("beamwidth_el_deg", &bw_what, |x| bw.contains(&x))?,
+        slope_az: obj.f64_req("slope_az", &slope_what, |x| slope.contains(&x))?,
+        slope_el: obj.f64_req("slope_el", &slope_what, |x| slope.contains(&x))?,
+    };
+    let has = |name: &str| channel_names.iter().any(|n| n == name);
+    if !has("sum") || !(has("delta_az") || has("delta_el")) {
+        return Err(global.err(format!(
+            "key {KEY:?} is given but \"radar:channels\" ({}) does not name a \"sum\" channel \
+             and a \"delta_az\" or \"delta_el\" channel",
+            if channel_names.is_empty() {
+                "absent".to_string()
+            } else {
+                channel_names.join(", ")
+            }
+        )));
+    }
+    Ok(Some(monopulse))
+}
+
 fn parse_geolocation(global: &Obj<'_>, v: &Value) -> Result<[f64; 3], IngestError> {
     let key = "core:geolocation";
     let what =
@@ -1185,11 +1248,15 @@ fn parse_geolocation(global: &Obj<'_>, v: &Value) -> Result<[f64; 3], IngestErro
         [lon, lat, h] => [lon, lat, h],
         _ => return Err(bad()),
     };
-    let [lon, lat, _] = point;
-    if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
+    let [lon, lat, h] = point;
+    if !(-180.0..=180.0).contains(&lon)
+        || !(-90.0..=90.0).contains(&lat)
+        || crate::geo::Geodetic::site(lat, lon, h).is_err()
+    {
         return Err(global.bad(
             key,
-            "a point with longitude in [-180, 180] and latitude in [-90, 90] degrees",
+            "a point with longitude in [-180, 180] and latitude in [-90, 90] degrees \
+             and a height in [-1000, 25000] m",
             v,
         ));
     }

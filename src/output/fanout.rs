@@ -502,6 +502,7 @@ mod tests {
             doppler_bin: 0.0,
             cells: 1,
             received_at: Some(Instant::now()),
+            ..Plot::default()
         }
     }
 

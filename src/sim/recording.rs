@@ -158,6 +158,9 @@ fn global(sim: &Simulator, seed: u64) -> Value {
     if !p.channel_names.is_empty() {
         g.insert("radar:channels".into(), json!(p.channel_names));
     }
+    if let Some(m) = &p.monopulse {
+        g.insert("radar:monopulse".into(), json!(m));
+    }
     Value::Object(g)
 }
 

@@ -50,6 +50,7 @@ pub fn plot(
         doppler_bin: 0.0,
         cells: 1,
         received_at: None,
+        ..Plot::default()
     }
 }
 

@@ -325,6 +325,7 @@ mod tests {
             doppler_bin: 0.0,
             cells: 1,
             received_at: None,
+            ..Plot::default()
         }
     }
 

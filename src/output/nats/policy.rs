@@ -171,6 +171,7 @@ mod tests {
             doppler_bin: 2.0,
             cells: 4,
             received_at: None,
+            ..Plot::default()
         }
     }
 
