@@ -113,7 +113,7 @@ fn angles_match_truth_at_the_theoretical_accuracy_in_a_35_degree_beam() {
     let (_plan, plots, truth) = common::simulate_and_detect(&toml, 11, &ProcessConfig::default());
     let pairs = matched(&plots, &truth);
     assert!(pairs.len() >= 200, "only {} plots matched", pairs.len());
-    let (mut sum_az, mut sum_el, mut n) = (0.0, 0.0, 0usize);
+    let (mut sum_az, mut sum_el, mut sum_pos, mut n) = (0.0, 0.0, 0.0, 0usize);
     let mut naive_sq = 0.0;
     let mut by_target = vec![(0.0, 0.0, 0usize); OFFSETS.len()];
     for (p, t) in &pairs {
@@ -143,6 +143,23 @@ fn angles_match_truth_at_the_theoretical_accuracy_in_a_35_degree_beam() {
         );
         let e_az = wrap180(p.azimuth_deg - t.azimuth_deg);
         let e_el = p.elevation_deg - t.elevation_deg;
+        // Geolocation: the plot's WGS-84 position against the true one,
+        // within its angle and range accuracy (range: one bin).
+        let truth_pos = t.position.expect("scenario has a site").to_ecef();
+        let plot_pos = tews::geo::Geodetic {
+            latitude_deg: p.latitude_deg.unwrap(),
+            longitude_deg: p.longitude_deg.unwrap(),
+            height_m: p.height_m.unwrap(),
+        }
+        .to_ecef();
+        let cross = p.range_m * (sa * p.elevation_deg.to_radians().cos()).to_radians();
+        let tol = (cross.powi(2) + (p.range_m * se.to_radians()).powi(2) + 30f64.powi(2)).sqrt();
+        let miss = (plot_pos - truth_pos).norm();
+        assert!(
+            miss < 5.0 * tol,
+            "plot {p:?}: {miss} m from the truth (sigma {tol} m)"
+        );
+        sum_pos += (miss / tol).powi(2);
         sum_az += (e_az / sa).powi(2);
         sum_el += (e_el / se).powi(2);
         n += 1;
@@ -158,6 +175,12 @@ fn angles_match_truth_at_the_theoretical_accuracy_in_a_35_degree_beam() {
     eprintln!("{n} plots: RMS normalised error az {rms_az:.3}, el {rms_el:.3}");
     assert!((0.8..=1.25).contains(&rms_az), "azimuth RMS {rms_az}");
     assert!((0.8..=1.25).contains(&rms_el), "elevation RMS {rms_el}");
+    let pos_rms = (sum_pos / n as f64).sqrt();
+    eprintln!("RMS position miss / sigma {pos_rms:.3}");
+    assert!(
+        pos_rms < 1.5,
+        "geolocated plots miss the truth by {pos_rms} sigma RMS"
+    );
     let naive_rms = (naive_sq / n as f64).sqrt();
     assert!(
         naive_rms > 2.0,
