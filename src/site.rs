@@ -30,6 +30,8 @@
 //! silently ignored. Every error is one line naming the file, the key and the
 //! problem.
 
+pub use crate::output::identity::{SiteIdentity, is_subject_token};
+
 use crate::ingest::sigmf::{MAX_COMPLEX_PER_CPI, MAX_PULSES_PER_CPI, MAX_SAMPLES_PER_PULSE};
 use crate::radar::{RadarParams, Waveform};
 use serde::Deserialize;
@@ -69,32 +71,6 @@ pub enum SiteError {
         /// What is wrong with it.
         problem: String,
     },
-}
-
-/// The `[site]` table: this sensor's identity.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SiteIdentity {
-    /// Site name (a NATS subject token).
-    pub name: String,
-    /// Nation operating the site (a NATS subject token).
-    #[serde(default = "default_nation")]
-    pub nation: String,
-    /// Sensor name at the site (a NATS subject token).
-    #[serde(default = "default_sensor")]
-    pub sensor: String,
-    /// ASTERIX system area code (I048/010 SAC).
-    pub sac: u8,
-    /// ASTERIX system identification code (I048/010 SIC).
-    pub sic: u8,
-}
-
-fn default_nation() -> String {
-    "unset".into()
-}
-
-fn default_sensor() -> String {
-    "radar".into()
 }
 
 /// The `[radar]` table: static parameters of a live stream, with the SigMF
@@ -248,14 +224,6 @@ pub struct SiteConfig {
     /// [`crate::output::nats::policy`]).
     #[serde(default, rename = "partner")]
     pub partners: Vec<crate::output::nats::PartnerPolicy>,
-}
-
-/// True for a non-empty NATS subject token of letters, digits, '-' and '_'.
-pub fn is_subject_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl SiteConfig {

@@ -43,7 +43,10 @@ pub(crate) fn cmd_run_live(
     };
     let specs: Vec<OutputSpec> = specs
         .into_iter()
-        .map(|s| s.with_asterix(asterix).with_site(&site, asterix))
+        .map(|s| {
+            s.with_asterix(asterix)
+                .with_site(&site.site, &site.sharing, &site.partners, asterix)
+        })
         .collect();
     if args.repeat != 1 || args.cpi_rate.is_some() {
         bail!(

@@ -120,7 +120,14 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
             };
             specs
                 .into_iter()
-                .map(|s| s.with_asterix(asterix).with_site(site, asterix))
+                .map(|s| {
+                    s.with_asterix(asterix).with_site(
+                        &site.site,
+                        &site.sharing,
+                        &site.partners,
+                        asterix,
+                    )
+                })
                 .collect()
         }
         None => specs,

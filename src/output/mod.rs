@@ -5,10 +5,12 @@
 
 pub mod asterix;
 pub mod fanout;
+pub mod identity;
 mod jsonl;
 pub mod nats;
 
 pub use fanout::{OutputStats, Outputs, OutputsMonitor, Overflow};
+pub use identity::SiteIdentity;
 pub use jsonl::JsonLinesSink;
 
 use crate::plots::Plot;
@@ -138,16 +140,18 @@ impl OutputSpec {
     /// CAT048 identity too); other outputs are returned unchanged.
     pub fn with_site(
         self,
-        site: &crate::site::SiteConfig,
+        site: &SiteIdentity,
+        sharing: &nats::SharingConfig,
+        partners: &[nats::PartnerPolicy],
         asterix: asterix::cat048::Cat048Config,
     ) -> Self {
         match self {
             OutputSpec::Nats { server, .. } => OutputSpec::Nats {
                 settings: Some(Box::new(nats::NatsSettings {
                     server: server.clone(),
-                    site: site.site.clone(),
-                    sharing: site.sharing.clone(),
-                    partners: site.partners.clone(),
+                    site: site.clone(),
+                    sharing: sharing.clone(),
+                    partners: partners.to_vec(),
                     asterix,
                 })),
                 server,

@@ -47,9 +47,9 @@ pub use config::SharingConfig;
 pub use policy::PartnerPolicy;
 
 use crate::output::asterix::cat048::{Cat048Config, EncodeStats, encode_data_blocks};
+use crate::output::identity::SiteIdentity;
 use crate::output::{OutputError, PlotSink};
 use crate::plots::Plot;
-use crate::site::SiteIdentity;
 use async_nats::jetstream;
 use bytes::Bytes;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
