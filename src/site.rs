@@ -33,7 +33,7 @@
 pub use crate::output::identity::{SiteIdentity, is_subject_token};
 
 use crate::ingest::sigmf::{MAX_COMPLEX_PER_CPI, MAX_PULSES_PER_CPI, MAX_SAMPLES_PER_PULSE};
-use crate::radar::{RadarParams, Waveform};
+use crate::radar::{Monopulse, RadarParams, Waveform};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -93,13 +93,27 @@ pub struct SiteRadar {
     /// The transmitted pulse.
     pub waveform: Waveform,
     /// The receive channel's VRT stream ID; absent: the first stream seen.
+    /// Single-channel streams only (see `channels`).
     #[serde(default)]
     pub stream_id: Option<u32>,
+    /// Multi-channel (monopulse) receivers: the role of each receive
+    /// channel, e.g. `["sum", "delta_az", "delta_el"]` (formats.md §1
+    /// `radar:channels`); `sum` is required. Absent: one channel.
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// One VRT stream ID per entry of `channels`, in the same order.
+    #[serde(default)]
+    pub stream_ids: Vec<u32>,
+    /// `[radar.monopulse]`: the calibration (formats.md §1
+    /// `radar:monopulse`), needed for angles from difference channels.
+    #[serde(default)]
+    pub monopulse: Option<Monopulse>,
 }
 
 impl SiteRadar {
-    /// The radar parameters of the single-channel live stream.
+    /// The radar parameters of the live stream.
     pub fn params(&self) -> RadarParams {
+        let channels = self.channels.len().max(1);
         RadarParams {
             sample_rate_hz: self.sample_rate_hz,
             pulses_per_cpi: self.pulses_per_cpi,
@@ -107,11 +121,17 @@ impl SiteRadar {
             pri_s: self.pri_s,
             window_delay_s: self.window_delay_s,
             waveform: self.waveform,
-            num_channels: 1,
-            sum_channel: 0,
-            channel_names: vec![],
-            monopulse: None,
+            num_channels: channels,
+            sum_channel: self.channels.iter().position(|c| c == "sum").unwrap_or(0),
+            channel_names: self.channels.clone(),
+            monopulse: self.monopulse,
         }
+    }
+
+    /// The VRT stream ID of each channel, in `channels` order; empty for a
+    /// single channel.
+    pub fn channel_stream_ids(&self) -> Vec<Option<u32>> {
+        self.stream_ids.iter().map(|&id| Some(id)).collect()
     }
 
     /// Checks the values a parse cannot: positive, finite, within tews's limits.
@@ -192,6 +212,74 @@ impl SiteRadar {
                 ),
             );
         }
+        if !self.channels.is_empty() {
+            let has = |n: &str| self.channels.iter().any(|c| c == n);
+            if !has("sum") {
+                return bad(
+                    "channels",
+                    format!("{:?} has no \"sum\" channel", self.channels),
+                );
+            }
+            if let Some((i, c)) = self.channels.iter().enumerate().find(|(i, c)| {
+                !["sum", "delta_az", "delta_el"].contains(&c.as_str())
+                    || self.channels[..*i].contains(c)
+            }) {
+                return bad(
+                    "channels",
+                    format!(
+                        "entry {i} {c:?}: each of \"sum\", \"delta_az\", \"delta_el\" at most once"
+                    ),
+                );
+            }
+            if self.stream_ids.len() != self.channels.len() {
+                return bad(
+                    "stream_ids",
+                    format!(
+                        "{} stream IDs for {} channels: give one per channel, in order",
+                        self.stream_ids.len(),
+                        self.channels.len()
+                    ),
+                );
+            }
+            if let Some(i) = (1..self.stream_ids.len())
+                .find(|&i| self.stream_ids[..i].contains(&self.stream_ids[i]))
+            {
+                return bad(
+                    "stream_ids",
+                    format!("stream ID {} is given twice", self.stream_ids[i]),
+                );
+            }
+            if self.stream_id.is_some() {
+                return bad(
+                    "stream_id",
+                    "is for a single channel; with channels, give stream_ids".to_string(),
+                );
+            }
+            if self.monopulse.is_some() && !(has("delta_az") || has("delta_el")) {
+                return bad(
+                    "monopulse",
+                    "is given but channels has no \"delta_az\" or \"delta_el\"".to_string(),
+                );
+            }
+        } else if !self.stream_ids.is_empty() {
+            return bad(
+                "stream_ids",
+                "needs channels (one role per stream ID)".to_string(),
+            );
+        } else if self.monopulse.is_some() {
+            return bad(
+                "monopulse",
+                "needs channels with \"sum\" and \"delta_az\" and/or \"delta_el\"".to_string(),
+            );
+        }
+        if let Some(m) = &self.monopulse
+            && let Some((key, value)) = m.implausible()
+        {
+            return bad(
+                &format!("monopulse.{key}"),
+                format!("{value} is outside the accepted range"),
+            );
+        }
         if let Waveform::Lfm { bandwidth_hz, .. } = self.waveform
             && (!positive(bandwidth_hz) || bandwidth_hz > self.sample_rate_hz)
         {
@@ -268,6 +356,7 @@ impl SiteConfig {
         if let Some(radar) = &config.radar {
             radar.validate().map_err(invalid)?;
         }
+        config.position().map_err(invalid)?;
         config
             .sharing
             .validate()
@@ -284,6 +373,23 @@ impl SiteConfig {
             }
         }
         Ok(config)
+    }
+
+    /// The site's position from `[site]` `latitude_deg`, `longitude_deg`,
+    /// `height_m` (all three or none), checked as
+    /// [`crate::geo::Geodetic::site`] does; `Ok(None)` when not given.
+    pub fn position(&self) -> Result<Option<crate::geo::Geodetic>, (String, String)> {
+        let s = &self.site;
+        match (s.latitude_deg, s.longitude_deg, s.height_m) {
+            (None, None, None) => Ok(None),
+            (Some(lat), Some(lon), Some(h)) => crate::geo::Geodetic::site(lat, lon, h)
+                .map(Some)
+                .map_err(|e| (format!("site.{}", e.key), format!("{} {}", e.value, e.why))),
+            _ => Err((
+                "site.latitude_deg".into(),
+                "give latitude_deg, longitude_deg and height_m together, or none".into(),
+            )),
+        }
     }
 
     /// Reads, parses and validates a site configuration file.

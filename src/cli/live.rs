@@ -56,7 +56,9 @@ pub(crate) fn cmd_run_live(
     let config = args.process.config();
     let plan = ChainPlan::new(&params, &config)?;
     // The site's position ([site] latitude_deg, longitude_deg, height_m).
-    let site_position: Option<tews::geo::Geodetic> = None; // SITE-POSITION: wired with the [site] keys
+    let site_position = site
+        .position()
+        .map_err(|(key, problem)| anyhow::anyhow!("{key}: {problem}"))?;
     // Handlers before the socket is announced: a signal is then always a clean stop.
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -82,9 +84,11 @@ pub(crate) fn cmd_run_live(
             samples_per_pulse: params.samples_per_pulse,
             stream_id: radar.stream_id,
         },
+        stream_ids: radar.channel_stream_ids(),
+        sum_channel: params.sum_channel,
         sample_rate_hz: params.sample_rate_hz,
         window_delay_s: params.window_delay_s,
-        queue_cpis: udp::queue_cpis_for(params.samples_per_cpi() * 8),
+        queue_cpis: udp::queue_cpis_for(params.samples_per_cpi() * params.num_channels * 8),
         max_cpis: args.max_cpis,
         idle_timeout,
     };

@@ -55,7 +55,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::vrt::{AssemblerConfig, CpiAssembler, Packet, VrtCounters, parse};
+use super::vrt::{AssemblerConfig, MultiChannelAssembler, Packet, VrtCounters, parse};
 use crate::cpi::Cpi;
 
 /// `SO_RCVBUF` requested: 64 MiB, about half a second of 1 Gb/s.
@@ -193,8 +193,14 @@ pub fn queue_cpis_for(cpi_bytes: usize) -> usize {
 /// What the live reader is told.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
-    /// P, N and the stream ID.
+    /// P, N and the stream ID (single channel).
     pub assembler: AssemblerConfig,
+    /// Multi-channel input: one stream ID per receive channel, in the CPI's
+    /// channel order, the sum channel first; empty for a single channel
+    /// (`assembler.stream_id` then applies).
+    pub stream_ids: Vec<Option<u32>>,
+    /// Index of the sum channel in `stream_ids`.
+    pub sum_channel: usize,
     /// The site's sample rate, Hz: context packets must agree.
     pub sample_rate_hz: f64,
     /// The site's `radar.window_delay_s`: a packet's timestamp is its first
@@ -245,6 +251,9 @@ pub struct LiveStats {
     pub cpis_dropped_bad_frame: u64,
     /// Dropped: no context packet for the CPI.
     pub cpis_dropped_no_context: u64,
+    /// Multi-channel input: CPIs whose sum channel was whole but another
+    /// channel's packets were lost or damaged.
+    pub cpis_dropped_channel_missing: u64,
     /// Dropped: the context packet's sample rate differs from the site's.
     pub cpis_dropped_sample_rate: u64,
     /// Dropped: processing was behind and the ingest queue was full.
@@ -276,6 +285,7 @@ impl LiveStats {
         self.cpis_dropped_invalid_data = d.invalid_data;
         self.cpis_dropped_bad_frame = d.bad_frame;
         self.cpis_dropped_no_context = d.no_context;
+        self.cpis_dropped_channel_missing = d.channel_missing;
         self.cpis_incomplete = c.cpis_incomplete;
         self.cpis_dropped =
             d.total() + self.cpis_dropped_sample_rate + self.cpis_dropped_queue_full;
@@ -366,7 +376,11 @@ impl LiveSource {
             .recv_buffer = recv_buffer;
         let reader = Reader {
             socket,
-            assembler: CpiAssembler::new(config.assembler),
+            assembler: MultiChannelAssembler::new(
+                config.assembler,
+                &config.stream_ids,
+                config.sum_channel,
+            ),
             config,
             tx,
             shared: shared.clone(),
@@ -436,7 +450,7 @@ impl LiveSource {
 
 struct Reader {
     socket: UdpSocket,
-    assembler: CpiAssembler,
+    assembler: MultiChannelAssembler,
     config: LiveConfig,
     tx: SyncSender<Cpi>,
     shared: Arc<LiveShared>,
@@ -507,7 +521,7 @@ impl Reader {
     }
 
     fn publish(&mut self) {
-        self.stats.update(self.assembler.counters());
+        self.stats.update(&self.assembler.counters());
         let mut s = self.shared.stats.lock().unwrap_or_else(|e| e.into_inner());
         *s = self.stats.clone();
     }
@@ -523,7 +537,7 @@ impl Reader {
                 return Ok(false);
             }
         };
-        let ours = |id: u32, asm: &CpiAssembler| asm.stream_id().is_none_or(|s| s == id);
+        let ours = |id: u32, asm: &MultiChannelAssembler| asm.is_sum_stream(id);
         match &packet {
             Packet::Context(c) if ours(c.stream_id, &self.assembler) => {
                 let site = self.config.sample_rate_hz;

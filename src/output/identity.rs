@@ -7,8 +7,8 @@
 
 use serde::Deserialize;
 
-/// The `[site]` table: this sensor's identity.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// The `[site]` table: this sensor's identity (and where it stands).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteIdentity {
     /// Site name (a NATS subject token).
@@ -23,6 +23,16 @@ pub struct SiteIdentity {
     pub sac: u8,
     /// ASTERIX system identification code (I048/010 SIC).
     pub sic: u8,
+    /// WGS-84 latitude of the radar, degrees (with `longitude_deg` and
+    /// `height_m`: plots of live input are then geolocated).
+    #[serde(default)]
+    pub latitude_deg: Option<f64>,
+    /// WGS-84 longitude, degrees.
+    #[serde(default)]
+    pub longitude_deg: Option<f64>,
+    /// Height above the WGS-84 ellipsoid, metres.
+    #[serde(default)]
+    pub height_m: Option<f64>,
 }
 
 fn default_nation() -> String {
