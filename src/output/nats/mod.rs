@@ -691,6 +691,9 @@ mod tests {
             sensor: "radar-a".into(),
             sac: 1,
             sic: 2,
+            latitude_deg: None,
+            longitude_deg: None,
+            height_m: None,
         };
         let partner = |name: &str| PartnerPolicy {
             name: name.into(),
