@@ -371,7 +371,7 @@ fn lossy_replay(f: &Fixture, extra: &[&str]) -> serde_json::Value {
         !damaged.is_empty() && damaged.len() < 6,
         "the seed damages some CPIs, not all: {damaged:?}"
     );
-    let s = summary(&f, "lossy");
+    let s = summary(f, "lossy");
     let dropped = s["cpis_dropped"].as_u64().unwrap() + s["cpis_incomplete"].as_u64().unwrap();
     assert_eq!(dropped, damaged.len() as u64, "{s}");
     assert_eq!(s["cpis"].as_u64().unwrap(), 6 - damaged.len() as u64);
