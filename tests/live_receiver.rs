@@ -34,6 +34,8 @@ fn start(queue_cpis: usize, max_cpis: u64) -> (LiveSource, UdpSocket) {
                 samples_per_pulse: N,
                 stream_id: None,
             },
+            stream_ids: Vec::new(),
+            sum_channel: 0,
             sample_rate_hz: FS,
             window_delay_s: WINDOW_DELAY_S,
             queue_cpis,
