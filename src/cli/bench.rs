@@ -30,6 +30,13 @@ pub(crate) struct BenchArgs {
     /// Backend to time.
     #[arg(long, value_enum, default_value_t = BenchBackend::Cpu)]
     pub(crate) backend: BenchBackend,
+    /// Receive channels: 1, or 2-3 (sum plus difference channels) to also
+    /// time monopulse angles for --plots plots per CPI.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) channels: usize,
+    /// Plots per CPI for the monopulse timing (--channels 2 or 3).
+    #[arg(long, default_value_t = 50)]
+    pub(crate) plots: usize,
     /// Print one JSON object per backend instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
@@ -43,6 +50,12 @@ pub(crate) fn cmd_bench(args: &BenchArgs) -> Result<()> {
             "bench needs at least 8 pulses and 64 samples per pulse, got {} x {}",
             args.pulses,
             args.samples
+        );
+    }
+    if !(1..=3).contains(&args.channels) {
+        bail!(
+            "--channels {}: 1 (sum), 2 or 3 (sum and difference channels)",
+            args.channels
         );
     }
     let config = args.process.config();
@@ -68,6 +81,19 @@ pub(crate) fn cmd_bench(args: &BenchArgs) -> Result<()> {
             tews::bench::bench_gpu(ctx, args.pulses, args.samples, &config, 5, args.iterations)
                 .context("GPU bench")?,
         );
+    }
+    if args.channels > 1 {
+        for report in &mut reports {
+            report.monopulse = Some(tews::bench::bench_monopulse(
+                args.pulses,
+                args.samples,
+                args.channels,
+                args.plots,
+                &config,
+                args.iterations,
+                report.us_per_cpi,
+            )?);
+        }
     }
     for report in &reports {
         if args.json {

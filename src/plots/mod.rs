@@ -6,7 +6,7 @@ mod extract;
 pub mod monopulse;
 
 pub use extract::{extract_peaks, extract_plots, peak_offset};
-pub use monopulse::{AngleEstimate, MONOPULSE_SPAN_BEAMWIDTHS, MonopulseEstimator};
+pub use monopulse::{AngleEstimate, CellValues, MONOPULSE_SPAN_BEAMWIDTHS, MonopulseEstimator};
 
 use crate::cpi::Cpi;
 use crate::geo::{Geodetic, LocalFrame};
@@ -175,51 +175,67 @@ impl PlotMaker {
     }
 
     /// The plots of `cpi` from its `detections`, and the angle counts.
+    /// Each plot's angles cost `3 P L` complex multiply-adds, made in one
+    /// pass over each channel (see [`monopulse`]); the order is that of
+    /// [`extract_peaks`].
     pub fn plots(&self, detections: &[Detection], cpi: &Cpi) -> (Vec<Plot>, AngleCounts) {
+        let peaks = extract_peaks(detections, &self.params, &cpi.meta);
+        let values = self.angles.as_ref().map(|est| {
+            let cells: Vec<(usize, usize)> = peaks
+                .iter()
+                .map(|(_, d)| (d.range_bin as usize, d.doppler_bin as usize))
+                .collect();
+            est.cell_values(cpi, &cells)
+        });
         let mut counts = AngleCounts::default();
-        let plots = extract_peaks(detections, &self.params, &cpi.meta)
+        let plots = peaks
             .into_iter()
-            .map(|(mut plot, peak)| {
-                if let Some(est) = &self.angles {
-                    let snr = 10f64.powf(plot.snr_db / 10.0);
-                    match est.estimate(
-                        cpi,
-                        peak.range_bin as usize,
-                        peak.doppler_bin as usize,
-                        snr,
-                        cpi.meta.azimuth_deg,
-                        cpi.meta.elevation_deg,
-                    ) {
-                        AngleEstimate::Measured {
-                            azimuth_deg,
-                            elevation_deg,
-                            azimuth_sigma_deg,
-                            elevation_sigma_deg,
-                            ..
-                        } => {
-                            counts.monopulse_plots += 1;
-                            plot.azimuth_deg = azimuth_deg;
-                            plot.elevation_deg = elevation_deg;
-                            plot.azimuth_sigma_deg = azimuth_sigma_deg;
-                            plot.elevation_sigma_deg = elevation_sigma_deg;
-                            plot.angle_source = AngleSource::Monopulse;
-                        }
-                        AngleEstimate::OutsideSpan => counts.monopulse_outside_span += 1,
-                    }
-                }
-                if let Some(site) = &self.site {
-                    let g = Geodetic::from_ecef(&site.point_at(
-                        plot.azimuth_deg,
-                        plot.elevation_deg,
-                        plot.range_m,
-                    ));
-                    plot.latitude_deg = Some(g.latitude_deg);
-                    plot.longitude_deg = Some(g.longitude_deg);
-                    plot.height_m = Some(g.height_m);
-                }
-                plot
+            .enumerate()
+            .map(|(i, (plot, _))| {
+                self.finish(plot, values.as_ref().map(|v| &v[i]), cpi, &mut counts)
             })
             .collect();
         (plots, counts)
+    }
+
+    /// One plot's angles (from its peak cell's `values`) and position.
+    fn finish(
+        &self,
+        mut plot: Plot,
+        values: Option<&CellValues>,
+        cpi: &Cpi,
+        counts: &mut AngleCounts,
+    ) -> Plot {
+        if let (Some(est), Some(values)) = (&self.angles, values) {
+            let snr = 10f64.powf(plot.snr_db / 10.0);
+            match est.angles(values, snr, cpi.meta.azimuth_deg, cpi.meta.elevation_deg) {
+                AngleEstimate::Measured {
+                    azimuth_deg,
+                    elevation_deg,
+                    azimuth_sigma_deg,
+                    elevation_sigma_deg,
+                    ..
+                } => {
+                    counts.monopulse_plots += 1;
+                    plot.azimuth_deg = azimuth_deg;
+                    plot.elevation_deg = elevation_deg;
+                    plot.azimuth_sigma_deg = azimuth_sigma_deg;
+                    plot.elevation_sigma_deg = elevation_sigma_deg;
+                    plot.angle_source = AngleSource::Monopulse;
+                }
+                AngleEstimate::OutsideSpan => counts.monopulse_outside_span += 1,
+            }
+        }
+        if let Some(site) = &self.site {
+            let g = Geodetic::from_ecef(&site.point_at(
+                plot.azimuth_deg,
+                plot.elevation_deg,
+                plot.range_m,
+            ));
+            plot.latitude_deg = Some(g.latitude_deg);
+            plot.longitude_deg = Some(g.longitude_deg);
+            plot.height_m = Some(g.height_m);
+        }
+        plot
     }
 }
