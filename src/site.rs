@@ -29,10 +29,20 @@
 //! (formats.md §1). Unknown keys are errors, so a misspelt key is never
 //! silently ignored. Every error is one line naming the file, the key and the
 //! problem.
+//!
+//! `[radar]` is checked as a recording's meta is: rates and the carrier
+//! positive; 1 to 65 536 pulses per CPI, 1 to 4 194 304 samples per pulse,
+//! at most 2^28 samples per CPI; `pri_s` above 0 and at most 1 s;
+//! `window_delay_s` from 0 to less than `pri_s`, and the receive window
+//! (`window_delay_s + samples_per_pulse / sample_rate_hz`) must end by the
+//! next pulse (`pri_s`, to 1 ppm); the pulse no longer than `pri_s`, 1 to
+//! 4 194 304 samples long, an LFM's bandwidth at most the sample rate.
 
 pub use crate::output::identity::{SiteIdentity, is_subject_token};
 
-use crate::ingest::sigmf::{MAX_COMPLEX_PER_CPI, MAX_PULSES_PER_CPI, MAX_SAMPLES_PER_PULSE};
+use crate::ingest::sigmf::{
+    MAX_COMPLEX_PER_CPI, MAX_PRI_S, MAX_PULSES_PER_CPI, MAX_SAMPLES_PER_PULSE, receive_window_fits,
+};
 use crate::radar::{RadarParams, Waveform};
 use serde::Deserialize;
 use std::path::Path;
@@ -156,16 +166,36 @@ impl SiteRadar {
                 ),
             );
         }
-        if !positive(self.pri_s) {
+        if !(positive(self.pri_s) && self.pri_s <= MAX_PRI_S) {
             return bad(
                 "pri_s",
-                format!("{} is not a positive number of seconds", self.pri_s),
+                format!(
+                    "{} is not a positive number of seconds up to {MAX_PRI_S}",
+                    self.pri_s
+                ),
             );
         }
-        if !(self.window_delay_s.is_finite() && self.window_delay_s >= 0.0) {
+        if !(self.window_delay_s.is_finite()
+            && self.window_delay_s >= 0.0
+            && self.window_delay_s < self.pri_s)
+        {
             return bad(
                 "window_delay_s",
-                format!("{} is not a number of seconds >= 0", self.window_delay_s),
+                format!(
+                    "{:?} is not a number of seconds from 0 to less than radar.pri_s {} s",
+                    self.window_delay_s, self.pri_s
+                ),
+            );
+        }
+        let window_s = self.samples_per_pulse as f64 / self.sample_rate_hz;
+        if !receive_window_fits(self.window_delay_s, window_s, self.pri_s) {
+            return bad(
+                "samples_per_pulse",
+                format!(
+                    "the receive window (window_delay_s + samples_per_pulse / sample_rate_hz = \
+                     {} + {window_s} s) ends after the next pulse at pri_s = {} s",
+                    self.window_delay_s, self.pri_s
+                ),
             );
         }
         let t = self.waveform.pulse_width_s();

@@ -12,7 +12,8 @@ pub(crate) struct ReplayArgs {
     /// Destination: udp://HOST:PORT.
     #[arg(long)]
     pub(crate) to: String,
-    /// Speed: 1.0 = the recording's PRI timing, 2.0 twice as fast, max = no pacing.
+    /// Speed: 1.0 = the recording's PRI timing, 2.0 twice as fast (0.001 to
+    /// 1e6), max = no pacing.
     #[arg(long, default_value = "1.0")]
     pub(crate) rate: tews::replay::Rate,
     /// Samples per data packet (362 fits a 1500-byte Ethernet MTU).

@@ -50,8 +50,8 @@ pub(crate) struct RunArgs {
     /// continue), e.g. to feed a sharing output for longer.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) repeat: u64,
-    /// Release CPIs at this rate (per second) as a live sensor would,
-    /// instead of as fast as they can be read.
+    /// Release CPIs at this rate (per second, 0.001 to 1e6) as a live sensor
+    /// would, instead of as fast as they can be read.
     #[arg(long)]
     pub(crate) cpi_rate: Option<f64>,
     #[command(flatten)]
@@ -134,15 +134,12 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
     };
     let config = args.process.config();
     let plan = ChainPlan::new(&recording.params, &config)?;
-    if let Some(rate) = args.cpi_rate
-        && !(rate.is_finite() && rate > 0.0)
-    {
-        bail!("--cpi-rate {rate}: not a positive number of CPIs per second");
-    }
     let pacing = tews::ingest::pacing::Pacing {
         passes: args.repeat,
         cpi_rate_hz: args.cpi_rate,
     };
+    let last_cpi = recording.cpi_meta(recording.num_cpis.saturating_sub(1));
+    pacing.check(last_cpi.time_utc, recording.duration_s())?;
     let backend = make_backend(args.backend, plan.clone())?;
     let sinks: Vec<Box<dyn PlotSink>> = specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
     let mut summary = process_recording(
@@ -198,10 +195,12 @@ pub(crate) fn process_recording(
     } else {
         ProgressBar::hidden()
     };
-    let p = &recording.params;
-    let pass_s = recording.num_cpis as f64 * p.pulses_per_cpi as f64 * p.pri_s;
-    let cpis =
-        tews::ingest::pacing::Paced::new(|| recording.cpis(), recording.num_cpis, pass_s, pacing);
+    let cpis = tews::ingest::pacing::Paced::new(
+        || recording.cpis(),
+        recording.num_cpis,
+        recording.duration_s(),
+        pacing,
+    );
     let mut summary = pipeline::run(
         cpis,
         &recording.params,

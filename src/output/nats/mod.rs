@@ -304,9 +304,12 @@ impl NatsSink {
                 self.connecting = None;
                 if self.settings.sharing.jetstream {
                     let mut js = jetstream::new(client.clone());
-                    js.set_timeout(Duration::from_secs_f64(
-                        self.settings.sharing.publish_timeout_s.min(2.0),
-                    ));
+                    js.set_timeout(
+                        self.settings
+                            .sharing
+                            .publish_timeout()
+                            .min(Duration::from_secs(2)),
+                    );
                     self.js = Some(js);
                 }
                 self.client = Some(client);
@@ -333,7 +336,12 @@ impl NatsSink {
             retention: jetstream::stream::RetentionPolicy::Limits,
             discard: jetstream::stream::DiscardPolicy::Old,
             storage: jetstream::stream::StorageType::File,
-            max_age: Duration::from_secs_f64(s.stream_max_age_s),
+            max_age: s.stream_max_age().ok_or_else(|| {
+                self.fatal(format!(
+                    "[sharing] stream_max_age_s {} is not a usable age",
+                    s.stream_max_age_s
+                ))
+            })?,
             max_bytes: s.stream_max_bytes,
             num_replicas: s.stream_replicas,
             duplicate_window: Duration::from_secs(120),
@@ -560,7 +568,7 @@ impl PlotSink for NatsSink {
             return Ok(());
         }
         let mut messages = self.messages(plots);
-        let mut timeout = Duration::from_secs_f64(self.settings.sharing.publish_timeout_s);
+        let mut timeout = self.settings.sharing.publish_timeout();
         if self.outage {
             timeout = timeout.min(OUTAGE_WAIT);
         }
@@ -610,7 +618,7 @@ impl PlotSink for NatsSink {
 
     fn finish(&mut self) -> Result<(), OutputError> {
         if let Some(client) = self.client.clone() {
-            let timeout = Duration::from_secs_f64(self.settings.sharing.publish_timeout_s);
+            let timeout = self.settings.sharing.publish_timeout();
             let flushed = self
                 .rt
                 .block_on(async { tokio::time::timeout(timeout, client.flush()).await });
