@@ -393,3 +393,75 @@ fn a_cf64_recording_whose_cpi_is_over_1_gib_is_refused_from_its_meta() {
         &["big.sigmf-meta", "cf64_le", "1 GiB"],
     );
 }
+
+#[test]
+fn item_11_an_unwritable_summary_path_fails_before_processing() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = write_recording(dir.path(), "r", 2, |_| {});
+    let bad = dir.path().join("no-such-dir/summary.json");
+    // One line and nothing processed: no "N CPIs ... plots" line, the
+    // earlier plots untouched, no .partial.
+    assert_run_rejected(
+        dir.path(),
+        &rec,
+        &["--summary", bad.to_str().unwrap()],
+        &["no-such-dir/summary.json", "cannot write the summary"],
+    );
+    // Live input: refused before the first packet is read (it would
+    // otherwise wait for the digitizer, and put the plots in place although
+    // the summary is then lost).
+    let site = dir.path().join("site.toml");
+    std::fs::write(&site, SITE_RADAR).unwrap();
+    let plots = dir.path().join("live.jsonl");
+    let out = tews(&[
+        "-q",
+        "run",
+        "--input",
+        "vrt+udp://127.0.0.1:0",
+        "--site",
+        site.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--output",
+        &format!("jsonl:{}", plots.display()),
+        "--summary",
+        bad.to_str().unwrap(),
+        "--idle-timeout-s",
+        "0.2",
+    ]);
+    assert_one_line_error(&out, &["no-such-dir/summary.json"]);
+    assert!(!plots.exists() && !dir.path().join("live.jsonl.partial").exists());
+    // Replay: before anything is sent.
+    let out = tews(&[
+        "replay",
+        rec.to_str().unwrap(),
+        "--to",
+        "udp://127.0.0.1:9",
+        "--summary",
+        bad.to_str().unwrap(),
+    ]);
+    assert_one_line_error(&out, &["no-such-dir/summary.json"]);
+}
+
+#[test]
+fn item_11_a_file_output_goes_in_place_only_when_committed() {
+    use tews::output::{OutputSpec, Outputs};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plots.jsonl");
+    let partial = dir.path().join("plots.jsonl.partial");
+    let run = || {
+        std::fs::write(&path, "earlier plots\n").unwrap();
+        let spec: OutputSpec = format!("jsonl:{}", path.display()).parse().unwrap();
+        let outputs = Outputs::start(vec![spec.open().unwrap()], 2);
+        assert!(partial.exists());
+        outputs.finish_uncommitted().unwrap()
+    };
+    // A run that fails after its outputs finished: discarded.
+    drop(run());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "earlier plots\n");
+    assert!(!partial.exists());
+    // A run that succeeded: the new (empty) file replaces the earlier one.
+    run().commit().unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+    assert!(!partial.exists());
+}

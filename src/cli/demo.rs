@@ -39,7 +39,7 @@ pub(crate) fn cmd_demo(args: &DemoArgs) -> Result<()> {
     let mut plots = Vec::new();
     // The demo stays on the CPU: it is the reference the README quotes.
     let backend: Box<dyn Backend> = Box::new(CpuChain::new(plan.clone()));
-    let mut summary = process_recording(
+    let (mut summary, finished) = process_recording(
         &recording,
         backend,
         sinks,
@@ -47,6 +47,7 @@ pub(crate) fn cmd_demo(args: &DemoArgs) -> Result<()> {
         tews::ingest::pacing::Pacing::default(),
         |_, _, p| plots.extend_from_slice(p),
     )?;
+    finished.commit()?;
     describe_cfar(&mut summary, &plan, &config);
     write_summary(&dir.join("summary.json"), &summary)?;
     let png = dir.join("cpi0.png");

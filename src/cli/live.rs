@@ -6,7 +6,7 @@ use tews::pipeline;
 use tews::process::ChainPlan;
 
 use super::run::RunArgs;
-use super::{describe_cfar, make_backend, write_summary};
+use super::{SummaryFile, describe_cfar, make_backend};
 
 /// `tews run --input vrt+udp://ADDR:PORT`: live VITA 49.2 packets through
 /// the same chain and outputs as a recording (tews::ingest::udp).
@@ -63,7 +63,15 @@ pub(crate) fn cmd_run_live(
             .and_then(|_| signal_hook::flag::register(signal, stop.clone()))
             .context("cannot install the SIGINT/SIGTERM handlers")?;
     }
-    // Sockets before outputs: a port in use fails before any file is created.
+    // The summary path is checked (created as PATH.partial, removed again if
+    // anything below fails) before the socket, the outputs and the first
+    // packet: a live run's summary is never lost at its end.
+    let summary_file = args
+        .summary
+        .as_deref()
+        .map(SummaryFile::create)
+        .transpose()?;
+    // Sockets before outputs: a port in use fails before any output is created.
     let (socket, buffer) = udp::bind(input, addr, udp::DEFAULT_RECV_BUFFER_BYTES)?;
     let listener = args
         .metrics
@@ -104,14 +112,14 @@ pub(crate) fn cmd_run_live(
     let cpis = source
         .cpis()
         .context("the receiver's CPIs are taken once")?;
-    let result = pipeline::run(cpis, &params, backend.as_mut(), outputs, |k, d, p| {
+    let result = pipeline::run_uncommitted(cpis, &params, backend.as_mut(), outputs, |k, d, p| {
         let latency_s = shared.take_arrival(k).map(|t| t.elapsed().as_secs_f64());
         if let Some(m) = &metrics {
             m.observe_cpi(d.detections.len() as u64, p.len() as u64, latency_s);
         }
     });
     let live = source.join();
-    let mut summary = result.with_context(|| format!("processing {input}"))?;
+    let (mut summary, finished) = result.with_context(|| format!("processing {input}"))?;
     summary.input = input.to_string();
     describe_cfar(&mut summary, &plan, &config);
     tracing::info!(
@@ -133,11 +141,14 @@ pub(crate) fn cmd_run_live(
         .starts_with("receive error")
         .then(|| live.stop_reason.clone());
     summary.live = Some(live);
-    if let Some(path) = &args.summary {
-        write_summary(path, &summary)?;
+    // The summary is written even for a failed run (it says why it
+    // stopped); the outputs go in place only when the run succeeded.
+    if let Some(file) = summary_file {
+        file.write(&summary)?;
     }
     if let Some(e) = failed {
         bail!("{input}: {e}");
     }
+    finished.commit()?;
     Ok(())
 }

@@ -6,12 +6,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use tews::ingest::sigmf::Recording;
-use tews::output::{OutputSpec, Outputs, PlotSink};
+use tews::output::{FinishedOutputs, OutputSpec, Outputs, PlotSink};
 use tews::pipeline::{self, Summary};
 use tews::process::{Backend, ChainPlan};
 
 use super::live::cmd_run_live;
-use super::{BackendChoice, ProcessArgs, describe_cfar, make_backend, write_summary};
+use super::{BackendChoice, ProcessArgs, SummaryFile, describe_cfar, make_backend};
 
 #[derive(Args)]
 pub(crate) struct RunArgs {
@@ -141,8 +141,14 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
     let last_cpi = recording.cpi_meta(recording.num_cpis.saturating_sub(1));
     pacing.check(last_cpi.time_utc, recording.duration_s())?;
     let backend = make_backend(args.backend, plan.clone())?;
+    // Every output path is checked (created) before processing starts.
+    let summary_file = args
+        .summary
+        .as_deref()
+        .map(SummaryFile::create)
+        .transpose()?;
     let sinks: Vec<Box<dyn PlotSink>> = specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
-    let mut summary = process_recording(
+    let (mut summary, finished) = process_recording(
         &recording,
         backend,
         sinks,
@@ -166,14 +172,17 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
         summary.seconds,
         summary.samples_per_second / 1e6
     );
-    if let Some(path) = &args.summary {
-        write_summary(path, &summary)?;
+    // The outputs go in place only once everything else succeeded.
+    if let Some(file) = summary_file {
+        file.write(&summary)?;
     }
+    finished.commit()?;
     Ok(())
 }
 
 /// Streams `recording` through the CPU chain into `sinks`, with a progress
-/// bar on stderr when it is a terminal.
+/// bar on stderr when it is a terminal; the outputs are returned finished,
+/// for the caller to put in place when the run has succeeded.
 pub(crate) fn process_recording(
     recording: &Recording,
     mut backend: Box<dyn Backend>,
@@ -181,7 +190,7 @@ pub(crate) fn process_recording(
     input: &Path,
     pacing: tews::ingest::pacing::Pacing,
     mut on_cpi: impl FnMut(u64, &tews::process::CpiDetections, &[tews::plots::Plot]),
-) -> Result<Summary> {
+) -> Result<(Summary, FinishedOutputs)> {
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(recording.num_cpis * pacing.passes);
         bar.set_style(
@@ -201,7 +210,7 @@ pub(crate) fn process_recording(
         recording.duration_s(),
         pacing,
     );
-    let mut summary = pipeline::run(
+    let (mut summary, finished) = pipeline::run_uncommitted(
         cpis,
         &recording.params,
         backend.as_mut(),
@@ -214,5 +223,5 @@ pub(crate) fn process_recording(
     .with_context(|| format!("processing {}", input.display()))?;
     bar.finish_and_clear();
     summary.input = input.display().to_string();
-    Ok(summary)
+    Ok((summary, finished))
 }

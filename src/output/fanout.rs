@@ -305,7 +305,17 @@ impl Outputs {
     /// Sends what is queued, then finishes (flushes, closes, renames) every
     /// output, and returns their final counters. Called once, at the end of a
     /// run that is to be kept (also a live run stopped by a signal).
-    pub fn finish(mut self) -> Result<Vec<OutputStats>, OutputError> {
+    pub fn finish(self) -> Result<Vec<OutputStats>, OutputError> {
+        let finished = self.finish_uncommitted()?;
+        let stats = finished.stats().to_vec();
+        finished.commit()?;
+        Ok(stats)
+    }
+
+    /// As [`Outputs::finish`], but leaves the outputs to be put in place by
+    /// [`FinishedOutputs::commit`] (files stay `.partial` until then, and
+    /// are removed if it is dropped instead).
+    pub fn finish_uncommitted(mut self) -> Result<FinishedOutputs, OutputError> {
         let mut sinks = Vec::new();
         let mut first_error = None;
         for out in &mut self.outputs {
@@ -330,10 +340,32 @@ impl Outputs {
             return Err(e);
         }
         for sink in &mut sinks {
-            sink.finish()?;
+            sink.finish_uncommitted()?;
         }
         let stats = self.stats();
-        Ok(stats)
+        Ok(FinishedOutputs { sinks, stats })
+    }
+}
+
+/// Outputs that have sent everything and are closed, waiting to be put in
+/// place ([`Outputs::finish_uncommitted`]). Dropping it discards them.
+pub struct FinishedOutputs {
+    sinks: Vec<Box<dyn PlotSink>>,
+    stats: Vec<OutputStats>,
+}
+
+impl FinishedOutputs {
+    /// The outputs' final counters.
+    pub fn stats(&self) -> &[OutputStats] {
+        &self.stats
+    }
+
+    /// Puts every output in place (renames the files from `.partial`).
+    pub fn commit(mut self) -> Result<(), OutputError> {
+        for sink in &mut self.sinks {
+            sink.commit()?;
+        }
+        Ok(())
     }
 }
 
