@@ -465,3 +465,121 @@ fn item_11_a_file_output_goes_in_place_only_when_committed() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
     assert!(!partial.exists());
 }
+
+/// `tews run` of a recording into JSON lines, a summary and NATS at
+/// `nats_addr`, with `site`: (output, summary JSON, JSON lines text).
+fn run_into_nats(dir: &Path, site_text: &str, nats_addr: &str) -> (Output, Value, String) {
+    let rec = write_recording(dir, "r", 3, |_| {});
+    let site = dir.join("site.toml");
+    std::fs::write(&site, site_text).unwrap();
+    let jsonl = dir.join("plots.jsonl");
+    let summary = dir.join("summary.json");
+    let out = tews(&[
+        "run",
+        "--input",
+        rec.to_str().unwrap(),
+        "--site",
+        site.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--output",
+        &format!("jsonl:{}", jsonl.display()),
+        "--output",
+        &format!("nats://{nats_addr}"),
+        "--summary",
+        summary.to_str().unwrap(),
+        "--drain-timeout-s",
+        "1",
+    ]);
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap_or_default())
+            .unwrap_or(Value::Null);
+    let plots = std::fs::read_to_string(&jsonl).unwrap_or_default();
+    (out, summary, plots)
+}
+
+/// Item 9's checks of a run whose NATS output can deliver nothing: the
+/// failure said once (a line containing `cause`), exit status 3 after
+/// everything else was written (JSON lines in place, summary with the
+/// output's plots counted dropped), the last line naming the output.
+fn assert_nothing_delivered(out: &Output, summary: &Value, plots: &str, nats: &str, cause: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let said: Vec<&str> = stderr.lines().filter(|l| l.contains(cause)).collect();
+    assert_eq!(said.len(), 1, "{cause:?} said once: {stderr}");
+    let last = stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with("tews: error: ") && last.contains(nats) && last.contains("none"),
+        "{stderr}"
+    );
+    // The other output and the summary were written; the plots are counted.
+    let n = plots.lines().count() as u64;
+    assert!(n > 0, "the recording gives plots");
+    let outputs = summary["outputs"].as_array().expect("summary written");
+    let o = outputs
+        .iter()
+        .find(|o| o["name"].as_str().unwrap().starts_with("nats://"))
+        .unwrap();
+    assert_eq!(o["sent"], 0);
+    assert_eq!(o["dropped"].as_u64(), Some(n));
+}
+
+const SITE_NATS: &str = "[site]\nname = \"north-1\"\nnation = \"alpha\"\nsac = 1\nsic = 2\n";
+
+#[test]
+fn item_9_a_port_nobody_serves_is_said_once_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::nats::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let (out, summary, plots) = run_into_nats(dir.path(), SITE_NATS, &addr);
+    assert_nothing_delivered(&out, &summary, &plots, &addr, "refused");
+}
+
+#[test]
+fn item_9_a_wrong_password_is_said_once_and_exits_3() {
+    let Some(()) = common::nats::require_nats_server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::nats::free_port();
+    let conf = dir.path().join("nats.conf");
+    std::fs::write(
+        &conf,
+        format!("listen: 127.0.0.1:{port}\nauthorization {{ user: u, password: right }}\n"),
+    )
+    .unwrap();
+    let server = common::nats::NatsServer::start(&conf, port, &[], &dir.path().join("nats.log"));
+    let site = format!("{SITE_NATS}[sharing]\nuser = \"u\"\npassword = \"wrong\"\n");
+    let (out, summary, plots) = run_into_nats(dir.path(), &site, &server.addr());
+    assert_nothing_delivered(
+        &out,
+        &summary,
+        &plots,
+        &server.addr(),
+        "authorization violation",
+    );
+    // The right password delivers: exit 0, every plot sent.
+    let site = format!("{SITE_NATS}[sharing]\nuser = \"u\"\npassword = \"right\"\n");
+    let (out, summary, _) = run_into_nats(dir.path(), &site, &server.addr());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let o = &summary["outputs"][1];
+    assert!(o["sent"].as_u64().unwrap() > 0 && o["dropped"] == 0, "{o}");
+}
+
+#[test]
+fn drain_timeout_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = write_recording(dir.path(), "r", 1, |_| {});
+    let out = tews(&[
+        "run",
+        "--input",
+        rec.to_str().unwrap(),
+        "--drain-timeout-s",
+        "1e9",
+    ]);
+    assert_one_line_error(&out, &["--drain-timeout-s"]);
+}

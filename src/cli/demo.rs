@@ -45,6 +45,7 @@ pub(crate) fn cmd_demo(args: &DemoArgs) -> Result<()> {
         sinks,
         &meta_path,
         tews::ingest::pacing::Pacing::default(),
+        tews::output::fanout::DEFAULT_DRAIN_TIMEOUT,
         |_, _, p| plots.extend_from_slice(p),
     )?;
     finished.commit()?;

@@ -53,6 +53,7 @@ pub(crate) fn cmd_run_live(
             "{input}: --repeat and --cpi-rate pace recordings; live input arrives at its own rate"
         );
     }
+    let drain = super::run::drain_timeout(args)?;
     let config = args.process.config();
     let plan = ChainPlan::new(&params, &config)?;
     // Handlers before the socket is announced: a signal is then always a clean stop.
@@ -97,7 +98,8 @@ pub(crate) fn cmd_run_live(
     let mut source = udp::LiveSource::start(socket, buffer, live_config, stop)
         .with_context(|| format!("{input}: cannot start the receiver"))?;
     let shared = source.shared();
-    let outputs = Outputs::start(sinks, tews::output::fanout::DEFAULT_QUEUE_CPIS);
+    let mut outputs = Outputs::start(sinks, tews::output::fanout::DEFAULT_QUEUE_CPIS);
+    outputs.set_drain_timeout(drain);
     let metrics = listener
         .as_ref()
         .map(|_| Arc::new(tews::metrics::Metrics::new()));

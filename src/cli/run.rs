@@ -54,8 +54,49 @@ pub(crate) struct RunArgs {
     /// would, instead of as fast as they can be read.
     #[arg(long)]
     pub(crate) cpi_rate: Option<f64>,
+    /// At the end of the run, wait at most this many seconds (0 to 3600)
+    /// for network outputs (NATS) to send what they still hold; the rest is
+    /// counted dropped.
+    #[arg(long, default_value_t = 3.0)]
+    pub(crate) drain_timeout_s: f64,
     #[command(flatten)]
     pub(crate) process: ProcessArgs,
+}
+
+/// The longest `--drain-timeout-s`, seconds.
+const MAX_DRAIN_TIMEOUT_S: f64 = 3600.0;
+
+/// `--drain-timeout-s` as a duration, or a one-line error.
+pub(crate) fn drain_timeout(args: &RunArgs) -> Result<std::time::Duration> {
+    let t = args.drain_timeout_s;
+    if !(0.0..=MAX_DRAIN_TIMEOUT_S).contains(&t) {
+        bail!("--drain-timeout-s {t}: not a number of seconds from 0 to {MAX_DRAIN_TIMEOUT_S}");
+    }
+    Ok(std::time::Duration::try_from_secs_f64(t)?)
+}
+
+/// A run that completed, but an output delivered none of its plots (a
+/// NATS server that refused or was never reached): exit status 3.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct NothingDelivered(pub(crate) String);
+
+/// The outputs that were given plots and delivered none, as an error.
+pub(crate) fn check_delivered(summary: &Summary) -> Result<()> {
+    let silent: Vec<String> = summary
+        .outputs
+        .iter()
+        .filter(|o| o.sent == 0 && o.dropped > 0)
+        .map(|o| format!("{} delivered none of its {} plots", o.name, o.dropped))
+        .collect();
+    if silent.is_empty() {
+        return Ok(());
+    }
+    Err(NothingDelivered(format!(
+        "{} (everything else was written)",
+        silent.join("; ")
+    ))
+    .into())
 }
 
 pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
@@ -109,6 +150,7 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
             raw_counts: args.raw_counts,
         },
     )?;
+    let drain = drain_timeout(args)?;
     let specs: Vec<OutputSpec> = match &site {
         Some(site) => {
             let asterix = tews::output::asterix::cat048::Cat048Config {
@@ -154,6 +196,7 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
         sinks,
         &args.input,
         pacing,
+        drain,
         |_, _, _| {},
     )?;
     describe_cfar(&mut summary, &plan, &config);
@@ -177,7 +220,7 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
         file.write(&summary)?;
     }
     finished.commit()?;
-    Ok(())
+    check_delivered(&summary)
 }
 
 /// Streams `recording` through the CPU chain into `sinks`, with a progress
@@ -189,6 +232,7 @@ pub(crate) fn process_recording(
     sinks: Vec<Box<dyn PlotSink>>,
     input: &Path,
     pacing: tews::ingest::pacing::Pacing,
+    drain: std::time::Duration,
     mut on_cpi: impl FnMut(u64, &tews::process::CpiDetections, &[tews::plots::Plot]),
 ) -> Result<(Summary, FinishedOutputs)> {
     let bar = if std::io::stderr().is_terminal() {
@@ -210,11 +254,13 @@ pub(crate) fn process_recording(
         recording.duration_s(),
         pacing,
     );
+    let mut outputs = Outputs::start(sinks, tews::output::fanout::DEFAULT_QUEUE_CPIS);
+    outputs.set_drain_timeout(drain);
     let (mut summary, finished) = pipeline::run_uncommitted(
         cpis,
         &recording.params,
         backend.as_mut(),
-        Outputs::start(sinks, tews::output::fanout::DEFAULT_QUEUE_CPIS),
+        outputs,
         |k, d, p| {
             bar.inc(1);
             on_cpi(k, d, p);

@@ -259,6 +259,12 @@ pub trait PlotSink: Send {
     fn take_undelivered(&mut self) -> Undelivered {
         Undelivered::default()
     }
+    /// The run has ended: from now on, `write` must return by `deadline`
+    /// (counting what it could not send as undelivered). Outputs that never
+    /// wait keep the default (nothing).
+    fn drain_until(&mut self, deadline: std::time::Instant) {
+        let _ = deadline;
+    }
     /// Flushes and closes; called once at the end of a successful run.
     fn finish(&mut self) -> Result<(), OutputError>;
     /// Flushes and closes like [`PlotSink::finish`] but leaves the result
