@@ -7,6 +7,8 @@ use cli::{Cli, Command};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -17,11 +19,27 @@ fn main() -> ExitCode {
     } else {
         tracing::Level::INFO
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
+    // async-nats logs each reconnection attempt itself (errors included);
+    // the NATS output says each change of the connection's state once, from
+    // the client's events (src/output/nats). Its own lines only with -v.
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_default(level)
+        .with_target(
+            "async_nats",
+            if cli.verbose {
+                tracing_subscriber::filter::LevelFilter::DEBUG
+            } else {
+                tracing_subscriber::filter::LevelFilter::OFF
+            },
+        );
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .with_ansi(std::io::stderr().is_terminal()),
+        )
+        .with(filter)
         .init();
     let result = match cli.command {
         Some(Command::Run(args)) => cli::run::cmd_run(&args),
@@ -40,7 +58,12 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tews: error: {}", cli::one_line(&e));
-            ExitCode::FAILURE
+            // Exit statuses: README "Exit status".
+            if e.downcast_ref::<cli::run::NothingDelivered>().is_some() {
+                ExitCode::from(3)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

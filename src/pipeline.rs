@@ -6,7 +6,7 @@
 //! slow backend stops the reader (back-pressure) instead of growing memory.
 
 use crate::cpi::Cpi;
-use crate::output::{OutputError, OutputStats, Outputs};
+use crate::output::{FinishedOutputs, OutputError, OutputStats, Outputs};
 use crate::plots::{Plot, PlotMaker};
 use crate::process::{Backend, CpiDetections, ProcessError, Processed};
 use serde::Serialize;
@@ -100,16 +100,39 @@ pub enum RunError {
 
 /// Processes every CPI of `cpis` with `backend` and hands the plots to
 /// `outputs`. `on_cpi` sees each processed CPI's detections and plots (for
-/// progress bars, the demo's table, tests). Outputs are finished only when
-/// the whole input was processed; on an error they are dropped unfinished
-/// (a file output stays `.partial`).
+/// progress bars, the demo's table, tests). Outputs are finished and put in
+/// place only when the whole input was processed; on an error they are
+/// dropped unfinished (a file output's `.partial` is removed, an earlier
+/// file at its path untouched).
 pub fn run<I, E>(
     cpis: I,
     plot_maker: &PlotMaker,
     backend: &mut dyn Backend,
     outputs: Outputs,
-    mut on_cpi: impl FnMut(u64, &CpiDetections, &[Plot]),
+    on_cpi: impl FnMut(u64, &CpiDetections, &[Plot]),
 ) -> Result<Summary, RunError>
+where
+    I: Iterator<Item = Result<Cpi, E>> + Send,
+    E: Display + Send,
+{
+    let (summary, finished) = run_uncommitted(cpis, plot_maker, backend, outputs, on_cpi)?;
+    finished.commit()?;
+    Ok(summary)
+}
+
+/// As [`run`], but the outputs are left finished and not yet in place: the
+/// caller commits them ([`FinishedOutputs::commit`]) once everything else
+/// the run must do (the summary, the live receiver's end) has succeeded, or
+/// drops them to discard them. `seconds` and `samples_per_second` measure
+/// processing up to the last CPI handed to the outputs, without the wait
+/// for the outputs to send what they still hold.
+pub fn run_uncommitted<I, E>(
+    cpis: I,
+    plot_maker: &PlotMaker,
+    backend: &mut dyn Backend,
+    outputs: Outputs,
+    mut on_cpi: impl FnMut(u64, &CpiDetections, &[Plot]),
+) -> Result<(Summary, FinishedOutputs), RunError>
 where
     I: Iterator<Item = Result<Cpi, E>> + Send,
     E: Display + Send,
@@ -200,9 +223,10 @@ where
             u.bytes
         );
     }
-    summary.outputs = outputs.finish()?;
     summary.seconds = start.elapsed().as_secs_f64();
     let processed = (summary.cpis - summary.cpis_rejected) as f64;
     summary.samples_per_second = processed * samples_per_cpi / summary.seconds.max(1e-9);
-    Ok(summary)
+    let finished = outputs.finish_uncommitted()?;
+    summary.outputs = finished.stats().to_vec();
+    Ok((summary, finished))
 }

@@ -48,6 +48,11 @@ pub enum Rate {
     Factor(f64),
 }
 
+/// Slowest `--rate` factor accepted (a thousandth of real time).
+pub const MIN_RATE: f64 = 1e-3;
+/// Fastest `--rate` factor accepted (beyond it, use `max`).
+pub const MAX_RATE: f64 = 1e6;
+
 impl std::str::FromStr for Rate {
     type Err = String;
 
@@ -56,9 +61,9 @@ impl std::str::FromStr for Rate {
             return Ok(Rate::Max);
         }
         match s.parse::<f64>() {
-            Ok(f) if f.is_finite() && f > 0.0 => Ok(Rate::Factor(f)),
+            Ok(f) if (MIN_RATE..=MAX_RATE).contains(&f) => Ok(Rate::Factor(f)),
             _ => Err(format!(
-                "{s:?} is not a positive speed-up factor (1.0 = real time) or \"max\""
+                "{s:?} is not a speed-up factor from {MIN_RATE} to {MAX_RATE} (1.0 = real time) or \"max\""
             )),
         }
     }
@@ -211,10 +216,11 @@ pub fn replay(recording: &Recording, opts: &ReplayOptions) -> Result<ReplayRepor
             let cpi = cpi?;
             let meta = &cpi.meta;
             let offset_s = (meta.time_utc - first).as_seconds_f64() + pass as f64 * span_s;
-            let t0 = Timestamp::from_utc(
-                meta.time_utc
-                    + time::Duration::seconds_f64(pass as f64 * span_s + p.window_delay_s),
+            let t0 = crate::cpi::add_seconds_checked(
+                meta.time_utc,
+                pass as f64 * span_s + p.window_delay_s,
             )
+            .and_then(Timestamp::from_utc)
             .ok_or_else(|| {
                 ReplayError::Options(format!(
                     "{}: CPI {}: time {} is outside the VRT timestamp's range (1970-2106)",
@@ -278,7 +284,14 @@ pub fn replay(recording: &Recording, opts: &ReplayOptions) -> Result<ReplayRepor
 /// Sleeps until `offset_s` of recording time (scaled by the rate) after `start`.
 fn pace(rate: Rate, start: Instant, offset_s: f64) {
     let Rate::Factor(f) = rate else { return };
-    let target = start + Duration::from_secs_f64((offset_s / f).max(0.0));
+    // The factor is bounded (MIN_RATE) and a recording's span is finite, so
+    // the wait always converts; a value that does not is not waited for.
+    let Some(target) = Duration::try_from_secs_f64((offset_s / f).max(0.0))
+        .ok()
+        .and_then(|d| start.checked_add(d))
+    else {
+        return;
+    };
     let now = Instant::now();
     if target > now {
         std::thread::sleep(target - now);

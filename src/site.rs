@@ -29,10 +29,20 @@
 //! (formats.md §1). Unknown keys are errors, so a misspelt key is never
 //! silently ignored. Every error is one line naming the file, the key and the
 //! problem.
+//!
+//! `[radar]` is checked as a recording's meta is: rates and the carrier
+//! positive; 1 to 65 536 pulses per CPI, 1 to 4 194 304 samples per pulse,
+//! at most 2^28 samples per CPI; `pri_s` above 0 and at most 1 s;
+//! `window_delay_s` from 0 to less than `pri_s`, and the receive window
+//! (`window_delay_s + samples_per_pulse / sample_rate_hz`) must end by the
+//! next pulse (`pri_s`, to 1 ppm); the pulse no longer than `pri_s`, 1 to
+//! 4 194 304 samples long, an LFM's bandwidth at most the sample rate.
 
 pub use crate::output::identity::{SiteIdentity, is_subject_token};
 
-use crate::ingest::sigmf::{MAX_COMPLEX_PER_CPI, MAX_PULSES_PER_CPI, MAX_SAMPLES_PER_PULSE};
+use crate::ingest::sigmf::{
+    MAX_COMPLEX_PER_CPI, MAX_PRI_S, MAX_PULSES_PER_CPI, MAX_SAMPLES_PER_PULSE, receive_window_fits,
+};
 use crate::radar::{Monopulse, RadarParams, Waveform};
 use serde::Deserialize;
 use std::path::Path;
@@ -90,7 +100,9 @@ pub struct SiteRadar {
     pub pri_s: f64,
     /// Start of transmission to the first recorded sample, seconds.
     pub window_delay_s: f64,
-    /// The transmitted pulse.
+    /// The transmitted pulse (`[radar.waveform]`: `type`, `pulse_width_s`,
+    /// and `bandwidth_hz` for `lfm` only; any other key is an error).
+    #[serde(deserialize_with = "waveform_table")]
     pub waveform: Waveform,
     /// The receive channel's VRT stream ID; absent: the first stream seen.
     /// Single-channel streams only (see `channels`).
@@ -108,6 +120,46 @@ pub struct SiteRadar {
     /// `radar:monopulse`), needed for angles from difference channels.
     #[serde(default)]
     pub monopulse: Option<Monopulse>,
+}
+
+/// `[radar.waveform]` as written: every key known, so a misspelt one is
+/// named as unknown (the tagged [`Waveform`] would report the key it then
+/// misses instead).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WaveformTable {
+    #[serde(rename = "type")]
+    kind: WaveformKind,
+    pulse_width_s: f64,
+    #[serde(default)]
+    bandwidth_hz: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum WaveformKind {
+    Lfm,
+    Rect,
+}
+
+fn waveform_table<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Waveform, D::Error> {
+    use serde::de::Error;
+    let t = WaveformTable::deserialize(d)?;
+    match (t.kind, t.bandwidth_hz) {
+        (WaveformKind::Lfm, Some(bandwidth_hz)) => Ok(Waveform::Lfm {
+            bandwidth_hz,
+            pulse_width_s: t.pulse_width_s,
+        }),
+        (WaveformKind::Lfm, None) => Err(D::Error::custom(
+            "missing key `bandwidth_hz` (type = \"lfm\" needs it)",
+        )),
+        (WaveformKind::Rect, None) => Ok(Waveform::Rect {
+            pulse_width_s: t.pulse_width_s,
+        }),
+        (WaveformKind::Rect, Some(_)) => Err(D::Error::custom(
+            "unknown key `bandwidth_hz` for type = \"rect\" (an unmodulated pulse has none)",
+        )),
+    }
 }
 
 impl SiteRadar {
@@ -177,16 +229,36 @@ impl SiteRadar {
                 ),
             );
         }
-        if !positive(self.pri_s) {
+        if !(positive(self.pri_s) && self.pri_s <= MAX_PRI_S) {
             return bad(
                 "pri_s",
-                format!("{} is not a positive number of seconds", self.pri_s),
+                format!(
+                    "{} is not a positive number of seconds up to {MAX_PRI_S}",
+                    self.pri_s
+                ),
             );
         }
-        if !(self.window_delay_s.is_finite() && self.window_delay_s >= 0.0) {
+        if !(self.window_delay_s.is_finite()
+            && self.window_delay_s >= 0.0
+            && self.window_delay_s < self.pri_s)
+        {
             return bad(
                 "window_delay_s",
-                format!("{} is not a number of seconds >= 0", self.window_delay_s),
+                format!(
+                    "{:?} is not a number of seconds from 0 to less than radar.pri_s {} s",
+                    self.window_delay_s, self.pri_s
+                ),
+            );
+        }
+        let window_s = self.samples_per_pulse as f64 / self.sample_rate_hz;
+        if !receive_window_fits(self.window_delay_s, window_s, self.pri_s) {
+            return bad(
+                "samples_per_pulse",
+                format!(
+                    "the receive window (window_delay_s + samples_per_pulse / sample_rate_hz = \
+                     {} + {window_s} s) ends after the next pulse at pri_s = {} s",
+                    self.window_delay_s, self.pri_s
+                ),
             );
         }
         let t = self.waveform.pulse_width_s();
@@ -319,8 +391,13 @@ impl SiteConfig {
     pub fn from_toml_str(text: &str, file: &str) -> Result<Self, SiteError> {
         let parse_error = |e: toml::de::Error, key: String| SiteError::Parse {
             file: file.to_string(),
+            // 1 + the newlines before the span: a span at the start of a line
+            // (an unknown key) is on that line, not the one above.
             line: e.span().map_or(0, |s| {
-                text[..s.start.min(text.len())].lines().count().max(1)
+                1 + text.as_bytes()[..s.start.min(text.len())]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
             }),
             key: if key.is_empty() || key == "." {
                 String::new()
@@ -533,6 +610,51 @@ pulse_width_s = 10e-6
             "{GOOD}\n[[partner]]\nname = \"x\"\nmin_snr = 3.0\n"
         ));
         assert!(e.contains("unknown field `min_snr`"), "{e}");
+    }
+
+    #[test]
+    fn a_misspelt_key_is_reported_on_its_own_line() {
+        // Issue 12 item 10: the line of the key, not the one above it.
+        let text = GOOD.replace("sic = 34", "sic = 34\nsicc = 1");
+        let line = 1 + text[..text.find("sicc").unwrap()].matches('\n').count();
+        let e = err(&text);
+        assert!(
+            e.starts_with(&format!("s.toml: line {line}: ")) && e.contains("sicc"),
+            "{e}"
+        );
+        let text = GOOD.replace("pri_s = 200e-6", "pri_s = 200e-6\nprf_hz = 5000");
+        let line = 1 + text[..text.find("prf_hz").unwrap()].matches('\n').count();
+        let e = err(&text);
+        assert!(e.starts_with(&format!("s.toml: line {line}: ")), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_waveform_table_is_named_as_unknown() {
+        // Issue 12 item 10: was reported as the missing `bandwidth_hz`.
+        let e = err(&GOOD.replace("bandwidth_hz = 5e6", "bandwith_hz = 5e6"));
+        assert!(
+            e.contains("radar.waveform") && e.contains("unknown field `bandwith_hz`"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("pulse_width_s = 10e-6", "pulse_width_s = 10e-6\nbeta = 1"));
+        assert!(e.contains("unknown field `beta`"), "{e}");
+        let e = err(&GOOD.replace("bandwidth_hz = 5e6\n", ""));
+        assert!(
+            e.contains("radar.waveform") && e.contains("`bandwidth_hz`"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("type = \"lfm\"", "type = \"rect\""));
+        assert!(e.contains("bandwidth_hz") && e.contains("rect"), "{e}");
+        let rect = GOOD
+            .replace("type = \"lfm\"", "type = \"rect\"")
+            .replace("bandwidth_hz = 5e6\n", "");
+        let c = SiteConfig::from_toml_str(&rect, "s.toml").unwrap();
+        assert_eq!(
+            c.radar.unwrap().waveform,
+            Waveform::Rect {
+                pulse_width_s: 10e-6
+            }
+        );
     }
 
     #[test]

@@ -40,15 +40,17 @@ pub(crate) fn cmd_demo(args: &DemoArgs) -> Result<()> {
     // The demo stays on the CPU: it is the reference the README quotes.
     let backend: Box<dyn Backend> = Box::new(CpuChain::new(plan.clone()));
     let plot_maker = tews::plots::PlotMaker::new(&recording.params, &plan, recording.site());
-    let mut summary = process_recording(
+    let (mut summary, finished) = process_recording(
         &recording,
         &plot_maker,
         backend,
         sinks,
         &meta_path,
         tews::ingest::pacing::Pacing::default(),
+        tews::output::fanout::DEFAULT_DRAIN_TIMEOUT,
         |_, _, p| plots.extend_from_slice(p),
     )?;
+    finished.commit()?;
     describe_cfar(&mut summary, &plan, &config);
     write_summary(&dir.join("summary.json"), &summary)?;
     let png = dir.join("cpi0.png");

@@ -6,7 +6,7 @@ use tews::pipeline;
 use tews::process::ChainPlan;
 
 use super::run::RunArgs;
-use super::{describe_cfar, make_backend, write_summary};
+use super::{SummaryFile, describe_cfar, make_backend};
 
 /// `tews run --input vrt+udp://ADDR:PORT`: live VITA 49.2 packets through
 /// the same chain and outputs as a recording (tews::ingest::udp).
@@ -53,6 +53,7 @@ pub(crate) fn cmd_run_live(
             "{input}: --repeat and --cpi-rate pace recordings; live input arrives at its own rate"
         );
     }
+    let drain = super::run::drain_timeout(args)?;
     let config = args.process.config();
     let plan = ChainPlan::new(&params, &config)?;
     // The site's position ([site] latitude_deg, longitude_deg, height_m).
@@ -67,7 +68,15 @@ pub(crate) fn cmd_run_live(
             .and_then(|_| signal_hook::flag::register(signal, stop.clone()))
             .context("cannot install the SIGINT/SIGTERM handlers")?;
     }
-    // Sockets before outputs: a port in use fails before any file is created.
+    // The summary path is checked (created as PATH.partial, removed again if
+    // anything below fails) before the socket, the outputs and the first
+    // packet: a live run's summary is never lost at its end.
+    let summary_file = args
+        .summary
+        .as_deref()
+        .map(SummaryFile::create)
+        .transpose()?;
+    // Sockets before outputs: a port in use fails before any output is created.
     let (socket, buffer) = udp::bind(input, addr, udp::DEFAULT_RECV_BUFFER_BYTES)?;
     let listener = args
         .metrics
@@ -95,7 +104,8 @@ pub(crate) fn cmd_run_live(
     let mut source = udp::LiveSource::start(socket, buffer, live_config, stop)
         .with_context(|| format!("{input}: cannot start the receiver"))?;
     let shared = source.shared();
-    let outputs = Outputs::start(sinks, tews::output::fanout::DEFAULT_QUEUE_CPIS);
+    let mut outputs = Outputs::start(sinks, tews::output::fanout::DEFAULT_QUEUE_CPIS);
+    outputs.set_drain_timeout(drain);
     let metrics = listener
         .as_ref()
         .map(|_| Arc::new(tews::metrics::Metrics::new()));
@@ -112,14 +122,15 @@ pub(crate) fn cmd_run_live(
         .context("the receiver's CPIs are taken once")?;
     let plot_maker = tews::plots::PlotMaker::new(&params, &plan, site_position);
     tracing::info!("{}", plot_maker.describe_angles());
-    let result = pipeline::run(cpis, &plot_maker, backend.as_mut(), outputs, |k, d, p| {
-        let latency_s = shared.take_arrival(k).map(|t| t.elapsed().as_secs_f64());
-        if let Some(m) = &metrics {
-            m.observe_cpi(d.detections.len() as u64, p.len() as u64, latency_s);
-        }
-    });
+    let result =
+        pipeline::run_uncommitted(cpis, &plot_maker, backend.as_mut(), outputs, |k, d, p| {
+            let latency_s = shared.take_arrival(k).map(|t| t.elapsed().as_secs_f64());
+            if let Some(m) = &metrics {
+                m.observe_cpi(d.detections.len() as u64, p.len() as u64, latency_s);
+            }
+        });
     let live = source.join();
-    let mut summary = result.with_context(|| format!("processing {input}"))?;
+    let (mut summary, finished) = result.with_context(|| format!("processing {input}"))?;
     summary.input = input.to_string();
     describe_cfar(&mut summary, &plan, &config);
     tracing::info!(
@@ -141,11 +152,14 @@ pub(crate) fn cmd_run_live(
         .starts_with("receive error")
         .then(|| live.stop_reason.clone());
     summary.live = Some(live);
-    if let Some(path) = &args.summary {
-        write_summary(path, &summary)?;
+    // The summary is written even for a failed run (it says why it
+    // stopped); the outputs go in place only when the run succeeded.
+    if let Some(file) = summary_file {
+        file.write(&summary)?;
     }
     if let Some(e) = failed {
         bail!("{input}: {e}");
     }
+    finished.commit()?;
     Ok(())
 }

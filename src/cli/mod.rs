@@ -12,7 +12,7 @@ pub(crate) mod view;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tews::dsp::cfar::CfarKind;
 use tews::dsp::window::Window;
@@ -217,6 +217,53 @@ pub(crate) fn describe_cfar(summary: &mut Summary, plan: &ChainPlan, config: &Pr
             "CFAR range guard widened to {} cells to cover the compressed pulse's mainlobe",
             plan.window.guard_range
         );
+    }
+}
+
+/// A `--summary PATH` file, created as `PATH.partial` before anything is
+/// processed (an unwritable path is an error then, not after the run),
+/// written and renamed into place at the end, removed if the run fails
+/// before that.
+pub(crate) struct SummaryFile {
+    path: PathBuf,
+    partial: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl SummaryFile {
+    /// Creates `PATH.partial` (an error names PATH).
+    pub(crate) fn create(path: &Path) -> Result<Self> {
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let file = std::fs::File::create(&partial)
+            .with_context(|| format!("{}: cannot write the summary", path.display()))?;
+        Ok(SummaryFile {
+            path: path.to_path_buf(),
+            partial,
+            file: Some(file),
+        })
+    }
+
+    /// Writes `value` as pretty JSON and renames the file into place.
+    pub(crate) fn write(mut self, value: &impl serde::Serialize) -> Result<()> {
+        use std::io::Write;
+        let text = serde_json::to_string_pretty(value)? + "\n";
+        let context = || format!("{}: cannot write the summary", self.path.display());
+        let mut file = self.file.take().context("the summary is written once")?;
+        file.write_all(text.as_bytes()).with_context(context)?;
+        drop(file);
+        std::fs::rename(&self.partial, &self.path).with_context(context)?;
+        self.partial = PathBuf::new();
+        Ok(())
+    }
+}
+
+impl Drop for SummaryFile {
+    fn drop(&mut self) {
+        if !self.partial.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.partial);
+        }
     }
 }
 

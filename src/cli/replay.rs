@@ -1,6 +1,6 @@
 //! `tews replay`: play a recording as the digitizer's VITA 49.2 packets.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 use std::path::PathBuf;
 use tews::ingest::sigmf::Recording;
@@ -12,7 +12,8 @@ pub(crate) struct ReplayArgs {
     /// Destination: udp://HOST:PORT.
     #[arg(long)]
     pub(crate) to: String,
-    /// Speed: 1.0 = the recording's PRI timing, 2.0 twice as fast, max = no pacing.
+    /// Speed: 1.0 = the recording's PRI timing, 2.0 twice as fast (0.001 to
+    /// 1e6), max = no pacing.
     #[arg(long, default_value = "1.0")]
     pub(crate) rate: tews::replay::Rate,
     /// Samples per data packet (362 fits a 1500-byte Ethernet MTU).
@@ -48,6 +49,11 @@ pub(crate) fn cmd_replay(args: &ReplayArgs) -> Result<()> {
         bail!("--loss {}: not a probability from 0 to 1", args.loss);
     }
     let recording = Recording::open(&args.recording)?;
+    let summary_file = args
+        .summary
+        .as_deref()
+        .map(super::SummaryFile::create)
+        .transpose()?;
     let report = tews::replay::replay(
         &recording,
         &tews::replay::ReplayOptions {
@@ -74,10 +80,8 @@ pub(crate) fn cmd_replay(args: &ReplayArgs) -> Result<()> {
         report.samples_sent as f64 / secs / 1e6,
         report.bytes_sent as f64 * 8.0 / secs / 1e9
     );
-    if let Some(path) = &args.summary {
-        let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("{}: cannot write the replay summary", path.display()))?;
+    if let Some(file) = summary_file {
+        file.write(&report)?;
     }
     Ok(())
 }

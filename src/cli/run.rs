@@ -6,12 +6,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use tews::ingest::sigmf::Recording;
-use tews::output::{OutputSpec, Outputs, PlotSink};
+use tews::output::{FinishedOutputs, OutputSpec, Outputs, PlotSink};
 use tews::pipeline::{self, Summary};
 use tews::process::{Backend, ChainPlan};
 
 use super::live::cmd_run_live;
-use super::{BackendChoice, ProcessArgs, describe_cfar, make_backend, write_summary};
+use super::{BackendChoice, ProcessArgs, SummaryFile, describe_cfar, make_backend};
 
 #[derive(Args)]
 pub(crate) struct RunArgs {
@@ -50,12 +50,53 @@ pub(crate) struct RunArgs {
     /// continue), e.g. to feed a sharing output for longer.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) repeat: u64,
-    /// Release CPIs at this rate (per second) as a live sensor would,
-    /// instead of as fast as they can be read.
+    /// Release CPIs at this rate (per second, 0.001 to 1e6) as a live sensor
+    /// would, instead of as fast as they can be read.
     #[arg(long)]
     pub(crate) cpi_rate: Option<f64>,
+    /// At the end of the run, wait at most this many seconds (0 to 3600)
+    /// for network outputs (NATS) to send what they still hold; the rest is
+    /// counted dropped.
+    #[arg(long, default_value_t = 3.0)]
+    pub(crate) drain_timeout_s: f64,
     #[command(flatten)]
     pub(crate) process: ProcessArgs,
+}
+
+/// The longest `--drain-timeout-s`, seconds.
+const MAX_DRAIN_TIMEOUT_S: f64 = 3600.0;
+
+/// `--drain-timeout-s` as a duration, or a one-line error.
+pub(crate) fn drain_timeout(args: &RunArgs) -> Result<std::time::Duration> {
+    let t = args.drain_timeout_s;
+    if !(0.0..=MAX_DRAIN_TIMEOUT_S).contains(&t) {
+        bail!("--drain-timeout-s {t}: not a number of seconds from 0 to {MAX_DRAIN_TIMEOUT_S}");
+    }
+    Ok(std::time::Duration::try_from_secs_f64(t)?)
+}
+
+/// A run that completed, but an output delivered none of its plots (a
+/// NATS server that refused or was never reached): exit status 3.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct NothingDelivered(pub(crate) String);
+
+/// The outputs that were given plots and delivered none, as an error.
+pub(crate) fn check_delivered(summary: &Summary) -> Result<()> {
+    let silent: Vec<String> = summary
+        .outputs
+        .iter()
+        .filter(|o| o.sent == 0 && o.dropped > 0)
+        .map(|o| format!("{} delivered none of its {} plots", o.name, o.dropped))
+        .collect();
+    if silent.is_empty() {
+        return Ok(());
+    }
+    Err(NothingDelivered(format!(
+        "{} (everything else was written)",
+        silent.join("; ")
+    ))
+    .into())
 }
 
 pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
@@ -109,6 +150,7 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
             raw_counts: args.raw_counts,
         },
     )?;
+    let drain = drain_timeout(args)?;
     let specs: Vec<OutputSpec> = match &site {
         Some(site) => {
             let asterix = tews::output::asterix::cat048::Cat048Config {
@@ -134,25 +176,29 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
     };
     let config = args.process.config();
     let plan = ChainPlan::new(&recording.params, &config)?;
-    if let Some(rate) = args.cpi_rate
-        && !(rate.is_finite() && rate > 0.0)
-    {
-        bail!("--cpi-rate {rate}: not a positive number of CPIs per second");
-    }
     let pacing = tews::ingest::pacing::Pacing {
         passes: args.repeat,
         cpi_rate_hz: args.cpi_rate,
     };
+    let last_cpi = recording.cpi_meta(recording.num_cpis.saturating_sub(1));
+    pacing.check(last_cpi.time_utc, recording.duration_s())?;
     let backend = make_backend(args.backend, plan.clone())?;
+    // Every output path is checked (created) before processing starts.
+    let summary_file = args
+        .summary
+        .as_deref()
+        .map(SummaryFile::create)
+        .transpose()?;
     let sinks: Vec<Box<dyn PlotSink>> = specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
     let plot_maker = tews::plots::PlotMaker::new(&recording.params, &plan, recording.site());
-    let mut summary = process_recording(
+    let (mut summary, finished) = process_recording(
         &recording,
         &plot_maker,
         backend,
         sinks,
         &args.input,
         pacing,
+        drain,
         |_, _, _| {},
     )?;
     describe_cfar(&mut summary, &plan, &config);
@@ -171,14 +217,17 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
         summary.seconds,
         summary.samples_per_second / 1e6
     );
-    if let Some(path) = &args.summary {
-        write_summary(path, &summary)?;
+    // The outputs go in place only once everything else succeeded.
+    if let Some(file) = summary_file {
+        file.write(&summary)?;
     }
-    Ok(())
+    finished.commit()?;
+    check_delivered(&summary)
 }
 
 /// Streams `recording` through the CPU chain into `sinks`, with a progress
-/// bar on stderr when it is a terminal.
+/// bar on stderr when it is a terminal; the outputs are returned finished,
+/// for the caller to put in place when the run has succeeded.
 pub(crate) fn process_recording(
     recording: &Recording,
     plot_maker: &tews::plots::PlotMaker,
@@ -186,8 +235,9 @@ pub(crate) fn process_recording(
     sinks: Vec<Box<dyn PlotSink>>,
     input: &Path,
     pacing: tews::ingest::pacing::Pacing,
+    drain: std::time::Duration,
     mut on_cpi: impl FnMut(u64, &tews::process::CpiDetections, &[tews::plots::Plot]),
-) -> Result<Summary> {
+) -> Result<(Summary, FinishedOutputs)> {
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(recording.num_cpis * pacing.passes);
         bar.set_style(
@@ -201,23 +251,22 @@ pub(crate) fn process_recording(
     } else {
         ProgressBar::hidden()
     };
-    let p = &recording.params;
-    let pass_s = recording.num_cpis as f64 * p.pulses_per_cpi as f64 * p.pri_s;
-    let cpis =
-        tews::ingest::pacing::Paced::new(|| recording.cpis(), recording.num_cpis, pass_s, pacing);
+    let cpis = tews::ingest::pacing::Paced::new(
+        || recording.cpis(),
+        recording.num_cpis,
+        recording.duration_s(),
+        pacing,
+    );
+    let mut outputs = Outputs::start(sinks, tews::output::fanout::DEFAULT_QUEUE_CPIS);
+    outputs.set_drain_timeout(drain);
     tracing::info!("{}", plot_maker.describe_angles());
-    let mut summary = pipeline::run(
-        cpis,
-        plot_maker,
-        backend.as_mut(),
-        Outputs::start(sinks, tews::output::fanout::DEFAULT_QUEUE_CPIS),
-        |k, d, p| {
+    let (mut summary, finished) =
+        pipeline::run_uncommitted(cpis, plot_maker, backend.as_mut(), outputs, |k, d, p| {
             bar.inc(1);
             on_cpi(k, d, p);
-        },
-    )
-    .with_context(|| format!("processing {}", input.display()))?;
+        })
+        .with_context(|| format!("processing {}", input.display()))?;
     bar.finish_and_clear();
     summary.input = input.display().to_string();
-    Ok(summary)
+    Ok((summary, finished))
 }

@@ -30,6 +30,15 @@ use crate::radar::{MONOPULSE_BEAMWIDTH_DEG, MONOPULSE_SLOPE, Monopulse, RadarPar
 pub const MAX_PULSES_PER_CPI: u64 = 65_536;
 /// Largest `radar:samples_per_pulse` accepted (also the longest pulse replica).
 pub const MAX_SAMPLES_PER_PULSE: u64 = 4_194_304;
+/// Longest `radar:pri_s` accepted, seconds (a pulse radar's PRI is
+/// microseconds to milliseconds). The receive window
+/// (`radar:window_delay_s + radar:samples_per_pulse / core:sample_rate`)
+/// must also end within the PRI: the next pulse's transmission ends it.
+pub const MAX_PRI_S: f64 = 1.0;
+/// Largest CPI accepted in bytes of the data file (all channels): with the
+/// decoded `Complex32` copy, one CPI in memory costs at most 3 GiB (a ci16
+/// CPI of [`MAX_COMPLEX_PER_CPI`] values), and a cf64 CPI at most 1.5 GiB.
+pub const MAX_CPI_BYTES: u64 = 1 << 30;
 /// Largest `core:num_channels` accepted.
 pub const MAX_CHANNELS: u64 = 1024;
 /// Largest CPI accepted, in complex values over all channels (2 GiB as
@@ -359,6 +368,12 @@ impl Recording {
             data,
             layout,
         })
+    }
+
+    /// Duration of the recording, seconds: `num_cpis x pulses_per_cpi x
+    /// pri_s` (one pass of `--repeat`).
+    pub fn duration_s(&self) -> f64 {
+        self.num_cpis as f64 * self.params.pulses_per_cpi as f64 * self.params.pri_s
     }
 
     /// Bytes of one CPI in the data (all channels).
@@ -1013,8 +1028,8 @@ fn parse_meta(file: &str, bytes: &[u8]) -> Result<Meta, IngestError> {
     )?;
     let pri_s = global.f64_req(
         "radar:pri_s",
-        "a positive number of seconds, at most 1",
-        |x| x > 0.0 && x <= 1.0,
+        &format!("a positive number of seconds, at most {MAX_PRI_S}"),
+        |x| x > 0.0 && x <= MAX_PRI_S,
     )?;
     let window_delay_s = global.f64_req(
         "radar:window_delay_s",
@@ -1029,6 +1044,13 @@ fn parse_meta(file: &str, bytes: &[u8]) -> Result<Meta, IngestError> {
              radar:samples_per_pulse / core:sample_rate = {samples_per_pulse} / {sample_rate_hz} = {window_s} s"
         )));
     }
+    if !receive_window_fits(window_delay_s, window_s, pri_s) {
+        return Err(global.err(format!(
+            "the receive window ends radar:window_delay_s + radar:samples_per_pulse / core:sample_rate = \
+             {window_delay_s} + {window_s} = {} s after the pulse, after the next pulse at radar:pri_s = {pri_s} s",
+            window_delay_s + window_s
+        )));
+    }
     let complex_per_cpi = num_channels
         .checked_mul(pulses_per_cpi)
         .and_then(|x| x.checked_mul(samples_per_pulse))
@@ -1037,6 +1059,13 @@ fn parse_meta(file: &str, bytes: &[u8]) -> Result<Meta, IngestError> {
         return Err(global.err(format!(
             "one CPI of core:num_channels x radar:pulses_per_cpi x radar:samples_per_pulse = \
              {num_channels} x {pulses_per_cpi} x {samples_per_pulse} complex samples is more than the limit of {MAX_COMPLEX_PER_CPI}"
+        )));
+    }
+    let cpi_bytes = complex_per_cpi.unwrap_or(0) * datatype.bytes_per_complex() as u64;
+    if cpi_bytes > MAX_CPI_BYTES {
+        return Err(global.err(format!(
+            "one CPI of {num_channels} x {pulses_per_cpi} x {samples_per_pulse} {} samples is {cpi_bytes} bytes, more than the limit of {MAX_CPI_BYTES} (1 GiB)",
+            datatype.as_sigmf()
         )));
     }
     let (channel_names, sum_channel) = parse_channels(&global, num_channels)?;
@@ -1351,6 +1380,13 @@ fn parse_captures(top: &Obj<'_>, samples_per_cpi: u64) -> Result<Vec<Capture>, I
         });
     }
     Ok(captures)
+}
+
+/// True when a receive window opening `window_delay_s` after the pulse and
+/// lasting `window_s` closes by the next pulse, `pri_s` later (to 1 ppm, for
+/// rounding in the numbers given).
+pub fn receive_window_fits(window_delay_s: f64, window_s: f64, pri_s: f64) -> bool {
+    window_delay_s + window_s <= pri_s * (1.0 + 1e-6)
 }
 
 /// Time of the CPI `cpis_after` CPIs after one at `start`: `start +

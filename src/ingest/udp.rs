@@ -424,9 +424,7 @@ impl LiveSource {
     /// Waits for the reader to stop, then hands the queued CPIs to `consume`
     /// (tests: fill the queue first, look at it after).
     pub fn join_after<T>(mut self, consume: impl FnOnce(LiveCpis) -> T) -> (LiveStats, T) {
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        let failed = self.join_reader();
         let out = match self.cpis() {
             Some(cpis) => consume(cpis),
             None => consume(LiveCpis {
@@ -434,17 +432,37 @@ impl LiveSource {
                 shared: self.shared.clone(),
             }),
         };
-        (self.shared.stats(), out)
+        let mut stats = self.shared.stats();
+        if let Some(reason) = failed {
+            stats.stop_reason = reason;
+        }
+        (stats, out)
     }
 
     /// Waits for the reader to stop (it stops when its conditions are met,
     /// or once the [`LiveCpis`] are dropped) and returns the final counters.
+    ///
+    /// A reader thread that panicked (a bug) is reported as the stop reason
+    /// "receive error: ...", so the run fails instead of ending quietly.
     pub fn join(mut self) -> LiveStats {
         drop(self.rx.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        let failed = self.join_reader();
+        let mut stats = self.shared.stats();
+        if let Some(reason) = failed {
+            stats.stop_reason = reason;
         }
-        self.shared.stats()
+        stats
+    }
+
+    /// Joins the reader thread; `Some(stop reason)` when it panicked.
+    fn join_reader(&mut self) -> Option<String> {
+        let payload = self.thread.take()?.join().err()?;
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".into());
+        Some(format!("receive error: the receive thread failed ({what})"))
     }
 }
 
@@ -478,7 +496,7 @@ impl Reader {
                     last_packet = Instant::now();
                     let event = match self.handle(&buf[..n], last_packet) {
                         Ok(event) => event,
-                        Err(()) => break "processing ended".into(),
+                        Err(reason) => break reason,
                     };
                     since_publish += 1;
                     if event || since_publish >= 64 {
@@ -527,8 +545,9 @@ impl Reader {
     }
 
     /// Feeds one datagram. `Ok(true)` when a CPI was completed or dropped;
-    /// `Err` when processing has gone away.
-    fn handle(&mut self, datagram: &[u8], now: Instant) -> Result<bool, ()> {
+    /// `Err(stop reason)` when processing has gone away or a CPI cannot be
+    /// given a time.
+    fn handle(&mut self, datagram: &[u8], now: Instant) -> Result<bool, String> {
         let before = self.cpis_accounted();
         let packet = match parse(datagram) {
             Ok(p) => p,
@@ -565,7 +584,16 @@ impl Reader {
             return Ok(self.cpis_accounted() != before);
         };
         cpi.meta.received_at = Some(now);
-        cpi.meta.time_utc -= time::Duration::seconds_f64(self.config.window_delay_s);
+        // The site file bounds the delay (at most pri_s, at most 1 s), so this
+        // cannot fail for a VRT time (1970-2106); checked all the same.
+        cpi.meta.time_utc =
+            crate::cpi::add_seconds_checked(cpi.meta.time_utc, -self.config.window_delay_s)
+                .ok_or_else(|| {
+                    format!(
+                        "receive error: CPI {}: time {} minus radar.window_delay_s {} s is outside years 0000-9999",
+                        cpi.meta.index, cpi.meta.time_utc, self.config.window_delay_s
+                    )
+                })?;
         if !self.current_rate_ok {
             self.stats.cpis_dropped_sample_rate += 1;
             return Ok(true);
@@ -595,7 +623,7 @@ impl Reader {
                         );
                         Ok(true)
                     }
-                    TrySendError::Disconnected(_) => Err(()),
+                    TrySendError::Disconnected(_) => Err("processing ended".into()),
                 }
             }
         }

@@ -9,7 +9,7 @@ pub mod identity;
 mod jsonl;
 pub mod nats;
 
-pub use fanout::{OutputStats, Outputs, OutputsMonitor, Overflow};
+pub use fanout::{FinishedOutputs, OutputStats, Outputs, OutputsMonitor, Overflow};
 pub use identity::SiteIdentity;
 pub use jsonl::JsonLinesSink;
 
@@ -259,6 +259,25 @@ pub trait PlotSink: Send {
     fn take_undelivered(&mut self) -> Undelivered {
         Undelivered::default()
     }
+    /// The run has ended: from now on, `write` must return by `deadline`
+    /// (counting what it could not send as undelivered). Outputs that never
+    /// wait keep the default (nothing).
+    fn drain_until(&mut self, deadline: std::time::Instant) {
+        let _ = deadline;
+    }
     /// Flushes and closes; called once at the end of a successful run.
     fn finish(&mut self) -> Result<(), OutputError>;
+    /// Flushes and closes like [`PlotSink::finish`] but leaves the result
+    /// where a run that still fails can discard it (a file stays
+    /// `.partial`); [`PlotSink::commit`] then puts it in place. Outputs
+    /// with nothing to put in place keep the default (`finish`).
+    fn finish_uncommitted(&mut self) -> Result<(), OutputError> {
+        self.finish()
+    }
+    /// Puts an output finished by [`PlotSink::finish_uncommitted`] in place
+    /// (renames a file from `.partial`); called only when the whole run
+    /// succeeded. Default: nothing to do.
+    fn commit(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
 }

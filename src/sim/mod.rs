@@ -77,6 +77,15 @@
 //! I/Q values are counted in the truth file and logged. A reader that scales by
 //! 1/32768 sees model values times [`Truth::sample_scale`].
 //!
+//! Bounds (each value outside is an error naming its key): `pri_s` up to
+//! 10 s, the receive window inside the PRI, 1 to 2^20 pulses and 1 to 2^24
+//! samples per pulse, at most 2^26 complex values per CPI
+//! ([`scenario::MAX_VALUES_PER_CPI`]), 1 to 2^24 CPIs; `start_time` and the
+//! end of the recording (`start_time + num_cpis x pulses_per_cpi x pri_s`)
+//! within years 0000-9999 in UTC (what `core:datetime` can write); clutter
+//! at most 10^6 range cells and at most 2^26 echo samples per CPI (cells x
+//! pulse length in samples), so a run's time stays proportional to its size.
+//!
 //! # Recording
 //! `core:version` 1.2.0, the `radar` extension (v0.1.0, not optional),
 //! `radar:simulated = true`, `core:num_channels` when above 1, `radar:channels`

@@ -126,8 +126,15 @@ impl Simulator {
     }
 
     /// Transmit time of CPI `cpi`'s first pulse, UTC (`start_time + k P pri`).
-    pub fn cpi_time_utc(&self, cpi: u64) -> OffsetDateTime {
-        self.start_utc + time::Duration::seconds_f64(self.pulse_time_s(cpi, 0))
+    /// An error when that leaves the calendar ([`Scenario::validate`] checks
+    /// the recording's CPIs stay in it).
+    pub fn cpi_time_utc(&self, cpi: u64) -> Result<OffsetDateTime, SimError> {
+        crate::cpi::add_seconds_checked(self.start_utc, self.pulse_time_s(cpi, 0)).ok_or_else(
+            || SimError::Invalid {
+                key: "start_time".into(),
+                problem: format!("CPI {cpi} would start after 9999-12-31T23:59:59Z"),
+            },
+        )
     }
 
     fn targets_in_cpi(&self, cpi: u64) -> Vec<TargetInCpi> {
@@ -321,12 +328,12 @@ impl Simulator {
     ///
     /// Ranges are taken at the CPI's reference time, the mean of its pulse
     /// times `(k P + (P - 1) / 2) pri`.
-    pub fn cpi_truth(&self, cpi: u64) -> (CpiTruth, Vec<TargetTruth>) {
+    pub fn cpi_truth(&self, cpi: u64) -> Result<(CpiTruth, Vec<TargetTruth>), SimError> {
         let p = &self.params;
         let lambda = self.wavelength_m();
         let reference_time_s =
             self.pulse_time_s(cpi, 0) + (p.pulses_per_cpi as f64 - 1.0) / 2.0 * p.pri_s;
-        let time_utc = self.cpi_time_utc(cpi);
+        let time_utc = self.cpi_time_utc(cpi)?;
         let cpi_truth = CpiTruth {
             cpi,
             time_utc: super::truth::rfc3339(time_utc),
@@ -384,7 +391,7 @@ impl Simulator {
                 }
             })
             .collect();
-        (cpi_truth, targets)
+        Ok((cpi_truth, targets))
     }
 }
 

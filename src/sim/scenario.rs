@@ -446,14 +446,26 @@ impl Scenario {
 
     /// Transmit time of the first pulse, UTC.
     pub fn start_time_utc(&self) -> Result<OffsetDateTime, SimError> {
-        OffsetDateTime::parse(&self.start_time, &Rfc3339)
-            .map(|t| t.to_offset(time::UtcOffset::UTC))
-            .map_err(|e| {
-                invalid(
-                    "start_time",
-                    format!("{:?} is not an RFC 3339 date-time ({e})", self.start_time),
-                )
-            })
+        let t = OffsetDateTime::parse(&self.start_time, &Rfc3339).map_err(|e| {
+            invalid(
+                "start_time",
+                format!("{:?} is not an RFC 3339 date-time ({e})", self.start_time),
+            )
+        })?;
+        crate::cpi::to_utc_checked(t).ok_or_else(|| {
+            invalid(
+                "start_time",
+                format!(
+                    "{:?} is outside years 0000-9999 in UTC (RFC 3339's range)",
+                    self.start_time
+                ),
+            )
+        })
+    }
+
+    /// Duration of the recording, seconds: `num_cpis x pulses_per_cpi x pri_s`.
+    pub fn duration_s(&self) -> f64 {
+        self.num_cpis as f64 * self.radar.pulses_per_cpi as f64 * self.radar.pri_s
     }
 
     /// Receive channels per sample position (at least 1).
@@ -567,7 +579,18 @@ impl Scenario {
                 format!("must be 1 ..= {} (got {})", 1 << 24, self.num_cpis),
             ));
         }
-        self.start_time_utc()?;
+        let start = self.start_time_utc()?;
+        // Every CPI's time, and the recording's end, must stay in the calendar.
+        if crate::cpi::add_seconds_checked(start, self.duration_s()).is_none() {
+            return Err(invalid(
+                "start_time",
+                format!(
+                    "{:?} plus the recording's {} s (num_cpis x pulses_per_cpi x pri_s) ends after 9999-12-31T23:59:59Z",
+                    self.start_time,
+                    num(self.duration_s())
+                ),
+            ));
+        }
         in_range("noise_power", self.noise_power, 0.0, 1e30, "")?;
         if self.datatype == SampleFormat::Ci16Le {
             match self.ci16_counts_per_unit {
@@ -703,6 +726,19 @@ impl Scenario {
                 return Err(invalid(
                     "clutter.range_stop_m",
                     format!("band holds {cells:.0} range cells (limit 1e6)"),
+                ));
+            }
+            // Each scatterer's echo is computed once per CPI over the pulse's
+            // samples: bound that work like the samples of one CPI, so a run's
+            // time stays proportional to its size.
+            let work = (cells + 1.0) * ((pulse_width_s * r.sample_rate_hz).ceil() + 3.0);
+            if work > MAX_VALUES_PER_CPI as f64 {
+                return Err(invalid(
+                    "clutter.range_stop_m",
+                    format!(
+                        "band of {cells:.0} range cells x a {:.0}-sample pulse is {work:.0} echo samples per CPI (limit {MAX_VALUES_PER_CPI}: narrow the band)",
+                        (pulse_width_s * r.sample_rate_hz).ceil()
+                    ),
                 ));
             }
         }
