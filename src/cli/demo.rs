@@ -8,7 +8,7 @@ use tews::output::{OutputSpec, PlotSink};
 use tews::process::cpu::CpuChain;
 use tews::process::{Backend, ChainPlan, ProcessConfig};
 
-use super::run::process_recording;
+use super::run::{Processor, process_recording};
 use super::view::render_cpi;
 use super::{BackendChoice, describe_cfar, write_summary};
 
@@ -42,8 +42,10 @@ pub(crate) fn cmd_demo(args: &DemoArgs) -> Result<()> {
     let plot_maker = tews::plots::PlotMaker::new(&recording.params, &plan, recording.site());
     let (mut summary, finished) = process_recording(
         &recording,
-        &plot_maker,
-        backend,
+        Processor {
+            backend,
+            plot_maker,
+        },
         sinks,
         &meta_path,
         tews::ingest::pacing::Pacing::default(),

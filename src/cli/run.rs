@@ -193,8 +193,10 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
     let plot_maker = tews::plots::PlotMaker::new(&recording.params, &plan, recording.site());
     let (mut summary, finished) = process_recording(
         &recording,
-        &plot_maker,
-        backend,
+        Processor {
+            backend,
+            plot_maker,
+        },
         sinks,
         &args.input,
         pacing,
@@ -228,10 +230,17 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
 /// Streams `recording` through the CPU chain into `sinks`, with a progress
 /// bar on stderr when it is a terminal; the outputs are returned finished,
 /// for the caller to put in place when the run has succeeded.
+/// The backend and the plot maker of a run: detections, then plots.
+pub(crate) struct Processor {
+    /// The processing backend.
+    pub(crate) backend: Box<dyn Backend>,
+    /// Detections to plots (monopulse angles, geolocation).
+    pub(crate) plot_maker: tews::plots::PlotMaker,
+}
+
 pub(crate) fn process_recording(
     recording: &Recording,
-    plot_maker: &tews::plots::PlotMaker,
-    mut backend: Box<dyn Backend>,
+    processor: Processor,
     sinks: Vec<Box<dyn PlotSink>>,
     input: &Path,
     pacing: tews::ingest::pacing::Pacing,
@@ -259,9 +268,13 @@ pub(crate) fn process_recording(
     );
     let mut outputs = Outputs::start(sinks, tews::output::fanout::DEFAULT_QUEUE_CPIS);
     outputs.set_drain_timeout(drain);
+    let Processor {
+        mut backend,
+        plot_maker,
+    } = processor;
     tracing::info!("{}", plot_maker.describe_angles());
     let (mut summary, finished) =
-        pipeline::run_uncommitted(cpis, plot_maker, backend.as_mut(), outputs, |k, d, p| {
+        pipeline::run_uncommitted(cpis, &plot_maker, backend.as_mut(), outputs, |k, d, p| {
             bar.inc(1);
             on_cpi(k, d, p);
         })
