@@ -130,12 +130,13 @@ impl PlotSink for AsterixFileSink {
         self.out.flush().map_err(|e| self.io(e))?;
         let s = self.stats;
         tracing::info!(
-            "{}: {} CAT048 records in {} data blocks; {} extended range (REF ERR), {} without I048/120 (speed outside +/-511 m/s), {} plots not encoded",
+            "{}: {} CAT048 records in {} data blocks; {} extended range (REF ERR), {} without I048/120 (speed outside +/-511 m/s), {} measured heights without I048/110 (outside +/-62 km), {} plots not encoded",
             self.name,
             s.records,
             s.data_blocks,
             s.extended_range,
             s.doppler_omitted,
+            s.height_omitted,
             s.plots_dropped
         );
         Ok(())
