@@ -8,6 +8,9 @@
 //! sensor = "radar-a"      # the same
 //! sac = 12                # ASTERIX system area code, 0-255
 //! sic = 34                # ASTERIX system identification code, 0-255
+//! # latitude_deg = 60.0   # optional, all three or none: WGS-84 site position,
+//! # longitude_deg = 25.0  # height above the ellipsoid; plots are then
+//! # height_m = 50.0       # geolocated
 //!
 //! [radar]                 # live input only; a recording's own keys win
 //! sample_rate_hz = 20e6
@@ -20,6 +23,20 @@
 //! type = "lfm"            # or "rect" (no bandwidth_hz)
 //! bandwidth_hz = 5e6
 //! pulse_width_s = 10e-6
+//! ```
+//!
+//! A monopulse receiver adds, in `[radar]`, its channels and one VRT stream
+//! per channel (in the same order; not with `stream_id`), and its
+//! calibration:
+//!
+//! ```toml
+//! channels = ["sum", "delta_az", "delta_el"]
+//! stream_ids = [1, 2, 3]
+//! [radar.monopulse]       # formats.md radar:monopulse
+//! beamwidth_az_deg = 2.0
+//! beamwidth_el_deg = 2.0
+//! slope_az = 1.6
+//! slope_el = 1.6
 //! ```
 //!
 //! `[sharing]` (the NATS output) and `[[partner]]` (release policy) are
@@ -565,6 +582,58 @@ pulse_width_s = 10e-6
         assert!(e.starts_with("s.toml: line 1: "), "{e}");
         let e = err("[site]\nname = \"x\"\nsic = 1\n");
         assert!(e.contains("missing field `sac`"), "{e}");
+    }
+
+    #[test]
+    fn monopulse_channels_and_the_site_position_parse_and_bad_ones_name_their_key() {
+        let mono = GOOD.replace(
+            "window_delay_s = 10e-6\n",
+            "window_delay_s = 10e-6\nchannels = [\"delta_az\", \"sum\", \"delta_el\"]\n\
+             stream_ids = [4, 5, 6]\n[radar.monopulse]\nbeamwidth_az_deg = 2.0\n\
+             beamwidth_el_deg = 2.5\nslope_az = 1.6\nslope_el = 1.4\n",
+        );
+        let placed = mono.replace(
+            "sic = 34\n",
+            "sic = 34\nlatitude_deg = 60.0\nlongitude_deg = 25.0\nheight_m = 50.0\n",
+        );
+        let c = SiteConfig::from_toml_str(&placed, "site.toml").unwrap();
+        let radar = c.radar.as_ref().unwrap();
+        let p = radar.params();
+        assert_eq!((p.num_channels, p.sum_channel), (3, 1));
+        assert_eq!(p.monopulse.unwrap().beamwidth_el_deg, 2.5);
+        assert_eq!(radar.channel_stream_ids(), [Some(4), Some(5), Some(6)]);
+        assert_eq!(c.position().unwrap().unwrap().latitude_deg, 60.0);
+        for (edit, needle) in [
+            (
+                mono.replace("\"delta_az\", \"sum\"", "\"delta_az\", \"aux\""),
+                "radar.channels",
+            ),
+            (mono.replace("[4, 5, 6]", "[4, 5]"), "radar.stream_ids"),
+            (mono.replace("[4, 5, 6]", "[4, 5, 4]"), "radar.stream_ids"),
+            (
+                mono.replace("slope_az = 1.6", "slope_az = 0.0"),
+                "radar.monopulse.slope_az",
+            ),
+            (
+                mono.replace("beamwidth_az_deg = 2.0\n", ""),
+                "beamwidth_az_deg",
+            ),
+            (
+                GOOD.replace(
+                    "window_delay_s = 10e-6\n",
+                    "window_delay_s = 10e-6\nstream_ids = [1]\n",
+                ),
+                "radar.stream_ids",
+            ),
+            (placed.replace("height_m = 50.0\n", ""), "site.latitude_deg"),
+            (
+                placed.replace("latitude_deg = 60.0", "latitude_deg = 95.0"),
+                "site.latitude_deg",
+            ),
+        ] {
+            let e = err(&edit);
+            assert!(e.contains(needle) && !e.contains('\n'), "{needle}: {e}");
+        }
     }
 
     #[test]
