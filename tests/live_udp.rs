@@ -91,9 +91,13 @@ fn run_ok(cmd: &mut Command) -> std::process::Output {
 }
 
 fn fixture() -> Fixture {
+    fixture_with(SCENARIO)
+}
+
+fn fixture_with(scenario: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let scen = dir.path().join("scenario.toml");
-    std::fs::write(&scen, SCENARIO).unwrap();
+    std::fs::write(&scen, scenario).unwrap();
     let site = dir.path().join("site.toml");
     std::fs::write(&site, SITE).unwrap();
     let prefix = dir.path().join("rec");
@@ -457,4 +461,46 @@ fn sigterm_stops_cleanly_with_outputs_flushed_and_the_summary_written() {
     let live = lines(&f.dir.path().join("signal.jsonl"));
     assert_eq!(live.len() as u64, s["plots"].as_u64().unwrap());
     assert!(live.iter().all(|l| f.file_plots.contains(l)));
+}
+
+#[test]
+fn a_float_recording_is_scaled_to_fit_and_gives_the_files_plots() {
+    // Issue 12 item 8: a cf32 recording (noise rms 1) sent at full scale 1.0
+    // saturated most samples and changed the plots. Replay scales it by its
+    // peak, so nothing saturates and the live plots are the file's (the
+    // CFAR is scale invariant; SNRs differ only by ci16 quantization).
+    let f = fixture_with(&SCENARIO.replace("datatype = \"ci16_le\"", "datatype = \"cf32_le\""));
+    let mut run = start_live(&f, "float", &["--max-cpis", "6", "--idle-timeout-s", "60"]);
+    let sent = replay(&f, run.udp_port, &["--rate", "0.5"]);
+    wait(&mut run);
+    assert_eq!(sent["samples_clipped"], 0);
+    let fs = sent["full_scale"].as_f64().unwrap();
+    assert!(
+        fs > 1.0 && fs < 20.0,
+        "the peak of unit-power noise and targets: {fs}"
+    );
+    let parse = |l: &String| serde_json::from_str::<serde_json::Value>(l).unwrap();
+    let live: Vec<serde_json::Value> = lines(&f.dir.path().join("float.jsonl"))
+        .iter()
+        .map(parse)
+        .collect();
+    let file: Vec<serde_json::Value> = f.file_plots.iter().map(parse).collect();
+    assert_eq!(live.len(), file.len(), "plot count");
+    for (l, r) in live.iter().zip(&file) {
+        assert_eq!(l["cpi"], r["cpi"]);
+        for (k, tol) in [("range_bin", 0.01), ("doppler_bin", 0.01), ("snr_db", 0.05)] {
+            let d = (l[k].as_f64().unwrap() - r[k].as_f64().unwrap()).abs();
+            assert!(d <= tol, "{k}: live {l} file {r}");
+        }
+    }
+    // --full-scale 1.0 is the old behaviour: the same recording saturates.
+    let mut run = start_live(
+        &f,
+        "clipped",
+        &["--max-cpis", "6", "--idle-timeout-s", "60"],
+    );
+    let sent = replay(&f, run.udp_port, &["--rate", "0.5", "--full-scale", "1.0"]);
+    wait(&mut run);
+    assert!(sent["samples_clipped"].as_u64().unwrap() > 0);
+    assert_eq!(sent["full_scale"], 1.0);
 }
