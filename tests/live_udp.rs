@@ -504,3 +504,82 @@ fn a_float_recording_is_scaled_to_fit_and_gives_the_files_plots() {
     assert!(sent["samples_clipped"].as_u64().unwrap() > 0);
     assert_eq!(sent["full_scale"], 1.0);
 }
+
+/// Runs live input with `site_text` as the site file while the fixture's
+/// recording is replayed into it; returns (stderr lines, summary, plots).
+fn live_with_site(
+    f: &Fixture,
+    name: &str,
+    site_text: &str,
+) -> (Vec<String>, serde_json::Value, Vec<String>) {
+    let site = f.dir.path().join(format!("{name}.toml"));
+    std::fs::write(&site, site_text).unwrap();
+    let g = Fixture {
+        dir: tempfile::tempdir().unwrap(),
+        rec: f.rec.clone(),
+        site,
+        file_plots: vec![],
+    };
+    let mut run = start_live(&g, name, &["--idle-timeout-s", "2"]);
+    replay(&g, run.udp_port, &["--rate", "0.5"]);
+    let mut stderr = Vec::new();
+    let status = loop {
+        while let Ok(line) = run.stderr.try_recv() {
+            stderr.push(line);
+        }
+        if let Some(status) = run.child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    while let Ok(line) = run.stderr.recv_timeout(Duration::from_millis(200)) {
+        stderr.push(line);
+    }
+    assert!(status.success(), "{stderr:?}");
+    let plots = lines(&g.dir.path().join(format!("{name}.jsonl")));
+    (stderr, summary(&g, name), plots)
+}
+
+#[test]
+fn a_site_radar_table_that_disagrees_with_the_stream_is_named_once_and_gives_no_plots() {
+    // Issue 12 item 7: the stream has 32 pulses of 500 samples per CPI.
+    let f = fixture();
+    let (stderr, s, plots) = live_with_site(
+        &f,
+        "short_p",
+        &SITE.replace("pulses_per_cpi = 32", "pulses_per_cpi = 16"),
+    );
+    let said: Vec<&String> = stderr
+        .iter()
+        .filter(|l| l.contains("radar.pulses_per_cpi"))
+        .collect();
+    assert_eq!(said.len(), 1, "{stderr:?}");
+    assert!(
+        said[0].contains("is 16") && said[0].contains("have 32 pulses"),
+        "{said:?}"
+    );
+    assert!(
+        plots.is_empty(),
+        "no plot from a CPI cut at 16 of 32 pulses"
+    );
+    assert_eq!(s["cpis"], 0);
+    assert_eq!(s["cpis_dropped_radar_mismatch"], 6, "{s}");
+
+    let (stderr, s, plots) = live_with_site(
+        &f,
+        "short_n",
+        &SITE.replace("samples_per_pulse = 500", "samples_per_pulse = 250"),
+    );
+    let said: Vec<&String> = stderr
+        .iter()
+        .filter(|l| l.contains("radar.samples_per_pulse"))
+        .collect();
+    assert_eq!(said.len(), 1, "{stderr:?}");
+    assert!(
+        said[0].contains("is 250") && said[0].contains("have 500 samples"),
+        "{said:?}"
+    );
+    assert!(plots.is_empty());
+    assert_eq!(s["cpis"], 0);
+    assert_eq!(s["cpis_dropped_bad_frame"], 6, "{s}");
+}
