@@ -203,6 +203,7 @@ impl Metrics {
             ("no_context", s.cpis_dropped_no_context),
             ("sample_rate", s.cpis_dropped_sample_rate),
             ("queue_full", s.cpis_dropped_queue_full),
+            ("radar_mismatch", s.cpis_dropped_radar_mismatch),
         ] {
             raise_to(
                 &self

@@ -15,9 +15,17 @@
 //! recording's time to the nanosecond.
 //!
 //! Samples: the recording is read scaled to full scale 1.0 and sent as
-//! `round(x * 32768)`, saturating. A ci16 recording therefore goes out
-//! bit-identical; a float recording is quantized (saturated values are
-//! counted and logged). The beam goes out to 1/128 degree (the pointing
+//! `round(x * 32768 / full_scale)`, saturating (saturated values are
+//! counted and logged). The full scale ([`ReplayOptions::full_scale`],
+//! `--full-scale`) is by default 1.0 for integer recordings, so a ci16
+//! recording goes out bit-identical; for a float recording (cf32, cf64),
+//! whose values have no full scale, it is the largest |I| or |Q| of the
+//! detection channel over the whole recording (a first pass reads it) times
+//! 32768 / 32767: that value goes out as 32767 counts, nothing saturates,
+//! and the quantization is as fine as ci16 allows. One scale for the whole
+//! recording keeps the CPIs' relative levels; the receiver's CFAR is scale
+//! invariant, so the live plots are the file's (SNRs to within the
+//! quantization). The beam goes out to 1/128 degree (the pointing
 //! word's resolution), the frequencies to 2^-20 Hz.
 //!
 //! Pacing: `rate` 1.0 sends each pulse at its time in the recording, relative
@@ -89,6 +97,10 @@ pub struct ReplayOptions {
     /// Send the recording this many times over (CPI indices keep counting;
     /// times advance by the recording's span each time). 1 = once.
     pub repeat: u64,
+    /// The sample value (at full scale 1.0) sent as ci16 full scale (32768
+    /// counts); `None`: the module's rule (1.0 for integer recordings, the
+    /// peak for float ones).
+    pub full_scale: Option<f64>,
 }
 
 /// What a replay sent.
@@ -115,6 +127,8 @@ pub struct ReplayReport {
     pub bytes_sent: u64,
     /// I/Q values that saturated converting to ci16.
     pub samples_clipped: u64,
+    /// The full scale used (see the module docs).
+    pub full_scale: f64,
     /// Wall time of the replay, seconds.
     pub seconds: f64,
 }
@@ -168,6 +182,23 @@ pub fn replay(recording: &Recording, opts: &ReplayOptions) -> Result<ReplayRepor
 
     let p = &recording.params;
     let (pulses, n) = (p.pulses_per_cpi, p.samples_per_pulse);
+    let full_scale = match opts.full_scale {
+        Some(f) if f.is_finite() && f > 0.0 => f,
+        Some(f) => {
+            return Err(ReplayError::Options(format!(
+                "--full-scale {f}: not a positive sample value"
+            )));
+        }
+        None if is_float(recording) => peak(recording)? * (CI16_PEAK_SCALE),
+        None => 1.0,
+    };
+    let gain = (1.0 / full_scale) as f32;
+    if full_scale != 1.0 {
+        tracing::info!(
+            "{}: full scale {full_scale:e} (sent as 32768 counts)",
+            recording.meta_path.display()
+        );
+    }
     let pri_ps = (p.pri_s * 1e12).round() as u64;
     let channels = p.num_channels.max(1);
     let Some(_) = opts.stream_id.checked_add(channels as u32 - 1) else {
@@ -185,6 +216,7 @@ pub fn replay(recording: &Recording, opts: &ReplayOptions) -> Result<ReplayRepor
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut report = ReplayReport {
         to: opts.to.to_string(),
+        full_scale,
         ..ReplayReport::default()
     };
     let first = recording.cpi_meta(0).time_utc;
@@ -252,7 +284,7 @@ pub fn replay(recording: &Recording, opts: &ReplayOptions) -> Result<ReplayRepor
                         .iter_mut()
                         .zip(cpi.samples().slice(ndarray::s![channel, m, ..]).iter())
                     {
-                        let (c, clipped) = ci16_from_complex(*z);
+                        let (c, clipped) = ci16_from_complex(*z * gain);
                         *s = c;
                         report.samples_clipped += u64::from(clipped);
                     }
@@ -279,6 +311,36 @@ pub fn replay(recording: &Recording, opts: &ReplayOptions) -> Result<ReplayRepor
         );
     }
     Ok(report)
+}
+
+/// 32768 / 32767: a float recording's peak goes out as 32767 counts.
+const CI16_PEAK_SCALE: f64 = 32768.0 / 32767.0;
+
+/// True for float datatypes (no full scale of their own).
+fn is_float(recording: &Recording) -> bool {
+    use crate::ingest::sigmf::SampleFormat;
+    matches!(
+        recording.datatype.format,
+        SampleFormat::Cf32 | SampleFormat::Cf64
+    )
+}
+
+/// The largest finite |I| or |Q| of the detection channel over the whole
+/// recording (1.0 when all are zero, so an all-zero recording still goes out).
+fn peak(recording: &Recording) -> Result<f64, ReplayError> {
+    // Every channel: one gain for all, so the monopulse ratios are kept.
+    let mut peak = 0.0f32;
+    for cpi in recording.cpis()? {
+        let cpi = cpi?;
+        for z in cpi.samples().iter() {
+            for x in [z.re.abs(), z.im.abs()] {
+                if x.is_finite() && x > peak {
+                    peak = x;
+                }
+            }
+        }
+    }
+    Ok(if peak > 0.0 { f64::from(peak) } else { 1.0 })
 }
 
 /// Sleeps until `offset_s` of recording time (scaled by the rate) after `start`.

@@ -144,6 +144,11 @@ slope_az = 1.6
 slope_el = 1.6
 "#;
 
+/// A fixture of `scenario` with the single-channel SITE.
+fn fixture_with(scenario: &str) -> Fixture {
+    fixture_of(scenario, SITE)
+}
+
 fn fixture_of(scenario: &str, site_toml: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let scen = dir.path().join("scenario.toml");
@@ -555,4 +560,125 @@ fn sigterm_stops_cleanly_with_outputs_flushed_and_the_summary_written() {
     let live = lines(&f.dir.path().join("signal.jsonl"));
     assert_eq!(live.len() as u64, s["plots"].as_u64().unwrap());
     assert!(live.iter().all(|l| f.file_plots.contains(l)));
+}
+
+#[test]
+fn a_float_recording_is_scaled_to_fit_and_gives_the_files_plots() {
+    // Issue 12 item 8: a cf32 recording (noise rms 1) sent at full scale 1.0
+    // saturated most samples and changed the plots. Replay scales it by its
+    // peak, so nothing saturates and the live plots are the file's (the
+    // CFAR is scale invariant; SNRs differ only by ci16 quantization).
+    let f = fixture_with(&SCENARIO.replace("datatype = \"ci16_le\"", "datatype = \"cf32_le\""));
+    let mut run = start_live(&f, "float", &["--max-cpis", "6", "--idle-timeout-s", "60"]);
+    let sent = replay(&f, run.udp_port, &["--rate", "0.5"]);
+    wait(&mut run);
+    assert_eq!(sent["samples_clipped"], 0);
+    let fs = sent["full_scale"].as_f64().unwrap();
+    assert!(
+        fs > 1.0 && fs < 20.0,
+        "the peak of unit-power noise and targets: {fs}"
+    );
+    let parse = |l: &String| serde_json::from_str::<serde_json::Value>(l).unwrap();
+    let live: Vec<serde_json::Value> = lines(&f.dir.path().join("float.jsonl"))
+        .iter()
+        .map(parse)
+        .collect();
+    let file: Vec<serde_json::Value> = f.file_plots.iter().map(parse).collect();
+    assert_eq!(live.len(), file.len(), "plot count");
+    for (l, r) in live.iter().zip(&file) {
+        assert_eq!(l["cpi"], r["cpi"]);
+        for (k, tol) in [("range_bin", 0.01), ("doppler_bin", 0.01), ("snr_db", 0.05)] {
+            let d = (l[k].as_f64().unwrap() - r[k].as_f64().unwrap()).abs();
+            assert!(d <= tol, "{k}: live {l} file {r}");
+        }
+    }
+    // --full-scale 1.0 is the old behaviour: the same recording saturates.
+    let mut run = start_live(
+        &f,
+        "clipped",
+        &["--max-cpis", "6", "--idle-timeout-s", "60"],
+    );
+    let sent = replay(&f, run.udp_port, &["--rate", "0.5", "--full-scale", "1.0"]);
+    wait(&mut run);
+    assert!(sent["samples_clipped"].as_u64().unwrap() > 0);
+    assert_eq!(sent["full_scale"], 1.0);
+}
+
+/// Runs live input with `site_text` as the site file while the fixture's
+/// recording is replayed into it; returns (stderr lines, summary, plots).
+fn live_with_site(
+    f: &Fixture,
+    name: &str,
+    site_text: &str,
+) -> (Vec<String>, serde_json::Value, Vec<String>) {
+    let site = f.dir.path().join(format!("{name}.toml"));
+    std::fs::write(&site, site_text).unwrap();
+    let g = Fixture {
+        dir: tempfile::tempdir().unwrap(),
+        rec: f.rec.clone(),
+        site,
+        file_plots: vec![],
+    };
+    let mut run = start_live(&g, name, &["--idle-timeout-s", "2"]);
+    replay(&g, run.udp_port, &["--rate", "0.5"]);
+    let mut stderr = Vec::new();
+    let status = loop {
+        while let Ok(line) = run.stderr.try_recv() {
+            stderr.push(line);
+        }
+        if let Some(status) = run.child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    while let Ok(line) = run.stderr.recv_timeout(Duration::from_millis(200)) {
+        stderr.push(line);
+    }
+    assert!(status.success(), "{stderr:?}");
+    let plots = lines(&g.dir.path().join(format!("{name}.jsonl")));
+    (stderr, summary(&g, name), plots)
+}
+
+#[test]
+fn a_site_radar_table_that_disagrees_with_the_stream_is_named_once_and_gives_no_plots() {
+    // Issue 12 item 7: the stream has 32 pulses of 500 samples per CPI.
+    let f = fixture();
+    let (stderr, s, plots) = live_with_site(
+        &f,
+        "short_p",
+        &SITE.replace("pulses_per_cpi = 32", "pulses_per_cpi = 16"),
+    );
+    let said: Vec<&String> = stderr
+        .iter()
+        .filter(|l| l.contains("radar.pulses_per_cpi"))
+        .collect();
+    assert_eq!(said.len(), 1, "{stderr:?}");
+    assert!(
+        said[0].contains("is 16") && said[0].contains("have 32 pulses"),
+        "{said:?}"
+    );
+    assert!(
+        plots.is_empty(),
+        "no plot from a CPI cut at 16 of 32 pulses"
+    );
+    assert_eq!(s["cpis"], 0);
+    assert_eq!(s["cpis_dropped_radar_mismatch"], 6, "{s}");
+
+    let (stderr, s, plots) = live_with_site(
+        &f,
+        "short_n",
+        &SITE.replace("samples_per_pulse = 500", "samples_per_pulse = 250"),
+    );
+    let said: Vec<&String> = stderr
+        .iter()
+        .filter(|l| l.contains("radar.samples_per_pulse"))
+        .collect();
+    assert_eq!(said.len(), 1, "{stderr:?}");
+    assert!(
+        said[0].contains("is 250") && said[0].contains("have 500 samples"),
+        "{said:?}"
+    );
+    assert!(plots.is_empty());
+    assert_eq!(s["cpis"], 0);
+    assert_eq!(s["cpis_dropped_bad_frame"], 6, "{s}");
 }

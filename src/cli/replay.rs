@@ -31,6 +31,11 @@ pub(crate) struct ReplayArgs {
     /// Play the recording this many times over (times and CPI indices continue).
     #[arg(long, default_value_t = 1)]
     pub(crate) repeat: u64,
+    /// The sample value sent as ci16 full scale (32768 counts). Default: 1.0
+    /// for integer recordings (ci16 goes out bit-identical), the largest
+    /// |I| or |Q| for float ones (sent as 32767: nothing saturates).
+    #[arg(long)]
+    pub(crate) full_scale: Option<f64>,
     /// Write what was sent (JSON: packets, deliberately dropped, damaged CPIs) here.
     #[arg(long)]
     pub(crate) summary: Option<PathBuf>,
@@ -64,6 +69,7 @@ pub(crate) fn cmd_replay(args: &ReplayArgs) -> Result<()> {
             seed: args.seed,
             stream_id: args.stream_id,
             repeat: args.repeat,
+            full_scale: args.full_scale,
         },
     )?;
     let secs = report.seconds.max(1e-9);

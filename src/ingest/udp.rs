@@ -39,6 +39,17 @@
 //! Carrier and beam come from the context packet into the CPI that follows it
 //! (the assembler's job, see [`crate::ingest::vrt::CpiAssembler`]).
 //!
+//! # A site `[radar]` that disagrees with the stream
+//! The reader names, once, a `radar.samples_per_pulse` or
+//! `radar.pulses_per_cpi` that the stream contradicts (the site's value and
+//! the stream's, counted from its sample frames and CPI starts), then only
+//! counts. Until one CPI's cut has been confirmed (the packet after its
+//! P-th pulse starts the next CPI), a complete CPI is held for that packet:
+//! if it is another pulse instead, the stream's CPIs are longer than the
+//! site's P and the CPI is dropped (`cpis_dropped_radar_mismatch`), so no
+//! plot ever comes from a wrongly cut CPI. This costs about one PRI of
+//! latency on the first CPI only.
+//!
 //! # Stopping
 //! The reader stops at `max_cpis` CPIs accounted for (processed, queued or
 //! dropped), after `idle_timeout` without any datagram, when the stop flag is
@@ -258,6 +269,10 @@ pub struct LiveStats {
     pub cpis_dropped_sample_rate: u64,
     /// Dropped: processing was behind and the ingest queue was full.
     pub cpis_dropped_queue_full: u64,
+    /// Dropped: the stream's CPIs have more pulses than the site's
+    /// `radar.pulses_per_cpi` (a pulse followed the P-th without a CPI
+    /// start), so the CPI was cut wrongly.
+    pub cpis_dropped_radar_mismatch: u64,
     /// CPIs cut short (fewer than P pulses) by the next CPI start or the end
     /// of the run, with no other damage seen. Not processed.
     pub cpis_incomplete: u64,
@@ -287,8 +302,10 @@ impl LiveStats {
         self.cpis_dropped_no_context = d.no_context;
         self.cpis_dropped_channel_missing = d.channel_missing;
         self.cpis_incomplete = c.cpis_incomplete;
-        self.cpis_dropped =
-            d.total() + self.cpis_dropped_sample_rate + self.cpis_dropped_queue_full;
+        self.cpis_dropped = d.total()
+            + self.cpis_dropped_sample_rate
+            + self.cpis_dropped_queue_full
+            + self.cpis_dropped_radar_mismatch;
     }
 }
 
@@ -391,6 +408,12 @@ impl LiveSource {
             },
             pending_rate_ok: None,
             current_rate_ok: true,
+            held: None,
+            cut_confirmed: false,
+            frame_samples: 0,
+            pulses_in_cpi: None,
+            said_samples: false,
+            said_pulses: false,
         };
         let thread = std::thread::Builder::new()
             .name("tews-udp-rx".into())
@@ -479,6 +502,20 @@ struct Reader {
     pending_rate_ok: Option<bool>,
     /// The same, for the CPI being collected.
     current_rate_ok: bool,
+    /// A complete CPI not yet queued: until one CPI's cut has been
+    /// confirmed (the packet after its last pulse started the next CPI), a
+    /// CPI waits for that packet, so one cut short by a site
+    /// `pulses_per_cpi` smaller than the stream's never reaches processing.
+    held: Option<(Cpi, Instant)>,
+    /// The stream's CPIs were seen to have the site's P pulses.
+    cut_confirmed: bool,
+    /// Samples so far in the stream's current sample frame (pulse).
+    frame_samples: usize,
+    /// Pulses (sample frames) since the stream's last CPI start.
+    pulses_in_cpi: Option<usize>,
+    /// The mismatch of `samples_per_pulse` / `pulses_per_cpi` was logged.
+    said_samples: bool,
+    said_pulses: bool,
 }
 
 impl Reader {
@@ -503,8 +540,9 @@ impl Reader {
                         since_publish = 0;
                         self.publish();
                     }
+                    // A held CPI is not accounted for until its cut is known.
                     if let Some(max) = self.config.max_cpis
-                        && self.cpis_accounted() >= max
+                        && self.cpis_accounted() - u64::from(self.held.is_some()) >= max
                     {
                         break "max-cpis".into();
                     }
@@ -526,6 +564,10 @@ impl Reader {
                 Err(e) => break format!("receive error: {e}"),
             }
         };
+        // The input ended right after a held CPI: nothing contradicted its cut.
+        if let Some((cpi, at)) = self.held.take() {
+            let _ = self.queue(cpi, at);
+        }
         self.assembler.finish();
         self.stats.stop_reason = reason;
         tracing::info!("live input stopped: {}", self.stats.stop_reason);
@@ -580,6 +622,24 @@ impl Reader {
             }
             _ => {}
         }
+        if let Packet::Data(d) = &packet
+            && ours(d.stream_id, &self.assembler)
+        {
+            self.check_shape(d);
+            if let Some((cpi, at)) = self.held.take() {
+                if d.trailer.cpi_start && d.trailer.sample_frame.starts_frame() {
+                    // The next CPI starts right after: the cut was right.
+                    self.cut_confirmed = true;
+                    self.queue(cpi, at)?;
+                } else if d.trailer.sample_frame.starts_frame() {
+                    // Another pulse: the stream's CPIs are longer than P.
+                    self.cut_confirmed = false;
+                    self.stats.cpis_dropped_radar_mismatch += 1;
+                } else {
+                    self.held = Some((cpi, at));
+                }
+            }
+        }
         let Some(mut cpi) = self.assembler.push(packet) else {
             return Ok(self.cpis_accounted() != before);
         };
@@ -598,6 +658,54 @@ impl Reader {
             self.stats.cpis_dropped_sample_rate += 1;
             return Ok(true);
         }
+        if !self.cut_confirmed {
+            self.held = Some((cpi, now));
+            return Ok(true);
+        }
+        self.queue(cpi, now)
+    }
+
+    /// Names, once, a `[radar]` value the stream contradicts: the samples of
+    /// a pulse (one sample frame) and the pulses between CPI starts.
+    fn check_shape(&mut self, d: &crate::ingest::vrt::DataPacket) {
+        let (p, n) = (
+            self.config.assembler.pulses_per_cpi,
+            self.config.assembler.samples_per_pulse,
+        );
+        let frame = d.trailer.sample_frame;
+        if d.trailer.cpi_start && frame.starts_frame() {
+            if let Some(k) = self.pulses_in_cpi
+                && k != p
+                && k > 0
+                && !self.said_pulses
+            {
+                self.said_pulses = true;
+                tracing::warn!(
+                    "live input: radar.pulses_per_cpi is {p} in the site file but the stream's CPIs                      have {k} pulses: its CPIs are dropped (cpis_dropped_radar_mismatch,                      cpis_incomplete)"
+                );
+            }
+            self.pulses_in_cpi = Some(0);
+        }
+        if frame.starts_frame() {
+            self.frame_samples = 0;
+        }
+        self.frame_samples += d.samples.len();
+        if frame.ends_frame() {
+            if self.frame_samples != n && !self.said_samples {
+                self.said_samples = true;
+                tracing::warn!(
+                    "live input: radar.samples_per_pulse is {n} in the site file but the stream's                      pulses have {} samples: its CPIs are dropped (cpis_dropped_bad_frame)",
+                    self.frame_samples
+                );
+            }
+            if let Some(k) = &mut self.pulses_in_cpi {
+                *k += 1;
+            }
+        }
+    }
+
+    /// Queues a complete CPI for processing (or drops it if the queue is full).
+    fn queue(&mut self, cpi: Cpi, now: Instant) -> Result<bool, String> {
         let index = cpi.meta.index;
         // Count it queued before the consumer can take it.
         self.shared.queue_depth.fetch_add(1, Ordering::Relaxed);
