@@ -1,0 +1,1 @@
+//! Assessment of ballistic tracks (placeholder, filled in below).

@@ -1,0 +1,2 @@
+pub mod gravity;
+pub mod propagate;

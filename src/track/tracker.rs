@@ -1,0 +1,481 @@
+//! The tracker: parts assembled per look (one CPI's plots, one time).
+//!
+//! Per look: predict every track (IMM) -> gate and assign (GNN) -> update or
+//! coast -> initiate from plots no track took (two-point, M-of-N
+//! confirmation) -> delete -> report. Bad plots are counted and skipped; a
+//! track whose filter fails numerically is dropped; nothing panics.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::TrackError;
+use super::associate::assign;
+use super::filter::{GaussianState, Predictor, Updater};
+use super::frames_tmp::Geodetic;
+use super::imm::{BALLISTIC, ImmModel, ImmState};
+use super::initiator::{Candidate, two_point};
+use super::measurement::{Measurement, RadarSite};
+use crate::geo::gravity::GravityModel;
+use crate::geo::propagate::Propagator;
+
+/// Tracker settings. Every value has a reason in its doc.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackerConfig {
+    /// Ballistic model's acceleration noise density, m^2/s^3: covers RK4
+    /// and linearisation error only (1e-2 gives 0.1 m/s per 100 s).
+    pub ballistic_psd_m2_s3: f64,
+    /// Powered model's density, m^2/s^3: a thrust of ~35 m/s^2 held over a
+    /// 1 s revisit is matched by `sqrt(q dt) ~ 40 m/s` of velocity noise.
+    pub powered_psd_m2_s3: f64,
+    /// Mean remaining boost when powered, s (boosts last one to three minutes).
+    pub powered_sojourn_s: f64,
+    /// Mean time before a ballistic object is powered again, s (rare).
+    pub ballistic_sojourn_s: f64,
+    /// Gate on the normalised innovation squared (3 dof); 16.27 is the
+    /// 0.999 point: a true plot is lost once in a thousand looks.
+    pub gate_chi2: f64,
+    /// Fastest object to initiate on, m/s (a 10 000 km ICBM peaks near 7.5 km/s).
+    pub max_speed_mps: f64,
+    /// M of M-of-N: plots needed to confirm (the initial two count).
+    pub confirm_hits: u32,
+    /// N of M-of-N: looks within which they must come.
+    pub confirm_looks: u32,
+    /// Consecutive misses after which a confirmed track is dropped.
+    pub max_misses: u32,
+    /// Looks a lone plot waits for a partner.
+    pub candidate_looks: u32,
+    /// Ballistic-model probability needed for the `ballistic` flag.
+    pub ballistic_probability: f64,
+    /// Consecutive updates at that probability before the flag is set.
+    pub ballistic_updates: u32,
+    /// Longest RK4 step in prediction, s.
+    pub max_step_s: f64,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            ballistic_psd_m2_s3: 1e-2,
+            powered_psd_m2_s3: 1600.0,
+            powered_sojourn_s: 60.0,
+            ballistic_sojourn_s: 3600.0,
+            gate_chi2: 16.27,
+            max_speed_mps: 8000.0,
+            confirm_hits: 4,
+            confirm_looks: 6,
+            max_misses: 5,
+            candidate_looks: 2,
+            ballistic_probability: 0.99,
+            ballistic_updates: 5,
+            max_step_s: 2.0,
+        }
+    }
+}
+
+impl TrackerConfig {
+    /// Rejects settings that would make the tracker meaningless.
+    pub fn validate(&self) -> Result<(), TrackError> {
+        let positive = [
+            ("ballistic_psd_m2_s3", self.ballistic_psd_m2_s3),
+            ("powered_psd_m2_s3", self.powered_psd_m2_s3),
+            ("powered_sojourn_s", self.powered_sojourn_s),
+            ("ballistic_sojourn_s", self.ballistic_sojourn_s),
+            ("gate_chi2", self.gate_chi2),
+            ("max_speed_mps", self.max_speed_mps),
+            ("max_step_s", self.max_step_s),
+        ];
+        for (k, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(TrackError::BadConfig(format!("{k} = {v} must be positive")));
+            }
+        }
+        if self.confirm_hits < 2 || self.confirm_looks < self.confirm_hits {
+            return Err(TrackError::BadConfig(format!(
+                "confirmation {} of {} looks: need 2 <= M <= N",
+                self.confirm_hits, self.confirm_looks
+            )));
+        }
+        if !(0.5..1.0).contains(&self.ballistic_probability) {
+            return Err(TrackError::BadConfig(format!(
+                "ballistic_probability = {} must be in [0.5, 1)",
+                self.ballistic_probability
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Track status, formats.md §6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrackStatus {
+    /// Initiated, not yet confirmed by M of N looks.
+    Tentative,
+    /// Confirmed and updated on this look.
+    Confirmed,
+    /// Confirmed, missed on this look, predicted.
+    Coasting,
+    /// Deleted on this look (its last report).
+    Dropped,
+}
+
+/// One track.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Track {
+    /// Track number, unique within the run.
+    pub id: u64,
+    /// Current status.
+    pub status: TrackStatus,
+    /// The IMM estimate.
+    pub imm: ImmState,
+    /// Plots associated so far.
+    pub plots: u32,
+    /// Looks since initiation, the initiating ones included.
+    pub looks: u32,
+    /// Consecutive misses.
+    pub misses: u32,
+    /// Consecutive updates with the ballistic model above the threshold.
+    pub ballistic_streak: u32,
+    /// Judged in unpowered flight.
+    pub ballistic: bool,
+    /// Time of the last associated plot, s since the epoch.
+    pub last_update_s: f64,
+    confirmed_once: bool,
+}
+
+impl Track {
+    /// Combined (reported) estimate.
+    pub fn estimate(&self) -> GaussianState {
+        self.imm.combined()
+    }
+    /// The ballistic model's own estimate: what assessment propagates once
+    /// the track is judged ballistic (conditioning on that judgement).
+    pub fn ballistic_estimate(&self) -> GaussianState {
+        self.imm.models[BALLISTIC]
+    }
+    /// Probability of the ballistic model.
+    pub fn ballistic_probability(&self) -> f64 {
+        self.imm.probabilities[BALLISTIC]
+    }
+    /// Confirmed at some point (confirmed or coasting, or dropped after).
+    pub fn is_confirmed(&self) -> bool {
+        self.confirmed_once
+    }
+}
+
+/// A track update as formats.md §6 writes it (field names exactly).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrackReport {
+    /// Track number.
+    pub track: u64,
+    /// Status.
+    pub status: TrackStatus,
+    /// Time of the state.
+    #[serde(with = "time::serde::rfc3339")]
+    pub time_utc: OffsetDateTime,
+    /// ECEF position, m.
+    pub position_ecef_m: [f64; 3],
+    /// ECEF velocity, m/s.
+    pub velocity_ecef_mps: [f64; 3],
+    /// WGS-84 latitude, deg.
+    pub latitude_deg: f64,
+    /// WGS-84 longitude, deg.
+    pub longitude_deg: f64,
+    /// Height above the ellipsoid, m.
+    pub height_m: f64,
+    /// sqrt(trace) of the position covariance, m.
+    pub position_sigma_m: f64,
+    /// sqrt(trace) of the velocity covariance, m/s.
+    pub velocity_sigma_mps: f64,
+    /// Plots associated so far.
+    pub plots: u32,
+    /// Judged ballistic.
+    pub ballistic: bool,
+}
+
+/// The assembled tracker for one site.
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    config: TrackerConfig,
+    updater: Updater,
+    model: ImmModel,
+    epoch: Option<OffsetDateTime>,
+    last_time_s: f64,
+    tracks: Vec<Track>,
+    candidates: Vec<Candidate>,
+    next_id: u64,
+    rejected_plots: u64,
+}
+
+impl Tracker {
+    /// A tracker for plots measured at `site`.
+    pub fn new(site: RadarSite, config: TrackerConfig) -> Result<Self, TrackError> {
+        config.validate()?;
+        let propagator = Propagator {
+            model: GravityModel::J2,
+            max_step_s: config.max_step_s,
+        };
+        let model = ImmModel {
+            predictors: [
+                Predictor {
+                    propagator,
+                    accel_psd_m2_s3: config.ballistic_psd_m2_s3,
+                },
+                Predictor {
+                    propagator,
+                    accel_psd_m2_s3: config.powered_psd_m2_s3,
+                },
+            ],
+            powered_sojourn_s: config.powered_sojourn_s,
+            ballistic_sojourn_s: config.ballistic_sojourn_s,
+        };
+        Ok(Tracker {
+            config,
+            updater: Updater { site },
+            model,
+            epoch: None,
+            last_time_s: f64::NEG_INFINITY,
+            tracks: Vec::new(),
+            candidates: Vec::new(),
+            next_id: 1,
+            rejected_plots: 0,
+        })
+    }
+
+    /// Live tracks (dropped ones are removed after their last report).
+    pub fn tracks(&self) -> &[Track] {
+        &self.tracks
+    }
+
+    /// Plots refused as malformed so far.
+    pub fn rejected_plots(&self) -> u64 {
+        self.rejected_plots
+    }
+
+    /// The run's time origin (the first look's time), once there is one.
+    pub fn epoch(&self) -> Option<OffsetDateTime> {
+        self.epoch
+    }
+
+    /// Seconds of `t` since the epoch (setting the epoch on first use).
+    pub fn seconds_since_epoch(&mut self, t: OffsetDateTime) -> f64 {
+        let epoch = *self.epoch.get_or_insert(t);
+        (t - epoch).as_seconds_f64()
+    }
+
+    /// Processes one look: all `plots` were measured at `time_utc`. Returns
+    /// one report per track that exists after the look (and a last `dropped`
+    /// report for each deleted track). Errors only when time runs backwards.
+    pub fn process_look(
+        &mut self,
+        time_utc: OffsetDateTime,
+        plots: &[Measurement],
+    ) -> Result<Vec<TrackReport>, TrackError> {
+        let t = self.seconds_since_epoch(time_utc);
+        if t < self.last_time_s {
+            return Err(TrackError::BadTime(format!(
+                "look at {time_utc} is {} s before the previous one",
+                self.last_time_s - t
+            )));
+        }
+        self.last_time_s = t;
+        let mut good: Vec<Measurement> = Vec::with_capacity(plots.len());
+        for p in plots {
+            match p.validate() {
+                Ok(()) => good.push(*p),
+                Err(_) => self.rejected_plots += 1,
+            }
+        }
+
+        // Predict and gate.
+        let mut predictions = Vec::with_capacity(self.tracks.len());
+        let mut costs = Vec::with_capacity(self.tracks.len());
+        for track in &self.tracks {
+            let pred = self.model.predict(&track.imm, t).ok();
+            let row = good
+                .iter()
+                .map(|m| {
+                    let p = pred.as_ref()?;
+                    let inn = self.updater.innovation(&p.combined, m).ok()?;
+                    Some(inn.mahalanobis2).filter(|d2| *d2 <= self.config.gate_chi2)
+                })
+                .collect::<Vec<_>>();
+            predictions.push(pred);
+            costs.push(row);
+        }
+        let assignment = assign(&costs, good.len(), self.config.gate_chi2);
+        let mut used = vec![false; good.len()];
+        let mut reports = Vec::new();
+        let mut keep = Vec::with_capacity(self.tracks.len());
+        for ((mut track, pred), plot) in self.tracks.drain(..).zip(predictions).zip(assignment) {
+            let Some(pred) = pred else {
+                track.status = TrackStatus::Dropped;
+                reports.extend(report(&track, time_utc));
+                continue;
+            };
+            track.looks = track.looks.saturating_add(1);
+            let updated = plot.and_then(|j| {
+                let r = self.model.update(&self.updater, &pred, &good[j]).ok()?;
+                used[j] = true;
+                Some(r.0)
+            });
+            match updated {
+                Some(imm) => {
+                    track.imm = imm;
+                    track.plots = track.plots.saturating_add(1);
+                    track.misses = 0;
+                    track.last_update_s = t;
+                    if track.ballistic_probability() >= self.config.ballistic_probability {
+                        track.ballistic_streak = track.ballistic_streak.saturating_add(1);
+                    } else {
+                        track.ballistic_streak = 0;
+                    }
+                    if track.ballistic_probability() < 0.5 {
+                        track.ballistic = false;
+                    }
+                }
+                None => {
+                    track.imm = self.model.coast(&pred);
+                    track.misses = track.misses.saturating_add(1);
+                }
+            }
+            let c = &self.config;
+            let drop = match track.status {
+                TrackStatus::Tentative => {
+                    if track.plots >= c.confirm_hits {
+                        track.status = TrackStatus::Confirmed;
+                        track.confirmed_once = true;
+                        false
+                    } else {
+                        // Can it still reach M within N?
+                        let left = c.confirm_looks.saturating_sub(track.looks);
+                        track.plots + left < c.confirm_hits
+                    }
+                }
+                _ => {
+                    track.status = if track.misses == 0 {
+                        TrackStatus::Confirmed
+                    } else {
+                        TrackStatus::Coasting
+                    };
+                    track.misses >= c.max_misses
+                }
+            };
+            if track.confirmed_once && track.ballistic_streak >= c.ballistic_updates {
+                track.ballistic = true;
+            }
+            if drop {
+                track.status = TrackStatus::Dropped;
+            }
+            reports.extend(report(&track, time_utc));
+            if !drop {
+                keep.push(track);
+            }
+        }
+        self.tracks = keep;
+        self.initiate(t, time_utc, &good, &used, &mut reports);
+        Ok(reports)
+    }
+
+    /// Pairs plots no track took with waiting candidates (nearest first) into
+    /// tentative tracks; the rest wait as candidates.
+    fn initiate(
+        &mut self,
+        t: f64,
+        time_utc: OffsetDateTime,
+        plots: &[Measurement],
+        used: &[bool],
+        reports: &mut Vec<TrackReport>,
+    ) {
+        let site = self.updater.site;
+        let mut pairs = Vec::new();
+        for (j, m) in plots.iter().enumerate().filter(|(j, _)| !used[*j]) {
+            for (k, c) in self.candidates.iter().enumerate() {
+                if let Some(s) =
+                    two_point(&site, &c.plot, c.time_s, m, t, self.config.max_speed_mps)
+                {
+                    let dist = (site.plot_position(m).0 - site.plot_position(&c.plot).0).norm();
+                    pairs.push((dist, j, k, s));
+                }
+            }
+        }
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut plot_taken = used.to_vec();
+        let mut cand_taken = vec![false; self.candidates.len()];
+        for (_, j, k, state) in pairs {
+            if plot_taken[j] || cand_taken[k] {
+                continue;
+            }
+            plot_taken[j] = true;
+            cand_taken[k] = true;
+            let looks = self.candidates[k].age_looks.saturating_add(1);
+            let track = Track {
+                id: self.next_id,
+                status: TrackStatus::Tentative,
+                imm: ImmState {
+                    models: [state, state],
+                    probabilities: [0.5, 0.5],
+                },
+                plots: 2,
+                looks,
+                misses: 0,
+                ballistic_streak: 0,
+                ballistic: false,
+                last_update_s: t,
+                confirmed_once: false,
+            };
+            self.next_id = self.next_id.saturating_add(1);
+            reports.extend(report(&track, time_utc));
+            self.tracks.push(track);
+        }
+        let max_age = self.config.candidate_looks;
+        let mut next: Vec<Candidate> = self
+            .candidates
+            .iter()
+            .zip(&cand_taken)
+            .filter(|(_, taken)| !**taken)
+            .map(|(c, _)| Candidate {
+                age_looks: c.age_looks.saturating_add(1),
+                ..*c
+            })
+            .filter(|c| c.age_looks <= max_age)
+            .collect();
+        next.extend(
+            plots
+                .iter()
+                .zip(&plot_taken)
+                .filter(|(_, taken)| !**taken)
+                .map(|(m, _)| Candidate {
+                    plot: *m,
+                    time_s: t,
+                    age_looks: 0,
+                }),
+        );
+        self.candidates = next;
+    }
+}
+
+/// The §6 report of a track at `time_utc`; `None` if its state is not finite.
+pub fn report(track: &Track, time_utc: OffsetDateTime) -> Option<TrackReport> {
+    let est = track.estimate();
+    let p = est.position();
+    let v = est.velocity();
+    if !est.mean.iter().all(|x| x.is_finite()) {
+        return None;
+    }
+    let g = Geodetic::from_ecef(&p);
+    Some(TrackReport {
+        track: track.id,
+        status: track.status,
+        time_utc,
+        position_ecef_m: [p.x, p.y, p.z],
+        velocity_ecef_mps: [v.x, v.y, v.z],
+        latitude_deg: g.latitude_deg,
+        longitude_deg: g.longitude_deg,
+        height_m: g.height_m,
+        position_sigma_m: est.position_sigma_m(),
+        velocity_sigma_mps: est.velocity_sigma_mps(),
+        plots: track.plots,
+        ballistic: track.ballistic,
+    })
+}
