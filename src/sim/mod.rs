@@ -93,6 +93,7 @@
 //! ([`CpiTruth`]) and one per CPI per target ([`TargetTruth`]); ranges are at
 //! the CPI's reference time, the mean of its pulse times.
 
+pub mod ballistic;
 pub mod model;
 mod recording;
 pub mod scenario;
