@@ -202,6 +202,20 @@ pub fn height_m(x: &StateVector) -> f64 {
 
 /// Flies `launch` and samples it every `interval_s`.
 pub fn fly(launch: &Launch, interval_s: f64) -> Result<BallisticTruth, BallisticError> {
+    fly_inner(launch, interval_s, false)
+}
+
+/// Flies only the boost of `launch`: the burnout event (with its time in
+/// the run's time, `launch.time_s + burn_time_s`).
+pub fn fly_boost(launch: &Launch) -> Result<TruthEvent, BallisticError> {
+    fly_inner(launch, launch.boost.burn_time_s.min(100.0), true).map(|t| t.burnout)
+}
+
+fn fly_inner(
+    launch: &Launch,
+    interval_s: f64,
+    boost_only: bool,
+) -> Result<BallisticTruth, BallisticError> {
     launch.validate()?;
     check(
         "interval_s",
@@ -277,6 +291,15 @@ pub fn fly(launch: &Launch, interval_s: f64) -> Result<BallisticTruth, Ballistic
         return Err(fail(
             "burnout below the ground: thrust too weak or pitch too low",
         ));
+    }
+    if boost_only {
+        return Ok(BallisticTruth {
+            samples,
+            launch: launch_event,
+            burnout,
+            apogee: burnout,
+            impact: burnout,
+        });
     }
     // Ballistic flight, sample to sample, watching for impact.
     let prop = Propagator {
