@@ -291,7 +291,7 @@ impl Assessor {
     /// The first crossing of height 0 (forward when `span_s > 0`).
     fn crossing(&self, x: &StateVector, span_s: f64) -> Result<(f64, StateVector), AssessError> {
         self.propagator
-            .propagate_to_event(x, span_s, height_m, 1e-3)?
+            .propagate_to_event(x, span_s, height_m, 1e-6)?
             .ok_or(AssessError::NoCrossing(span_s.abs()))
     }
 

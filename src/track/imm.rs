@@ -110,6 +110,25 @@ impl ImmModel {
         })
     }
 
+    /// Prediction of a track latched ballistic: the ballistic model alone
+    /// (no mixing), reported as an IMM prediction with both slots equal.
+    /// Why a latch: once boost is over, the powered model's loose covariance,
+    /// mixed in at even 1e-5 probability, is larger than the ballistic
+    /// model's millimetre-per-second range-rate variance and would make
+    /// every ellipse conservative; the tracker unlatches on a NIS test.
+    pub fn predict_latched(
+        &self,
+        state: &ImmState,
+        time_s: f64,
+    ) -> Result<ImmPrediction, TrackError> {
+        let pred = self.predictors[BALLISTIC].predict(&state.models[BALLISTIC], time_s)?;
+        Ok(ImmPrediction {
+            models: [pred, pred],
+            probabilities: [1.0, 0.0],
+            combined: pred,
+        })
+    }
+
     /// Update of a prediction with a plot; returns the new state and the
     /// combined prediction's innovation (for the track's statistics).
     pub fn update(

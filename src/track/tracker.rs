@@ -12,7 +12,7 @@ use super::TrackError;
 use super::associate::assign;
 use super::filter::{GaussianState, Predictor, Updater};
 use super::frames_tmp::Geodetic;
-use super::imm::{BALLISTIC, ImmModel, ImmState};
+use super::imm::{BALLISTIC, ImmModel, ImmState, POWERED};
 use super::initiator::{Candidate, two_point};
 use super::measurement::{Measurement, RadarSite};
 use crate::geo::gravity::GravityModel;
@@ -22,14 +22,20 @@ use crate::geo::propagate::Propagator;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrackerConfig {
     /// Ballistic model's acceleration noise density, m^2/s^3: covers RK4
-    /// and linearisation error only (1e-2 gives 0.1 m/s per 100 s).
+    /// and linearisation error only. It must stay tiny: after a few minutes
+    /// at 1 Hz a 4 m range sigma pins the range rate to ~2 mm/s, and
+    /// measured on the Monte Carlo (tests/track_montecarlo.rs) 1e-4 already
+    /// halves the NEES (a conservative filter); 1e-8 keeps it at ~6.
     pub ballistic_psd_m2_s3: f64,
     /// Powered model's density, m^2/s^3: a thrust of ~35 m/s^2 held over a
     /// 1 s revisit is matched by `sqrt(q dt) ~ 40 m/s` of velocity noise.
     pub powered_psd_m2_s3: f64,
     /// Mean remaining boost when powered, s (boosts last one to three minutes).
     pub powered_sojourn_s: f64,
-    /// Mean time before a ballistic object is powered again, s (rare).
+    /// Mean time before a ballistic object is powered again, s: a
+    /// single-stage boost ends once, so this is long; it only keeps the
+    /// powered model alive (probability ~1e-5) for recovery, without its
+    /// loose covariance leaking into the ballistic estimate.
     pub ballistic_sojourn_s: f64,
     /// Gate on the normalised innovation squared (3 dof); 16.27 is the
     /// 0.999 point: a true plot is lost once in a thousand looks.
@@ -52,13 +58,25 @@ pub struct TrackerConfig {
     pub max_step_s: f64,
 }
 
+/// Looks in the NIS window of a latched ballistic track.
+pub const NIS_WINDOW: usize = 10;
+/// Unlatch when the window's NIS sum exceeds this: the 0.999 point of
+/// chi-square with `3 NIS_WINDOW = 30` dof. A ballistic track whose plots
+/// stop fitting (renewed thrust, a manoeuvre, a wrong latch) gets its
+/// powered model back within ten looks; a true ballistic one loses it about
+/// once in a thousand windows.
+pub const NIS_WINDOW_LIMIT: f64 = 59.70;
+/// Velocity variance given back to the powered model on unlatching,
+/// (m/s)^2: five seconds of its process noise at the default density.
+const UNLATCH_VELOCITY_VAR: f64 = 1600.0 * 5.0;
+
 impl Default for TrackerConfig {
     fn default() -> Self {
         TrackerConfig {
-            ballistic_psd_m2_s3: 1e-2,
+            ballistic_psd_m2_s3: 1e-8,
             powered_psd_m2_s3: 1600.0,
             powered_sojourn_s: 60.0,
-            ballistic_sojourn_s: 3600.0,
+            ballistic_sojourn_s: 1e5,
             gate_chi2: 16.27,
             max_speed_mps: 8000.0,
             confirm_hits: 4,
@@ -136,8 +154,11 @@ pub struct Track {
     pub misses: u32,
     /// Consecutive updates with the ballistic model above the threshold.
     pub ballistic_streak: u32,
-    /// Judged in unpowered flight.
+    /// Judged in unpowered flight; while set, the filter is latched to the
+    /// ballistic model (see [`ImmModel::predict_latched`]).
     pub ballistic: bool,
+    /// Normalised innovations squared of the last looks (latched tracks).
+    pub recent_nis: std::collections::VecDeque<f64>,
     /// Time of the last associated plot, s since the epoch.
     pub last_update_s: f64,
     confirmed_once: bool,
@@ -291,7 +312,11 @@ impl Tracker {
         let mut predictions = Vec::with_capacity(self.tracks.len());
         let mut costs = Vec::with_capacity(self.tracks.len());
         for track in &self.tracks {
-            let pred = self.model.predict(&track.imm, t).ok();
+            let pred = if track.ballistic {
+                self.model.predict_latched(&track.imm, t).ok()
+            } else {
+                self.model.predict(&track.imm, t).ok()
+            };
             let row = good
                 .iter()
                 .map(|m| {
@@ -317,11 +342,15 @@ impl Tracker {
             let updated = plot.and_then(|j| {
                 let r = self.model.update(&self.updater, &pred, &good[j]).ok()?;
                 used[j] = true;
-                Some(r.0)
+                Some(r)
             });
             match updated {
-                Some(imm) => {
+                Some((imm, innovation)) => {
                     track.imm = imm;
+                    track.recent_nis.push_back(innovation.mahalanobis2);
+                    if track.recent_nis.len() > NIS_WINDOW {
+                        track.recent_nis.pop_front();
+                    }
                     track.plots = track.plots.saturating_add(1);
                     track.misses = 0;
                     track.last_update_s = t;
@@ -330,8 +359,11 @@ impl Tracker {
                     } else {
                         track.ballistic_streak = 0;
                     }
-                    if track.ballistic_probability() < 0.5 {
-                        track.ballistic = false;
+                    if track.ballistic
+                        && track.recent_nis.len() == NIS_WINDOW
+                        && track.recent_nis.iter().sum::<f64>() > NIS_WINDOW_LIMIT
+                    {
+                        unlatch(&mut track);
                     }
                 }
                 None => {
@@ -361,8 +393,11 @@ impl Tracker {
                     track.misses >= c.max_misses
                 }
             };
-            if track.confirmed_once && track.ballistic_streak >= c.ballistic_updates {
-                track.ballistic = true;
+            if !track.ballistic
+                && track.confirmed_once
+                && track.ballistic_streak >= c.ballistic_updates
+            {
+                latch(&mut track);
             }
             if drop {
                 track.status = TrackStatus::Dropped;
@@ -421,6 +456,7 @@ impl Tracker {
                 misses: 0,
                 ballistic_streak: 0,
                 ballistic: false,
+                recent_nis: std::collections::VecDeque::with_capacity(NIS_WINDOW + 1),
                 last_update_s: t,
                 confirmed_once: false,
             };
@@ -453,6 +489,27 @@ impl Tracker {
         );
         self.candidates = next;
     }
+}
+
+/// Judges the track ballistic and latches its filter to the ballistic model.
+fn latch(track: &mut Track) {
+    track.ballistic = true;
+    track.recent_nis.clear();
+    track.imm.models[POWERED] = track.imm.models[BALLISTIC];
+    track.imm.probabilities = [1.0 - 1e-12, 1e-12];
+}
+
+/// Back to the IMM: the plots no longer fit unpowered flight.
+fn unlatch(track: &mut Track) {
+    track.ballistic = false;
+    track.ballistic_streak = 0;
+    track.recent_nis.clear();
+    let mut powered = track.imm.models[BALLISTIC];
+    for i in 3..6 {
+        powered.covariance[(i, i)] += UNLATCH_VELOCITY_VAR;
+    }
+    track.imm.models[POWERED] = powered;
+    track.imm.probabilities = [0.5, 0.5];
 }
 
 /// The §6 report of a track at `time_utc`; `None` if its state is not finite.
