@@ -180,17 +180,21 @@ pub struct BoostFamily {
     pub vertical_rise_s: [f64; 4],
     /// Burnout flight-path angle, deg.
     pub burnout_flight_path_deg: [f64; 4],
+    /// Yaw steering rate after the vertical rise, deg/s.
+    pub yaw_rate_deg_s: [f64; 4],
 }
 
 impl Default for BoostFamily {
     /// Single-stage short/medium-range missiles: 60-120 s burn at 2.5-4 g,
-    /// 5-15 s vertical rise, 30-50 deg at burnout.
+    /// 5-15 s vertical rise, 30-50 deg at burnout, yaw steering of
+    /// 0.005 deg/s rms (a few tenths of a degree of dog-leg over the burn).
     fn default() -> Self {
         BoostFamily {
             burn_time_s: [90.0, 12.0, 60.0, 120.0],
             thrust_accel_mps2: [35.0, 3.0, 25.0, 45.0],
             vertical_rise_s: [10.0, 2.5, 4.0, 16.0],
             burnout_flight_path_deg: [40.0, 4.0, 28.0, 52.0],
+            yaw_rate_deg_s: [0.0, 0.005, -0.02, 0.02],
         }
     }
 }
@@ -207,6 +211,7 @@ impl BoostFamily {
             thrust_accel_mps2: draw(self.thrust_accel_mps2),
             vertical_rise_s: draw(self.vertical_rise_s),
             burnout_flight_path_deg: draw(self.burnout_flight_path_deg),
+            yaw_rate_deg_s: draw(self.yaw_rate_deg_s),
         }
     }
 }
@@ -330,7 +335,10 @@ impl Assessor {
             height_m: 0.0,
             ..Geodetic::from_ecef(&launch_ecef)
         };
-        let lcov = bcov + rot * offset.cov * rot.transpose();
+        // bcov in along/cross axes (rot maps along/cross to east/north).
+        let b_ac = rot.transpose() * bcov * rot;
+        let offset_cov = calibrated_offset_cov(&offset, &b_ac);
+        let lcov = bcov + rot * offset_cov * rot.transpose();
         let launch = PointAssessment {
             time_s: bt + offset.mean[2],
             time_sigma_s: (bts * bts + offset.time_var_s2).sqrt(),
@@ -425,6 +433,7 @@ impl Assessor {
             mean,
             cov,
             time_var_s2: time_var,
+            samples,
         })
     }
 }
@@ -433,6 +442,67 @@ struct BoostOffset {
     mean: [f64; 3],
     cov: Matrix2<f64>,
     time_var_s2: f64,
+    samples: Vec<[f64; 3]>,
+}
+
+/// The along/cross covariance of the launch error, widened along its minor
+/// axis until the 95% ellipse holds 95% of the boost family's samples.
+///
+/// Why: across the family the cross-track offset is a curved function of
+/// the along-track one (a thin banana), so the samples' covariance gives an
+/// ellipse far too thin across it (measured: 2-3 sigma misses across the
+/// track). Only the minor axis is widened; the along-track spread is close
+/// to Gaussian and left as it is. `b_cov` is the back-propagated point's own
+/// covariance in the same axes.
+fn calibrated_offset_cov(offset: &BoostOffset, b_cov: &Matrix2<f64>) -> Matrix2<f64> {
+    let total = offset.cov + b_cov;
+    let eig = SymmetricEigen::new(total);
+    let (major, minor) = if eig.eigenvalues[0] >= eig.eigenvalues[1] {
+        (0, 1)
+    } else {
+        (1, 0)
+    };
+    let (l_major, l_minor) = (
+        eig.eigenvalues[major].max(1e-12),
+        eig.eigenvalues[minor].max(1e-12),
+    );
+    let (u_major, u_minor) = (
+        eig.eigenvectors.column(major),
+        eig.eigenvectors.column(minor),
+    );
+    let z: Vec<(f64, f64)> = offset
+        .samples
+        .iter()
+        .map(|s| {
+            let d = Vector2::new(s[0] - offset.mean[0], s[1] - offset.mean[1]);
+            (
+                d.dot(&u_major).powi(2) / l_major,
+                d.dot(&u_minor).powi(2) / l_minor,
+            )
+        })
+        .collect();
+    let inside = |scale: f64| {
+        z.iter().filter(|(a, b)| a + b / scale <= K95 * K95).count() as f64 / z.len() as f64
+    };
+    let mut scale = 1.0;
+    if inside(scale) < 0.95 {
+        let (mut lo, mut hi) = (1.0, 2.0);
+        while inside(hi) < 0.95 && hi < 1e6 {
+            hi *= 2.0;
+        }
+        for _ in 0..40 {
+            let mid = 0.5 * (lo + hi);
+            if inside(mid) >= 0.95 {
+                hi = mid
+            } else {
+                lo = mid
+            }
+        }
+        scale = hi;
+    }
+    let widened =
+        u_major * u_major.transpose() * l_major + u_minor * u_minor.transpose() * (l_minor * scale);
+    widened - b_cov
 }
 
 #[cfg(test)]

@@ -153,7 +153,7 @@ impl WarningIssuer {
             None => 1,
             Some(last) => {
                 let since = a.time_s - last.time_s;
-                if !(since >= self.rule.min_interval_s) {
+                if since.is_nan() || since < self.rule.min_interval_s {
                     return Ok(None);
                 }
                 let shrunk = a.impact.ellipse.semi_major_m

@@ -29,7 +29,7 @@ pub const INVERSE_FLATTENING: f64 = 298.257_223_563;
 /// `g = -GM / rho^3 * (x (1 - k (s - 1)), y (1 - k (s - 1)), z (1 - k (s - 3)))`.
 pub fn gravity_j2(r_m: &Vector3<f64>) -> Option<Vector3<f64>> {
     let rho2 = r_m.norm_squared();
-    if !(rho2 > 1.0e6) || !rho2.is_finite() {
+    if !rho2.is_finite() || rho2 <= 1.0e6 {
         return None;
     }
     let rho = rho2.sqrt();
@@ -48,7 +48,7 @@ pub fn gravity_j2(r_m: &Vector3<f64>) -> Option<Vector3<f64>> {
 /// Point-mass gravity only (no J2), m/s^2; `None` as [`gravity_j2`].
 pub fn gravity_point_mass(r_m: &Vector3<f64>) -> Option<Vector3<f64>> {
     let rho2 = r_m.norm_squared();
-    if !(rho2 > 1.0e6) || !rho2.is_finite() {
+    if !rho2.is_finite() || rho2 <= 1.0e6 {
         return None;
     }
     Some(-GM_M3_S2 / (rho2 * rho2.sqrt()) * r_m)

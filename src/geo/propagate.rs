@@ -172,7 +172,7 @@ impl Propagator {
         E: Fn(&StateVector) -> f64,
     {
         let n = step_count(max_span_s, self.max_step_s)?;
-        if !(time_tol_s > 0.0) {
+        if time_tol_s.is_nan() || time_tol_s <= 0.0 {
             return Err(PropagateError::BadSpan {
                 span_s: max_span_s,
                 max_step_s: time_tol_s,

@@ -23,7 +23,7 @@ pub struct Geodetic {
 
 impl Geodetic {
     /// ECEF position, metres.
-    pub fn to_ecef(&self) -> Vector3<f64> {
+    pub fn to_ecef(self) -> Vector3<f64> {
         let (sl, cl) = self.latitude_deg.to_radians().sin_cos();
         let (so, co) = self.longitude_deg.to_radians().sin_cos();
         let n = EQUATORIAL_RADIUS_M / (1.0 - E2 * sl * sl).sqrt();

@@ -93,9 +93,10 @@ pub struct RadarSite {
 impl RadarSite {
     /// A site at a WGS-84 position; rejects non-finite or impossible values.
     pub fn new(latitude_deg: f64, longitude_deg: f64, height_m: f64) -> Result<Self, TrackError> {
-        if !(latitude_deg.is_finite() && (-90.0..=90.0).contains(&latitude_deg))
-            || !(longitude_deg.is_finite() && (-180.0..=360.0).contains(&longitude_deg))
-            || !(height_m.is_finite() && (-1_000.0..=25_000.0).contains(&height_m))
+        let within = |v: f64, lo: f64, hi: f64| v.is_finite() && (lo..=hi).contains(&v);
+        if !(within(latitude_deg, -90.0, 90.0)
+            && within(longitude_deg, -180.0, 360.0)
+            && within(height_m, -1_000.0, 25_000.0))
         {
             return Err(TrackError::BadSite {
                 latitude_deg,
@@ -122,7 +123,7 @@ impl RadarSite {
     pub fn measure(&self, position_ecef_m: &Vector3<f64>) -> Option<Vector3<f64>> {
         let d = self.frame.ecef_to_enu(position_ecef_m);
         let range = d.norm();
-        if !(range > 1e-3) {
+        if range.is_nan() || range <= 1e-3 {
             return None;
         }
         let horizontal = d.x.hypot(d.y);
@@ -137,7 +138,7 @@ impl RadarSite {
         let (e, n, u) = (d.x, d.y, d.z);
         let rho2 = d.norm_squared();
         let h2 = e * e + n * n;
-        if !(h2 > 1e-6) {
+        if h2.is_nan() || h2 <= 1e-6 {
             return None;
         }
         let rho = rho2.sqrt();
