@@ -549,3 +549,119 @@ pub fn report(track: &Track, time_utc: OffsetDateTime) -> Option<TrackReport> {
         ballistic: track.ballistic,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geo::propagate::StateVector;
+    use nalgebra::Vector3;
+    use time::macros::datetime;
+
+    /// A plot of an ECEF point from `site`, noise-free, with plausible sigmas.
+    fn plot_of(site: &RadarSite, p: &Vector3<f64>, t: OffsetDateTime) -> Measurement {
+        let z = site.measure(p).unwrap();
+        Measurement {
+            time_utc: t,
+            range_m: z.x,
+            azimuth_deg: z.y.to_degrees(),
+            elevation_deg: z.z.to_degrees(),
+            range_sigma_m: 5.0,
+            azimuth_sigma_deg: 0.02,
+            elevation_sigma_deg: 0.02,
+        }
+    }
+
+    #[test]
+    fn confirm_coast_drop_and_report_fields() {
+        let site = RadarSite::new(40.0, 40.0, 0.0).unwrap();
+        let mut tracker = Tracker::new(site, TrackerConfig::default()).unwrap();
+        // An object 300 km out at 100 km height, flying ballistically.
+        let start = site.frame().enu_to_ecef(&Vector3::new(200e3, 200e3, 100e3));
+        let v = site
+            .frame()
+            .rotate_to_ecef(&Vector3::new(-1500.0, -1000.0, 500.0));
+        let mut x = StateVector::zeros();
+        x.fixed_rows_mut::<3>(0).copy_from(&start);
+        x.fixed_rows_mut::<3>(3).copy_from(&v);
+        let prop = Propagator::default();
+        let t0 = datetime!(2026-01-01 00:00 UTC);
+        let mut statuses = Vec::new();
+        for k in 0..16 {
+            let t = t0 + time::Duration::seconds(k);
+            let xk = prop.propagate(&x, k as f64).unwrap();
+            let p: Vector3<f64> = xk.fixed_rows::<3>(0).into();
+            // Plots on looks 0-9, then none: 5 misses drop a confirmed track.
+            let plots = if k < 10 {
+                vec![plot_of(&site, &p, t)]
+            } else {
+                vec![]
+            };
+            let reports = tracker.process_look(t, &plots).unwrap();
+            statuses.push(reports.first().map(|r| r.status));
+            if k == 9 {
+                let r = &reports[0];
+                assert_eq!(r.plots, 10, "two-point start on looks 0-1, then 8 updates");
+                assert!((Vector3::from(r.position_ecef_m) - p).norm() < 50.0);
+                let json = serde_json::to_value(r).unwrap();
+                for key in [
+                    "track",
+                    "status",
+                    "time_utc",
+                    "position_ecef_m",
+                    "velocity_ecef_mps",
+                    "latitude_deg",
+                    "longitude_deg",
+                    "height_m",
+                    "position_sigma_m",
+                    "velocity_sigma_mps",
+                    "plots",
+                    "ballistic",
+                ] {
+                    assert!(json.get(key).is_some(), "{key}");
+                }
+                assert_eq!(json["status"], "confirmed");
+                assert_eq!(json["time_utc"], "2026-01-01T00:00:09Z");
+            }
+        }
+        use TrackStatus::*;
+        // Look 0: a lone plot (no track); 1: tentative (2 plots); 2: 3 plots;
+        // 3: 4 plots confirm; 10-13 coast; 14 the fifth miss drops; 15 nothing.
+        assert_eq!(statuses[0], None);
+        assert_eq!(
+            &statuses[1..4],
+            &[Some(Tentative), Some(Tentative), Some(Confirmed)]
+        );
+        assert_eq!(&statuses[10..14], &[Some(Coasting); 4]);
+        assert_eq!(statuses[14], Some(Dropped));
+        assert_eq!(statuses[15], None);
+        assert!(tracker.tracks().is_empty());
+    }
+
+    #[test]
+    fn time_going_backwards_and_bad_plots_are_handled() {
+        let site = RadarSite::new(40.0, 40.0, 0.0).unwrap();
+        let mut tracker = Tracker::new(site, TrackerConfig::default()).unwrap();
+        let t0 = datetime!(2026-01-01 00:00 UTC);
+        let bad = Measurement {
+            time_utc: t0,
+            range_m: f64::NAN,
+            azimuth_deg: 0.0,
+            elevation_deg: 10.0,
+            range_sigma_m: 5.0,
+            azimuth_sigma_deg: 0.02,
+            elevation_sigma_deg: 0.02,
+        };
+        assert!(tracker.process_look(t0, &[bad]).unwrap().is_empty());
+        assert_eq!(tracker.rejected_plots(), 1);
+        assert!(
+            tracker
+                .process_look(t0 - time::Duration::seconds(1), &[])
+                .is_err()
+        );
+        let bad_config = TrackerConfig {
+            confirm_hits: 1,
+            ..TrackerConfig::default()
+        };
+        assert!(Tracker::new(site, bad_config).is_err());
+    }
+}
