@@ -59,6 +59,99 @@ pub struct BenchReport {
     pub chain_over_fft: f64,
     /// Median per stage.
     pub stages: Vec<StageTiming>,
+    /// With `--channels 2|3`: the cost of the monopulse angles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monopulse: Option<MonopulseBench>,
+}
+
+/// The cost of monopulse angles ([`crate::plots::PlotMaker`]) for a number of
+/// plots per CPI, against the chain's time on one channel.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonopulseBench {
+    /// Receive channels (sum plus difference channels).
+    pub channels: usize,
+    /// Plots per CPI measured.
+    pub plots: usize,
+    /// Replica length L, samples (each plot costs `channels x P x L`
+    /// complex multiply-adds).
+    pub replica_len: usize,
+    /// Median time of plot extraction with beam angles only, microseconds.
+    pub plots_beam_us: f64,
+    /// Median time of plot extraction with monopulse angles, microseconds.
+    pub plots_monopulse_us: f64,
+    /// `(plots_monopulse_us - plots_beam_us) / us_per_cpi` of the report:
+    /// the monopulse cost over single-channel processing of the same CPI.
+    pub overhead_fraction: f64,
+}
+
+/// Times monopulse angle measurement for `plots` plots per CPI on a
+/// `channels`-channel synthetic CPI (`pulses` x `samples`), against plots
+/// with beam angles only; `chain_us` is the single-channel chain time the
+/// overhead is stated against.
+pub fn bench_monopulse(
+    pulses: usize,
+    samples: usize,
+    channels: usize,
+    plots: usize,
+    config: &ProcessConfig,
+    iterations: usize,
+    chain_us: f64,
+) -> Result<MonopulseBench, ProcessError> {
+    use crate::plots::{PlotMaker, extract_plots};
+    use crate::process::Detection;
+    let (mut params, sum_cpi) = synthetic(pulses, samples);
+    let names = ["sum", "delta_az", "delta_el"];
+    let channels = channels.clamp(2, 3);
+    params.num_channels = channels;
+    params.channel_names = names[..channels].iter().map(|s| s.to_string()).collect();
+    params.monopulse = Some(crate::radar::Monopulse {
+        beamwidth_az_deg: 2.0,
+        beamwidth_el_deg: 2.0,
+        slope_az: 1.6,
+        slope_el: 1.6,
+    });
+    // Difference channels: a fraction of the sum channel's samples.
+    let sum = sum_cpi.channel(0).to_owned();
+    let all = Array3::from_shape_fn((channels, pulses, samples), |(c, m, n)| {
+        sum[[m, n]] * (1.0 - 0.3 * c as f32)
+    });
+    let cpi = Cpi::new(sum_cpi.meta.clone(), all);
+    let plan = ChainPlan::new(&params, config)?;
+    let replica_len = plan.replica.len();
+    let maker = PlotMaker::new(&params, &plan, None);
+    // Isolated detections spread over the map (distinct plots), 20 dB.
+    let plots = plots.max(1);
+    let detections: Vec<Detection> = (0..plots)
+        .map(|i| Detection {
+            range_bin: ((i * 7919) % (samples - 2) + 1) as u32,
+            doppler_bin: ((i * 37) % pulses) as u32,
+            power: 100.0,
+            noise: 1.0,
+            neighbours: [50.0; 4],
+        })
+        .collect();
+    let (mut beam, mut mono) = (Vec::new(), Vec::new());
+    for i in 0..5 + iterations.max(1) {
+        let t = Instant::now();
+        std::hint::black_box(extract_plots(&detections, &params, &cpi.meta));
+        let b = t.elapsed();
+        let t = Instant::now();
+        std::hint::black_box(maker.plots(&detections, &cpi));
+        let m = t.elapsed();
+        if i >= 5 {
+            beam.push(b);
+            mono.push(m);
+        }
+    }
+    let (plots_beam_us, plots_monopulse_us) = (median(&mut beam), median(&mut mono));
+    Ok(MonopulseBench {
+        channels,
+        plots,
+        replica_len,
+        plots_beam_us,
+        plots_monopulse_us,
+        overhead_fraction: (plots_monopulse_us - plots_beam_us) / chain_us,
+    })
 }
 
 /// A synthetic CPI: deterministic noise of unit power plus three point
@@ -78,6 +171,7 @@ pub fn synthetic(pulses: usize, samples: usize) -> (RadarParams, Cpi) {
         num_channels: 1,
         sum_channel: 0,
         channel_names: vec![],
+        monopulse: None,
     };
     let mut state: u32 = 0x1234_5678;
     let mut uniform = move || {
@@ -191,6 +285,7 @@ pub fn bench_cpu(
         msamples_per_s: (pulses * samples) as f64 / us,
         fft_only_us,
         chain_over_fft: us / fft_only_us,
+        monopulse: None,
         stages: names
             .iter()
             .zip(stages.iter_mut())
@@ -301,6 +396,18 @@ pub fn format_table(r: &BenchReport) -> String {
         samples / r.fft_only_us
     );
     s += &format!("chain / FFTs alone: {:.2}x\n", r.chain_over_fft);
+    if let Some(m) = &r.monopulse {
+        s += &format!(
+            "monopulse, {} channels, {} plots/CPI (replica {} samples): plots {:.1} us \
+             (beam angles only {:.1} us): +{:.1}% of the chain\n",
+            m.channels,
+            m.plots,
+            m.replica_len,
+            m.plots_monopulse_us,
+            m.plots_beam_us,
+            100.0 * m.overhead_fraction
+        );
+    }
     s
 }
 
@@ -400,5 +507,6 @@ pub fn bench_gpu(
         fft_only_us,
         chain_over_fft: us / fft_only_us,
         stages: stage_list,
+        monopulse: None,
     })
 }

@@ -237,6 +237,32 @@ pub fn ci16_to_cf32(iq: &[i16], scale: f32, out: &mut [Complex32]) {
     }
 }
 
+/// The latest CPI time tews accepts: the end of year 9999, the last instant
+/// an RFC 3339 date-time (SigMF `core:datetime`, a plot's `time_utc`) can
+/// write with its four-digit year.
+pub const LAST_TIME_UTC: OffsetDateTime =
+    time::macros::datetime!(9999-12-31 23:59:59.999_999_999 UTC);
+
+/// The earliest CPI time tews accepts: the start of year 0000, for the same
+/// reason.
+pub const FIRST_TIME_UTC: OffsetDateTime = time::macros::datetime!(0000-01-01 00:00:00 UTC);
+
+/// `t` moved to UTC, or `None` when that leaves years 0000-9999
+/// ([`FIRST_TIME_UTC`] to [`LAST_TIME_UTC`]).
+pub fn to_utc_checked(t: OffsetDateTime) -> Option<OffsetDateTime> {
+    t.checked_to_offset(time::UtcOffset::UTC)
+        .filter(|t| (FIRST_TIME_UTC..=LAST_TIME_UTC).contains(t))
+}
+
+/// `t + seconds` (negative: earlier), or `None` when `seconds` is not finite,
+/// the sum overflows, or it leaves years 0000-9999. Every CPI time tews
+/// computes goes through here (or [`to_utc_checked`]), so a time past the
+/// calendar is an error value, never a panic.
+pub fn add_seconds_checked(t: OffsetDateTime, seconds: f64) -> Option<OffsetDateTime> {
+    let d = time::Duration::checked_seconds_f64(seconds)?;
+    t.checked_add(d).and_then(to_utc_checked)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,5 +344,21 @@ mod tests {
         assert!(cpi.ci16().is_none());
         assert_eq!(cpi.decoded(), Some(&a));
         assert!(!cpi.channel_is_finite(0));
+    }
+
+    #[test]
+    fn time_arithmetic_is_checked_at_the_calendar_edges() {
+        let t = time::macros::datetime!(9999-12-31 23:59:59 UTC);
+        assert_eq!(
+            add_seconds_checked(t, 0.5),
+            Some(time::macros::datetime!(9999-12-31 23:59:59.5 UTC))
+        );
+        assert_eq!(add_seconds_checked(t, 1.0), None);
+        assert_eq!(add_seconds_checked(t, f64::NAN), None);
+        assert_eq!(add_seconds_checked(t, -1e30), None);
+        let late = time::macros::datetime!(9999-12-31 23:30:00 -1);
+        assert_eq!(to_utc_checked(late), None);
+        let early = time::macros::datetime!(0000-01-01 00:30:00 +1);
+        assert_eq!(to_utc_checked(early), None);
     }
 }

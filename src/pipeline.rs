@@ -6,10 +6,9 @@
 //! slow backend stops the reader (back-pressure) instead of growing memory.
 
 use crate::cpi::Cpi;
-use crate::output::{OutputError, OutputStats, Outputs};
-use crate::plots::{Plot, extract_plots};
+use crate::output::{FinishedOutputs, OutputError, OutputStats, Outputs};
+use crate::plots::{Plot, PlotMaker};
 use crate::process::{Backend, CpiDetections, ProcessError, Processed};
-use crate::radar::RadarParams;
 use serde::Serialize;
 use std::fmt::Display;
 use std::sync::mpsc::sync_channel;
@@ -47,6 +46,11 @@ pub struct Summary {
     pub detections: u64,
     /// Plots reported.
     pub plots: u64,
+    /// Plots whose angles were measured by monopulse.
+    pub monopulse_plots: u64,
+    /// Plots of a monopulse radar whose estimate fell outside the calibrated
+    /// span (or was not finite): they carry the beam's angles.
+    pub monopulse_outside_span: u64,
     /// Wall time of the run, seconds (reading, processing, writing).
     pub seconds: f64,
     /// Complex samples of the detection channel processed per second of wall time.
@@ -96,16 +100,39 @@ pub enum RunError {
 
 /// Processes every CPI of `cpis` with `backend` and hands the plots to
 /// `outputs`. `on_cpi` sees each processed CPI's detections and plots (for
-/// progress bars, the demo's table, tests). Outputs are finished only when
-/// the whole input was processed; on an error they are dropped unfinished
-/// (a file output stays `.partial`).
+/// progress bars, the demo's table, tests). Outputs are finished and put in
+/// place only when the whole input was processed; on an error they are
+/// dropped unfinished (a file output's `.partial` is removed, an earlier
+/// file at its path untouched).
 pub fn run<I, E>(
     cpis: I,
-    params: &RadarParams,
+    plot_maker: &PlotMaker,
+    backend: &mut dyn Backend,
+    outputs: Outputs,
+    on_cpi: impl FnMut(u64, &CpiDetections, &[Plot]),
+) -> Result<Summary, RunError>
+where
+    I: Iterator<Item = Result<Cpi, E>> + Send,
+    E: Display + Send,
+{
+    let (summary, finished) = run_uncommitted(cpis, plot_maker, backend, outputs, on_cpi)?;
+    finished.commit()?;
+    Ok(summary)
+}
+
+/// As [`run`], but the outputs are left finished and not yet in place: the
+/// caller commits them ([`FinishedOutputs::commit`]) once everything else
+/// the run must do (the summary, the live receiver's end) has succeeded, or
+/// drops them to discard them. `seconds` and `samples_per_second` measure
+/// processing up to the last CPI handed to the outputs, without the wait
+/// for the outputs to send what they still hold.
+pub fn run_uncommitted<I, E>(
+    cpis: I,
+    plot_maker: &PlotMaker,
     backend: &mut dyn Backend,
     outputs: Outputs,
     mut on_cpi: impl FnMut(u64, &CpiDetections, &[Plot]),
-) -> Result<Summary, RunError>
+) -> Result<(Summary, FinishedOutputs), RunError>
 where
     I: Iterator<Item = Result<Cpi, E>> + Send,
     E: Display + Send,
@@ -115,7 +142,7 @@ where
         backend: backend.name().to_string(),
         ..Summary::default()
     };
-    let samples_per_cpi = params.samples_per_cpi() as f64;
+    let samples_per_cpi = plot_maker.params().samples_per_cpi() as f64;
     // A backend that takes ci16 CPIs as counts gets them unconverted; any
     // other gets cf32 made here, on the ingest thread, overlapping the
     // processing of the CPI before (as the readers decoded before), and
@@ -159,7 +186,9 @@ where
                         }
                         Err(e) => return Err(RunError::Process(e)),
                     };
-                    let plots = extract_plots(&found.detections, params, &cpi.meta);
+                    let (plots, angles) = plot_maker.plots(&found.detections, &cpi);
+                    summary.monopulse_plots += angles.monopulse_plots;
+                    summary.monopulse_outside_span += angles.monopulse_outside_span;
                     summary.cells_tested += found.cells_tested;
                     summary.detections += found.detections.len() as u64;
                     summary.plots += plots.len() as u64;
@@ -194,9 +223,10 @@ where
             u.bytes
         );
     }
-    summary.outputs = outputs.finish()?;
     summary.seconds = start.elapsed().as_secs_f64();
     let processed = (summary.cpis - summary.cpis_rejected) as f64;
     summary.samples_per_second = processed * samples_per_cpi / summary.seconds.max(1e-9);
-    Ok(summary)
+    let finished = outputs.finish_uncommitted()?;
+    summary.outputs = finished.stats().to_vec();
+    Ok((summary, finished))
 }

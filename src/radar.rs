@@ -72,6 +72,59 @@ pub struct RadarParams {
     pub sum_channel: usize,
     /// Channel roles (`radar:channels`), empty when the recording does not name them.
     pub channel_names: Vec<String>,
+    /// Monopulse calibration (`radar:monopulse`), when the receiver has
+    /// difference channels and the recording (or site) gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monopulse: Option<Monopulse>,
+}
+
+/// The monopulse calibration of a sum-difference receiver (`radar:monopulse`,
+/// formats.md §1): one-way -3 dB beamwidths of the sum beam and the
+/// normalised slopes of the difference patterns. A target at beam-frame
+/// offset `theta_az` gives `Re(delta_az / sum) = slope_az * theta_az /
+/// beamwidth_az_deg` (likewise in elevation).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Monopulse {
+    /// One-way -3 dB beamwidth of the sum beam across azimuth (the beam
+    /// frame's `e_az` axis), degrees.
+    pub beamwidth_az_deg: f64,
+    /// One-way -3 dB beamwidth across elevation (`e_el`), degrees.
+    pub beamwidth_el_deg: f64,
+    /// Normalised azimuth monopulse slope (typically 1.2-2).
+    pub slope_az: f64,
+    /// Normalised elevation monopulse slope.
+    pub slope_el: f64,
+}
+
+/// Accepted monopulse beamwidths, degrees: a pencil beam of a large phased
+/// array is about 0.1 deg; beyond 60 deg a sum-difference ratio no longer
+/// measures a direction usefully.
+pub const MONOPULSE_BEAMWIDTH_DEG: std::ops::RangeInclusive<f64> = 0.01..=60.0;
+/// Accepted normalised monopulse slopes (real antennas: 1.2-2).
+pub const MONOPULSE_SLOPE: std::ops::RangeInclusive<f64> = 0.1..=10.0;
+
+impl Monopulse {
+    /// The calibration's first implausible value, as `(key, value)`.
+    pub fn implausible(&self) -> Option<(&'static str, f64)> {
+        [
+            (
+                "beamwidth_az_deg",
+                self.beamwidth_az_deg,
+                &MONOPULSE_BEAMWIDTH_DEG,
+            ),
+            (
+                "beamwidth_el_deg",
+                self.beamwidth_el_deg,
+                &MONOPULSE_BEAMWIDTH_DEG,
+            ),
+            ("slope_az", self.slope_az, &MONOPULSE_SLOPE),
+            ("slope_el", self.slope_el, &MONOPULSE_SLOPE),
+        ]
+        .into_iter()
+        .find(|(_, v, range)| !range.contains(v))
+        .map(|(k, v, _)| (k, v))
+    }
 }
 
 impl RadarParams {
@@ -105,6 +158,11 @@ impl RadarParams {
     /// reported in `[-v, +v)`.
     pub fn unambiguous_velocity_mps(&self, carrier_hz: f64) -> f64 {
         Self::wavelength_m(carrier_hz) / (4.0 * self.pri_s)
+    }
+
+    /// Index of the channel named `name` (`"delta_az"`, `"delta_el"`).
+    pub fn channel(&self, name: &str) -> Option<usize> {
+        self.channel_names.iter().position(|n| n == name)
     }
 
     /// Doppler bin spacing in velocity, `lambda / (2 P pri)`, m/s.

@@ -48,6 +48,11 @@ pub enum Rate {
     Factor(f64),
 }
 
+/// Slowest `--rate` factor accepted (a thousandth of real time).
+pub const MIN_RATE: f64 = 1e-3;
+/// Fastest `--rate` factor accepted (beyond it, use `max`).
+pub const MAX_RATE: f64 = 1e6;
+
 impl std::str::FromStr for Rate {
     type Err = String;
 
@@ -56,9 +61,9 @@ impl std::str::FromStr for Rate {
             return Ok(Rate::Max);
         }
         match s.parse::<f64>() {
-            Ok(f) if f.is_finite() && f > 0.0 => Ok(Rate::Factor(f)),
+            Ok(f) if (MIN_RATE..=MAX_RATE).contains(&f) => Ok(Rate::Factor(f)),
             _ => Err(format!(
-                "{s:?} is not a positive speed-up factor (1.0 = real time) or \"max\""
+                "{s:?} is not a speed-up factor from {MIN_RATE} to {MAX_RATE} (1.0 = real time) or \"max\""
             )),
         }
     }
@@ -77,7 +82,9 @@ pub struct ReplayOptions {
     pub loss: f64,
     /// Seed of the loss draws.
     pub seed: u64,
-    /// VRT stream ID to send.
+    /// VRT stream ID of the first channel; channel `c` of a multi-channel
+    /// recording is sent as stream `stream_id + c` (the site file's
+    /// `radar.stream_ids` must list them in the recording's channel order).
     pub stream_id: u32,
     /// Send the recording this many times over (CPI indices keep counting;
     /// times advance by the recording's span each time). 1 = once.
@@ -161,9 +168,20 @@ pub fn replay(recording: &Recording, opts: &ReplayOptions) -> Result<ReplayRepor
 
     let p = &recording.params;
     let (pulses, n) = (p.pulses_per_cpi, p.samples_per_pulse);
-    let channel = p.sum_channel;
     let pri_ps = (p.pri_s * 1e12).round() as u64;
-    let mut enc = VrtEncoder::new(opts.stream_id, opts.samples_per_packet);
+    let channels = p.num_channels.max(1);
+    let Some(_) = opts.stream_id.checked_add(channels as u32 - 1) else {
+        return Err(ReplayError::Options(format!(
+            "--stream-id {}: {channels} channels need stream IDs up to {} + {}",
+            opts.stream_id,
+            opts.stream_id,
+            channels - 1
+        )));
+    };
+    // One encoder (stream ID and packet counts) per channel.
+    let mut encs: Vec<VrtEncoder> = (0..channels)
+        .map(|c| VrtEncoder::new(opts.stream_id + c as u32, opts.samples_per_packet))
+        .collect();
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut report = ReplayReport {
         to: opts.to.to_string(),
@@ -198,10 +216,11 @@ pub fn replay(recording: &Recording, opts: &ReplayOptions) -> Result<ReplayRepor
             let cpi = cpi?;
             let meta = &cpi.meta;
             let offset_s = (meta.time_utc - first).as_seconds_f64() + pass as f64 * span_s;
-            let t0 = Timestamp::from_utc(
-                meta.time_utc
-                    + time::Duration::seconds_f64(pass as f64 * span_s + p.window_delay_s),
+            let t0 = crate::cpi::add_seconds_checked(
+                meta.time_utc,
+                pass as f64 * span_s + p.window_delay_s,
             )
+            .and_then(Timestamp::from_utc)
             .ok_or_else(|| {
                 ReplayError::Options(format!(
                     "{}: CPI {}: time {} is outside the VRT timestamp's range (1970-2106)",
@@ -218,28 +237,34 @@ pub fn replay(recording: &Recording, opts: &ReplayOptions) -> Result<ReplayRepor
                 elevation_deg: meta.elevation_deg,
             };
             pace(opts.rate, start, offset_s);
-            let datagram = enc.context(&ctx).to_vec();
-            send(&mut report, index, &datagram, 0);
+            for enc in &mut encs {
+                let datagram = enc.context(&ctx).to_vec();
+                send(&mut report, index, &datagram, 0);
+            }
             for m in 0..pulses {
                 if m > 0 {
                     pace(opts.rate, start, offset_s + m as f64 * p.pri_s);
                 }
-                for (s, z) in samples
-                    .iter_mut()
-                    .zip(cpi.samples().slice(ndarray::s![channel, m, ..]).iter())
-                {
-                    let (c, clipped) = ci16_from_complex(*z);
-                    *s = c;
-                    report.samples_clipped += u64::from(clipped);
+                // Every channel's pulse, with the same timestamps, as the
+                // digitizer's per-channel packetizers send them.
+                for (channel, enc) in encs.iter_mut().enumerate() {
+                    for (s, z) in samples
+                        .iter_mut()
+                        .zip(cpi.samples().slice(ndarray::s![channel, m, ..]).iter())
+                    {
+                        let (c, clipped) = ci16_from_complex(*z);
+                        *s = c;
+                        report.samples_clipped += u64::from(clipped);
+                    }
+                    let t = t0.plus_picoseconds(m as u64 * pri_ps);
+                    let spp = enc.samples_per_packet();
+                    let mut sent_in_pulse = 0usize;
+                    enc.pulse(t, p.sample_rate_hz, &samples, m == 0, |d| {
+                        let k = (n - sent_in_pulse).min(spp);
+                        sent_in_pulse += k;
+                        send(&mut report, index, d, k);
+                    });
                 }
-                let t = t0.plus_picoseconds(m as u64 * pri_ps);
-                let spp = enc.samples_per_packet();
-                let mut sent_in_pulse = 0usize;
-                enc.pulse(t, p.sample_rate_hz, &samples, m == 0, |d| {
-                    let k = (n - sent_in_pulse).min(spp);
-                    sent_in_pulse += k;
-                    send(&mut report, index, d, k);
-                });
             }
             index += 1;
             report.cpis += 1;
@@ -259,7 +284,14 @@ pub fn replay(recording: &Recording, opts: &ReplayOptions) -> Result<ReplayRepor
 /// Sleeps until `offset_s` of recording time (scaled by the rate) after `start`.
 fn pace(rate: Rate, start: Instant, offset_s: f64) {
     let Rate::Factor(f) = rate else { return };
-    let target = start + Duration::from_secs_f64((offset_s / f).max(0.0));
+    // The factor is bounded (MIN_RATE) and a recording's span is finite, so
+    // the wait always converts; a value that does not is not waited for.
+    let Some(target) = Duration::try_from_secs_f64((offset_s / f).max(0.0))
+        .ok()
+        .and_then(|d| start.checked_add(d))
+    else {
+        return;
+    };
     let now = Instant::now();
     if target > now {
         std::thread::sleep(target - now);

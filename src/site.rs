@@ -8,6 +8,9 @@
 //! sensor = "radar-a"      # the same
 //! sac = 12                # ASTERIX system area code, 0-255
 //! sic = 34                # ASTERIX system identification code, 0-255
+//! # latitude_deg = 60.0   # optional, all three or none: WGS-84 site position,
+//! # longitude_deg = 25.0  # height above the ellipsoid; plots are then
+//! # height_m = 50.0       # geolocated
 //!
 //! [radar]                 # live input only; a recording's own keys win
 //! sample_rate_hz = 20e6
@@ -22,6 +25,20 @@
 //! pulse_width_s = 10e-6
 //! ```
 //!
+//! A monopulse receiver adds, in `[radar]`, its channels and one VRT stream
+//! per channel (in the same order; not with `stream_id`), and its
+//! calibration:
+//!
+//! ```toml
+//! channels = ["sum", "delta_az", "delta_el"]
+//! stream_ids = [1, 2, 3]
+//! [radar.monopulse]       # formats.md radar:monopulse
+//! beamwidth_az_deg = 2.0
+//! beamwidth_el_deg = 2.0
+//! slope_az = 1.6
+//! slope_el = 1.6
+//! ```
+//!
 //! `[sharing]` (the NATS output) and `[[partner]]` (release policy) are
 //! documented in [`crate::output::nats`].
 //!
@@ -29,9 +46,21 @@
 //! (formats.md §1). Unknown keys are errors, so a misspelt key is never
 //! silently ignored. Every error is one line naming the file, the key and the
 //! problem.
+//!
+//! `[radar]` is checked as a recording's meta is: rates and the carrier
+//! positive; 1 to 65 536 pulses per CPI, 1 to 4 194 304 samples per pulse,
+//! at most 2^28 samples per CPI; `pri_s` above 0 and at most 1 s;
+//! `window_delay_s` from 0 to less than `pri_s`, and the receive window
+//! (`window_delay_s + samples_per_pulse / sample_rate_hz`) must end by the
+//! next pulse (`pri_s`, to 1 ppm); the pulse no longer than `pri_s`, 1 to
+//! 4 194 304 samples long, an LFM's bandwidth at most the sample rate.
 
-use crate::ingest::sigmf::{MAX_COMPLEX_PER_CPI, MAX_PULSES_PER_CPI, MAX_SAMPLES_PER_PULSE};
-use crate::radar::{RadarParams, Waveform};
+pub use crate::output::identity::{SiteIdentity, is_subject_token};
+
+use crate::ingest::sigmf::{
+    MAX_COMPLEX_PER_CPI, MAX_PRI_S, MAX_PULSES_PER_CPI, MAX_SAMPLES_PER_PULSE, receive_window_fits,
+};
+use crate::radar::{Monopulse, RadarParams, Waveform};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -71,32 +100,6 @@ pub enum SiteError {
     },
 }
 
-/// The `[site]` table: this sensor's identity.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SiteIdentity {
-    /// Site name (a NATS subject token).
-    pub name: String,
-    /// Nation operating the site (a NATS subject token).
-    #[serde(default = "default_nation")]
-    pub nation: String,
-    /// Sensor name at the site (a NATS subject token).
-    #[serde(default = "default_sensor")]
-    pub sensor: String,
-    /// ASTERIX system area code (I048/010 SAC).
-    pub sac: u8,
-    /// ASTERIX system identification code (I048/010 SIC).
-    pub sic: u8,
-}
-
-fn default_nation() -> String {
-    "unset".into()
-}
-
-fn default_sensor() -> String {
-    "radar".into()
-}
-
 /// The `[radar]` table: static parameters of a live stream, with the SigMF
 /// extension's names and units.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -114,16 +117,72 @@ pub struct SiteRadar {
     pub pri_s: f64,
     /// Start of transmission to the first recorded sample, seconds.
     pub window_delay_s: f64,
-    /// The transmitted pulse.
+    /// The transmitted pulse (`[radar.waveform]`: `type`, `pulse_width_s`,
+    /// and `bandwidth_hz` for `lfm` only; any other key is an error).
+    #[serde(deserialize_with = "waveform_table")]
     pub waveform: Waveform,
     /// The receive channel's VRT stream ID; absent: the first stream seen.
+    /// Single-channel streams only (see `channels`).
     #[serde(default)]
     pub stream_id: Option<u32>,
+    /// Multi-channel (monopulse) receivers: the role of each receive
+    /// channel, e.g. `["sum", "delta_az", "delta_el"]` (formats.md §1
+    /// `radar:channels`); `sum` is required. Absent: one channel.
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// One VRT stream ID per entry of `channels`, in the same order.
+    #[serde(default)]
+    pub stream_ids: Vec<u32>,
+    /// `[radar.monopulse]`: the calibration (formats.md §1
+    /// `radar:monopulse`), needed for angles from difference channels.
+    #[serde(default)]
+    pub monopulse: Option<Monopulse>,
+}
+
+/// `[radar.waveform]` as written: every key known, so a misspelt one is
+/// named as unknown (the tagged [`Waveform`] would report the key it then
+/// misses instead).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WaveformTable {
+    #[serde(rename = "type")]
+    kind: WaveformKind,
+    pulse_width_s: f64,
+    #[serde(default)]
+    bandwidth_hz: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum WaveformKind {
+    Lfm,
+    Rect,
+}
+
+fn waveform_table<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Waveform, D::Error> {
+    use serde::de::Error;
+    let t = WaveformTable::deserialize(d)?;
+    match (t.kind, t.bandwidth_hz) {
+        (WaveformKind::Lfm, Some(bandwidth_hz)) => Ok(Waveform::Lfm {
+            bandwidth_hz,
+            pulse_width_s: t.pulse_width_s,
+        }),
+        (WaveformKind::Lfm, None) => Err(D::Error::custom(
+            "missing key `bandwidth_hz` (type = \"lfm\" needs it)",
+        )),
+        (WaveformKind::Rect, None) => Ok(Waveform::Rect {
+            pulse_width_s: t.pulse_width_s,
+        }),
+        (WaveformKind::Rect, Some(_)) => Err(D::Error::custom(
+            "unknown key `bandwidth_hz` for type = \"rect\" (an unmodulated pulse has none)",
+        )),
+    }
 }
 
 impl SiteRadar {
-    /// The radar parameters of the single-channel live stream.
+    /// The radar parameters of the live stream.
     pub fn params(&self) -> RadarParams {
+        let channels = self.channels.len().max(1);
         RadarParams {
             sample_rate_hz: self.sample_rate_hz,
             pulses_per_cpi: self.pulses_per_cpi,
@@ -131,10 +190,17 @@ impl SiteRadar {
             pri_s: self.pri_s,
             window_delay_s: self.window_delay_s,
             waveform: self.waveform,
-            num_channels: 1,
-            sum_channel: 0,
-            channel_names: vec![],
+            num_channels: channels,
+            sum_channel: self.channels.iter().position(|c| c == "sum").unwrap_or(0),
+            channel_names: self.channels.clone(),
+            monopulse: self.monopulse,
         }
+    }
+
+    /// The VRT stream ID of each channel, in `channels` order; empty for a
+    /// single channel.
+    pub fn channel_stream_ids(&self) -> Vec<Option<u32>> {
+        self.stream_ids.iter().map(|&id| Some(id)).collect()
     }
 
     /// Checks the values a parse cannot: positive, finite, within tews's limits.
@@ -180,16 +246,36 @@ impl SiteRadar {
                 ),
             );
         }
-        if !positive(self.pri_s) {
+        if !(positive(self.pri_s) && self.pri_s <= MAX_PRI_S) {
             return bad(
                 "pri_s",
-                format!("{} is not a positive number of seconds", self.pri_s),
+                format!(
+                    "{} is not a positive number of seconds up to {MAX_PRI_S}",
+                    self.pri_s
+                ),
             );
         }
-        if !(self.window_delay_s.is_finite() && self.window_delay_s >= 0.0) {
+        if !(self.window_delay_s.is_finite()
+            && self.window_delay_s >= 0.0
+            && self.window_delay_s < self.pri_s)
+        {
             return bad(
                 "window_delay_s",
-                format!("{} is not a number of seconds >= 0", self.window_delay_s),
+                format!(
+                    "{:?} is not a number of seconds from 0 to less than radar.pri_s {} s",
+                    self.window_delay_s, self.pri_s
+                ),
+            );
+        }
+        let window_s = self.samples_per_pulse as f64 / self.sample_rate_hz;
+        if !receive_window_fits(self.window_delay_s, window_s, self.pri_s) {
+            return bad(
+                "samples_per_pulse",
+                format!(
+                    "the receive window (window_delay_s + samples_per_pulse / sample_rate_hz = \
+                     {} + {window_s} s) ends after the next pulse at pri_s = {} s",
+                    self.window_delay_s, self.pri_s
+                ),
             );
         }
         let t = self.waveform.pulse_width_s();
@@ -213,6 +299,74 @@ impl SiteRadar {
                     "{t} s is {replica} samples at {} Hz (must be 1 to {MAX_SAMPLES_PER_PULSE})",
                     self.sample_rate_hz
                 ),
+            );
+        }
+        if !self.channels.is_empty() {
+            let has = |n: &str| self.channels.iter().any(|c| c == n);
+            if !has("sum") {
+                return bad(
+                    "channels",
+                    format!("{:?} has no \"sum\" channel", self.channels),
+                );
+            }
+            if let Some((i, c)) = self.channels.iter().enumerate().find(|(i, c)| {
+                !["sum", "delta_az", "delta_el"].contains(&c.as_str())
+                    || self.channels[..*i].contains(c)
+            }) {
+                return bad(
+                    "channels",
+                    format!(
+                        "entry {i} {c:?}: each of \"sum\", \"delta_az\", \"delta_el\" at most once"
+                    ),
+                );
+            }
+            if self.stream_ids.len() != self.channels.len() {
+                return bad(
+                    "stream_ids",
+                    format!(
+                        "{} stream IDs for {} channels: give one per channel, in order",
+                        self.stream_ids.len(),
+                        self.channels.len()
+                    ),
+                );
+            }
+            if let Some(i) = (1..self.stream_ids.len())
+                .find(|&i| self.stream_ids[..i].contains(&self.stream_ids[i]))
+            {
+                return bad(
+                    "stream_ids",
+                    format!("stream ID {} is given twice", self.stream_ids[i]),
+                );
+            }
+            if self.stream_id.is_some() {
+                return bad(
+                    "stream_id",
+                    "is for a single channel; with channels, give stream_ids".to_string(),
+                );
+            }
+            if self.monopulse.is_some() && !(has("delta_az") || has("delta_el")) {
+                return bad(
+                    "monopulse",
+                    "is given but channels has no \"delta_az\" or \"delta_el\"".to_string(),
+                );
+            }
+        } else if !self.stream_ids.is_empty() {
+            return bad(
+                "stream_ids",
+                "needs channels (one role per stream ID)".to_string(),
+            );
+        } else if self.monopulse.is_some() {
+            return bad(
+                "monopulse",
+                "needs channels with \"sum\" and \"delta_az\" and/or \"delta_el\"".to_string(),
+            );
+        }
+        if let Some(m) = &self.monopulse
+            && let Some((key, value)) = m.implausible()
+        {
+            return bad(
+                &format!("monopulse.{key}"),
+                format!("{value} is outside the accepted range"),
             );
         }
         if let Waveform::Lfm { bandwidth_hz, .. } = self.waveform
@@ -249,21 +403,18 @@ pub struct SiteConfig {
     pub partners: Vec<crate::output::nats::PartnerPolicy>,
 }
 
-/// True for a non-empty NATS subject token of letters, digits, '-' and '_'.
-pub fn is_subject_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 impl SiteConfig {
     /// Parses and validates TOML text; `file` names it in errors.
     pub fn from_toml_str(text: &str, file: &str) -> Result<Self, SiteError> {
         let parse_error = |e: toml::de::Error, key: String| SiteError::Parse {
             file: file.to_string(),
+            // 1 + the newlines before the span: a span at the start of a line
+            // (an unknown key) is on that line, not the one above.
             line: e.span().map_or(0, |s| {
-                text[..s.start.min(text.len())].lines().count().max(1)
+                1 + text.as_bytes()[..s.start.min(text.len())]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
             }),
             key: if key.is_empty() || key == "." {
                 String::new()
@@ -299,6 +450,7 @@ impl SiteConfig {
         if let Some(radar) = &config.radar {
             radar.validate().map_err(invalid)?;
         }
+        config.position().map_err(invalid)?;
         config
             .sharing
             .validate()
@@ -315,6 +467,23 @@ impl SiteConfig {
             }
         }
         Ok(config)
+    }
+
+    /// The site's position from `[site]` `latitude_deg`, `longitude_deg`,
+    /// `height_m` (all three or none), checked as
+    /// [`crate::geo::Geodetic::site`] does; `Ok(None)` when not given.
+    pub fn position(&self) -> Result<Option<crate::geo::Geodetic>, (String, String)> {
+        let s = &self.site;
+        match (s.latitude_deg, s.longitude_deg, s.height_m) {
+            (None, None, None) => Ok(None),
+            (Some(lat), Some(lon), Some(h)) => crate::geo::Geodetic::site(lat, lon, h)
+                .map(Some)
+                .map_err(|e| (format!("site.{}", e.key), format!("{} {}", e.value, e.why))),
+            _ => Err((
+                "site.latitude_deg".into(),
+                "give latitude_deg, longitude_deg and height_m together, or none".into(),
+            )),
+        }
     }
 
     /// Reads, parses and validates a site configuration file.
@@ -416,6 +585,58 @@ pulse_width_s = 10e-6
     }
 
     #[test]
+    fn monopulse_channels_and_the_site_position_parse_and_bad_ones_name_their_key() {
+        let mono = GOOD.replace(
+            "window_delay_s = 10e-6\n",
+            "window_delay_s = 10e-6\nchannels = [\"delta_az\", \"sum\", \"delta_el\"]\n\
+             stream_ids = [4, 5, 6]\n[radar.monopulse]\nbeamwidth_az_deg = 2.0\n\
+             beamwidth_el_deg = 2.5\nslope_az = 1.6\nslope_el = 1.4\n",
+        );
+        let placed = mono.replace(
+            "sic = 34\n",
+            "sic = 34\nlatitude_deg = 60.0\nlongitude_deg = 25.0\nheight_m = 50.0\n",
+        );
+        let c = SiteConfig::from_toml_str(&placed, "site.toml").unwrap();
+        let radar = c.radar.as_ref().unwrap();
+        let p = radar.params();
+        assert_eq!((p.num_channels, p.sum_channel), (3, 1));
+        assert_eq!(p.monopulse.unwrap().beamwidth_el_deg, 2.5);
+        assert_eq!(radar.channel_stream_ids(), [Some(4), Some(5), Some(6)]);
+        assert_eq!(c.position().unwrap().unwrap().latitude_deg, 60.0);
+        for (edit, needle) in [
+            (
+                mono.replace("\"delta_az\", \"sum\"", "\"delta_az\", \"aux\""),
+                "radar.channels",
+            ),
+            (mono.replace("[4, 5, 6]", "[4, 5]"), "radar.stream_ids"),
+            (mono.replace("[4, 5, 6]", "[4, 5, 4]"), "radar.stream_ids"),
+            (
+                mono.replace("slope_az = 1.6", "slope_az = 0.0"),
+                "radar.monopulse.slope_az",
+            ),
+            (
+                mono.replace("beamwidth_az_deg = 2.0\n", ""),
+                "beamwidth_az_deg",
+            ),
+            (
+                GOOD.replace(
+                    "window_delay_s = 10e-6\n",
+                    "window_delay_s = 10e-6\nstream_ids = [1]\n",
+                ),
+                "radar.stream_ids",
+            ),
+            (placed.replace("height_m = 50.0\n", ""), "site.latitude_deg"),
+            (
+                placed.replace("latitude_deg = 60.0", "latitude_deg = 95.0"),
+                "site.latitude_deg",
+            ),
+        ] {
+            let e = err(&edit);
+            assert!(e.contains(needle) && !e.contains('\n'), "{needle}: {e}");
+        }
+    }
+
+    #[test]
     fn sharing_and_partners_parse_and_bad_ones_name_their_key() {
         // The [sharing] example in the NATS config module's documentation.
         let doc: String = include_str!("output/nats/config.rs")
@@ -458,6 +679,51 @@ pulse_width_s = 10e-6
             "{GOOD}\n[[partner]]\nname = \"x\"\nmin_snr = 3.0\n"
         ));
         assert!(e.contains("unknown field `min_snr`"), "{e}");
+    }
+
+    #[test]
+    fn a_misspelt_key_is_reported_on_its_own_line() {
+        // Issue 12 item 10: the line of the key, not the one above it.
+        let text = GOOD.replace("sic = 34", "sic = 34\nsicc = 1");
+        let line = 1 + text[..text.find("sicc").unwrap()].matches('\n').count();
+        let e = err(&text);
+        assert!(
+            e.starts_with(&format!("s.toml: line {line}: ")) && e.contains("sicc"),
+            "{e}"
+        );
+        let text = GOOD.replace("pri_s = 200e-6", "pri_s = 200e-6\nprf_hz = 5000");
+        let line = 1 + text[..text.find("prf_hz").unwrap()].matches('\n').count();
+        let e = err(&text);
+        assert!(e.starts_with(&format!("s.toml: line {line}: ")), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_waveform_table_is_named_as_unknown() {
+        // Issue 12 item 10: was reported as the missing `bandwidth_hz`.
+        let e = err(&GOOD.replace("bandwidth_hz = 5e6", "bandwith_hz = 5e6"));
+        assert!(
+            e.contains("radar.waveform") && e.contains("unknown field `bandwith_hz`"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("pulse_width_s = 10e-6", "pulse_width_s = 10e-6\nbeta = 1"));
+        assert!(e.contains("unknown field `beta`"), "{e}");
+        let e = err(&GOOD.replace("bandwidth_hz = 5e6\n", ""));
+        assert!(
+            e.contains("radar.waveform") && e.contains("`bandwidth_hz`"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("type = \"lfm\"", "type = \"rect\""));
+        assert!(e.contains("bandwidth_hz") && e.contains("rect"), "{e}");
+        let rect = GOOD
+            .replace("type = \"lfm\"", "type = \"rect\"")
+            .replace("bandwidth_hz = 5e6\n", "");
+        let c = SiteConfig::from_toml_str(&rect, "s.toml").unwrap();
+        assert_eq!(
+            c.radar.unwrap().waveform,
+            Waveform::Rect {
+                pulse_width_s: 10e-6
+            }
+        );
     }
 
     #[test]

@@ -69,14 +69,25 @@ fn test_cpis() -> Vec<Vec<Plot>> {
         let n = rng.random_range(0..20);
         cpis.push(
             (0..n)
-                .map(|_| {
-                    plot(
+                .map(|i| {
+                    let mut p = plot(
                         k,
                         t,
                         rng.random_range(0.0..600.0 * NM_M),
                         rng.random_range(0.0..360.0),
                         rng.random_range(-700.0..700.0),
-                    )
+                    );
+                    // Some plots have a geolocated height; every other of
+                    // those a measured (monopulse) elevation, so I048/110
+                    // is sent for those alone, and omitted above its range.
+                    if i % 3 != 0 {
+                        p.height_m = Some(rng.random_range(-2_000.0..90_000.0));
+                        if i % 3 == 1 {
+                            p.angle_source = tews::plots::AngleSource::Monopulse;
+                            p.elevation_sigma_deg = Some(0.05);
+                        }
+                    }
+                    p
                 })
                 .collect(),
         );

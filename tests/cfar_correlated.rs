@@ -36,6 +36,7 @@ fn params() -> RadarParams {
         num_channels: 1,
         sum_channel: 0,
         channel_names: vec![],
+        monopulse: None,
     }
 }
 

@@ -32,6 +32,7 @@ fn params(pulses: usize, samples: usize) -> RadarParams {
         num_channels: 1,
         sum_channel: 0,
         channel_names: vec![],
+        monopulse: None,
     }
 }
 

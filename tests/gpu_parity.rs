@@ -401,7 +401,11 @@ fn run_pipeline(rec: &Recording, backend: &mut dyn Backend) -> (pipeline::Summar
     let mut plots = Vec::new();
     let summary = pipeline::run(
         rec.cpis().unwrap(),
-        &rec.params,
+        &tews::plots::PlotMaker::new(
+            &rec.params,
+            &ChainPlan::new(&rec.params, &ProcessConfig::default()).unwrap(),
+            rec.site(),
+        ),
         backend,
         tews::output::Outputs::start(Vec::new(), 2),
         |_, _, p| plots.extend_from_slice(p),
@@ -668,4 +672,80 @@ fn cli_gpu_run_of_a_ci16_recording_reports_the_ci16_upload() {
             assert!((x - y).abs() <= tol, "{field}: {x} vs {y}");
         }
     }
+}
+
+/// Monopulse angles: a three-channel ci16 recording (targets off the beam
+/// axis) gives the same angles on the GPU backend as on the CPU backend,
+/// within 0.1 of the reported sigma or 1e-3 deg (whichever is larger), also
+/// after a device loss moves the run to the CPU mid-way.
+#[test]
+fn monopulse_angles_match_the_cpu_backend_also_after_device_loss() {
+    let Some(ctx) = ctx() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut scen = scenario("ci16_le", 16, 400, 6);
+    scen.channels = vec!["sum".into(), "delta_az".into(), "delta_el".into()];
+    scen.beam.beamwidth_deg = 2.0;
+    for (t, (u, v)) in scen
+        .targets
+        .iter_mut()
+        .zip([(0.5, -0.3), (-0.2, 0.6), (0.0, 0.1)])
+    {
+        t.beam_offset_az_deg = Some(u);
+        t.beam_offset_el_deg = Some(v);
+        t.snr_db = t.snr_db.map(|s| s + 6.0);
+    }
+    let prefix = dir.path().join("mono");
+    tews::sim::simulate(&scen, 21, &prefix).unwrap();
+    let rec = Recording::open(&prefix.with_extension("sigmf-meta")).unwrap();
+    assert!(rec.params.monopulse.is_some());
+    let plan = ChainPlan::new(&rec.params, &config(CfarKind::Os, 1e-4)).unwrap();
+    let maker = tews::plots::PlotMaker::new(&rec.params, &plan, rec.site());
+    let run = |backend: &mut dyn Backend| {
+        let mut plots = Vec::new();
+        let summary = pipeline::run(
+            rec.cpis().unwrap(),
+            &maker,
+            backend,
+            tews::output::Outputs::start(Vec::new(), 2),
+            |_, _, p| plots.extend_from_slice(p),
+        )
+        .unwrap();
+        (summary, plots)
+    };
+    let (_, cpu_plots) = run(&mut CpuChain::new(plan.clone()));
+    let measured = cpu_plots
+        .iter()
+        .filter(|p| p.angle_source == tews::plots::AngleSource::Monopulse)
+        .count();
+    assert!(measured >= 12, "{measured} monopulse plots");
+    let check = |label: &str, gpu_plots: &[Plot]| {
+        compare_plots(label, &cpu_plots, gpu_plots);
+        for (c, g) in cpu_plots.iter().zip(gpu_plots) {
+            assert_eq!(c.angle_source, g.angle_source, "{label}: {c:?} vs {g:?}");
+            let tol = |s: Option<f64>| s.map_or(1e-3, |s| (0.1 * s).max(1e-3));
+            assert!(
+                (c.azimuth_deg - g.azimuth_deg).abs() <= tol(c.azimuth_sigma_deg),
+                "{label}: azimuth {c:?} vs {g:?}"
+            );
+            assert!(
+                (c.elevation_deg - g.elevation_deg).abs() <= tol(c.elevation_sigma_deg),
+                "{label}: elevation {c:?} vs {g:?}"
+            );
+        }
+    };
+    let mut gpu = GpuBackend::new(ctx, plan.clone(), GpuChainOptions::default()).unwrap();
+    let (sum, gpu_plots) = run(&mut gpu);
+    assert_eq!((sum.fallbacks, sum.upload.as_deref()), (0, Some("ci16")));
+    check("gpu", &gpu_plots);
+    let own = Arc::new(
+        GpuContext::new(&GpuOptions {
+            adapter_filter: std::env::var("TEWS_GPU_ADAPTER").ok(),
+        })
+        .unwrap(),
+    );
+    let mut lossy = GpuBackend::new(own, plan, GpuChainOptions::default()).unwrap();
+    lossy.destroy_device_after(3);
+    let (sum, plots) = run(&mut lossy);
+    assert!(sum.fallbacks >= 3, "{} fallbacks", sum.fallbacks);
+    check("after device loss", &plots);
 }

@@ -663,6 +663,16 @@ fn set_waveform(v: Value) -> impl FnOnce(&mut Value) {
     set("radar:waveform", v)
 }
 
+/// A three-channel monopulse meta with `radar:monopulse` = `monopulse` and
+/// `radar:channels` = `channels`.
+fn monopulse(channels: Value, monopulse: Value) -> impl FnOnce(&mut Value) {
+    move |m| {
+        m["global"]["core:num_channels"] = json!(3);
+        m["global"]["radar:channels"] = channels;
+        m["global"]["radar:monopulse"] = monopulse;
+    }
+}
+
 fn set_capture(i: usize, key: &'static str, v: Value) -> impl FnOnce(&mut Value) {
     move |m| m["captures"][i][key] = v
 }
@@ -679,6 +689,28 @@ macro_rules! bad_meta {
 }
 
 bad_meta! {
+    monopulse_missing_key: monopulse(json!(["sum", "delta_az", "delta_el"]),
+        json!({"beamwidth_az_deg": 2.0, "beamwidth_el_deg": 2.0, "slope_az": 1.6})) =>
+        ["radar:monopulse", "key \"slope_el\" is missing"];
+    monopulse_zero_beamwidth: monopulse(json!(["sum", "delta_az", "delta_el"]),
+        json!({"beamwidth_az_deg": 0.0, "beamwidth_el_deg": 2.0, "slope_az": 1.6, "slope_el": 1.6})) =>
+        ["radar:monopulse", "beamwidth_az_deg", "got 0.0"];
+    monopulse_negative_slope: monopulse(json!(["sum", "delta_az", "delta_el"]),
+        json!({"beamwidth_az_deg": 2.0, "beamwidth_el_deg": 2.0, "slope_az": -1.6, "slope_el": 1.6})) =>
+        ["radar:monopulse", "slope_az", "got -1.6"];
+    monopulse_beamwidth_not_a_number: monopulse(json!(["sum", "delta_az", "delta_el"]),
+        json!({"beamwidth_az_deg": "2 deg", "beamwidth_el_deg": 2.0, "slope_az": 1.6, "slope_el": 1.6})) =>
+        ["radar:monopulse", "beamwidth_az_deg", "\"2 deg\""];
+    monopulse_unknown_key: monopulse(json!(["sum", "delta_az", "delta_el"]),
+        json!({"beamwidth_deg": 2.0, "beamwidth_az_deg": 2.0, "beamwidth_el_deg": 2.0, "slope_az": 1.6, "slope_el": 1.6})) =>
+        ["radar:monopulse", "unknown key \"beamwidth_deg\""];
+    monopulse_not_an_object: monopulse(json!(["sum", "delta_az", "delta_el"]), json!(2.0)) =>
+        ["radar:monopulse", "an object"];
+    monopulse_without_a_difference_channel: monopulse(json!(["sum", "aux", "guard"]),
+        json!({"beamwidth_az_deg": 2.0, "beamwidth_el_deg": 2.0, "slope_az": 1.6, "slope_el": 1.6})) =>
+        ["radar:monopulse", "radar:channels", "sum, aux, guard", "delta_az"];
+    geolocation_height_implausible: set("core:geolocation", json!({"type": "Point", "coordinates": [1.0, 50.0, 1e7]})) =>
+        ["core:geolocation", "height"];
     negative_pri: set("radar:pri_s", json!(-1)) =>
         ["key \"radar:pri_s\" must be a positive number of seconds", "got -1"];
     pri_longer_than_a_second: set("radar:pri_s", json!(2.5)) => ["radar:pri_s", "got 2.5"];

@@ -34,6 +34,8 @@ fn start(queue_cpis: usize, max_cpis: u64) -> (LiveSource, UdpSocket) {
                 samples_per_pulse: N,
                 stream_id: None,
             },
+            stream_ids: Vec::new(),
+            sum_channel: 0,
             sample_rate_hz: FS,
             window_delay_s: WINDOW_DELAY_S,
             queue_cpis,
@@ -125,4 +127,50 @@ fn context_sets_carrier_and_beam_of_the_cpi_that_follows() {
             (k * 100 + N - 1) as f32 / 32768.0
         );
     }
+}
+
+#[test]
+fn a_cpi_time_the_reader_cannot_compute_stops_it_with_a_receive_error() {
+    // A window delay no site file passes (bounded there by pri_s): the
+    // reader's checked time arithmetic must stop it with "receive error"
+    // (which `tews run` turns into a failed run), never panic or emit the CPI.
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    tx.connect(rx.local_addr().unwrap()).unwrap();
+    let source = LiveSource::start(
+        rx,
+        RecvBuffer::default(),
+        LiveConfig {
+            assembler: AssemblerConfig {
+                pulses_per_cpi: P,
+                samples_per_pulse: N,
+                stream_id: None,
+            },
+            stream_ids: Vec::new(),
+            sum_channel: 0,
+            sample_rate_hz: FS,
+            window_delay_s: 1e30,
+            queue_cpis: 4,
+            max_cpis: Some(2),
+            idle_timeout: Some(Duration::from_secs(30)),
+        },
+        Arc::new(AtomicBool::new(false)),
+    )
+    .unwrap();
+    let mut enc = VrtEncoder::new(9, 16);
+    // Its last pulse completes CPI 0; the reader then stops (and closes the
+    // socket), so nothing more is sent.
+    send_cpi(&mut enc, &tx, 0, FS);
+    let (stats, cpis) = source.join_after(|cpis| cpis.collect::<Vec<_>>());
+    assert!(
+        stats.stop_reason.starts_with("receive error: CPI 0"),
+        "{}",
+        stats.stop_reason
+    );
+    assert!(
+        stats.stop_reason.contains("window_delay_s"),
+        "{}",
+        stats.stop_reason
+    );
+    assert!(cpis.is_empty());
 }

@@ -91,11 +91,65 @@ fn run_ok(cmd: &mut Command) -> std::process::Output {
 }
 
 fn fixture() -> Fixture {
+    fixture_of(SCENARIO, SITE)
+}
+
+/// SCENARIO as a monopulse receiver: three channels, targets off the beam
+/// axis, the site position known.
+fn monopulse_scenario() -> String {
+    SCENARIO
+        .replace(
+            "datatype = \"ci16_le\"\n",
+            "datatype = \"ci16_le\"\nchannels = [\"delta_el\", \"sum\", \"delta_az\"]\n\
+         [site]\nlatitude_deg = 60.0\nlongitude_deg = 25.0\nheight_m = 50.0\n",
+        )
+        .replace(
+            "snr_db = 0.0\n",
+            "snr_db = 0.0\nbeam_offset_az_deg = 0.8\nbeam_offset_el_deg = -0.5\n",
+        )
+        .replace(
+            "snr_db = -3.0\n",
+            "snr_db = -3.0\nbeam_offset_az_deg = -0.4\n",
+        )
+}
+
+/// SITE for the monopulse scenario: a stream per channel (in the
+/// recording's channel order, as `tews replay` numbers them from
+/// --stream-id), the calibration and the site position.
+const MONOPULSE_SITE: &str = r#"
+[site]
+name = "test"
+sac = 1
+sic = 2
+latitude_deg = 60.0
+longitude_deg = 25.0
+height_m = 50.0
+[radar]
+sample_rate_hz = 10e6
+carrier_hz = 1.3e9
+pulses_per_cpi = 32
+samples_per_pulse = 500
+pri_s = 100e-6
+window_delay_s = 10e-6
+channels = ["delta_el", "sum", "delta_az"]
+stream_ids = [7, 8, 9]
+[radar.waveform]
+type = "lfm"
+bandwidth_hz = 5e6
+pulse_width_s = 10e-6
+[radar.monopulse]
+beamwidth_az_deg = 3.0
+beamwidth_el_deg = 3.0
+slope_az = 1.6
+slope_el = 1.6
+"#;
+
+fn fixture_of(scenario: &str, site_toml: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let scen = dir.path().join("scenario.toml");
-    std::fs::write(&scen, SCENARIO).unwrap();
+    std::fs::write(&scen, scenario).unwrap();
     let site = dir.path().join("site.toml");
-    std::fs::write(&site, SITE).unwrap();
+    std::fs::write(&site, site_toml).unwrap();
     let prefix = dir.path().join("rec");
     run_ok(
         Command::new(tews_bin())
@@ -253,16 +307,59 @@ fn replayed_recording_gives_the_files_plots() {
 }
 
 #[test]
+fn a_replayed_monopulse_recording_gives_the_files_measured_plots() {
+    let f = fixture_of(&monopulse_scenario(), MONOPULSE_SITE);
+    assert!(
+        f.file_plots.iter().all(|l| l.contains("\"angle_source\":\"monopulse\"")
+            && l.contains("\"latitude_deg\"")),
+        "the file's plots are measured and geolocated: {:?}",
+        f.file_plots
+    );
+    let mut run = start_live(&f, "mono", &["--max-cpis", "6", "--idle-timeout-s", "60"]);
+    let sent = replay(&f, run.udp_port, &["--rate", "0.5", "--stream-id", "7"]);
+    wait(&mut run);
+    let live = lines(&f.dir.path().join("mono.jsonl"));
+    assert_eq!(live, f.file_plots, "live plots differ from the file's");
+    let s = summary(&f, "mono");
+    assert_eq!(s["cpis"], 6);
+    assert_eq!(s["monopulse_plots"], s["plots"]);
+    assert_eq!(s["packets_received"], sent["packets_sent"]);
+    // 3 channels x 6 CPIs x (1 context + 32 pulses x 5 data packets).
+    assert_eq!(sent["packets_sent"], 3 * 6 * (1 + 32 * 5));
+    for k in [
+        "packets_lost",
+        "cpis_dropped",
+        "cpis_dropped_channel_missing",
+        "packets_unknown_stream",
+    ] {
+        assert_eq!(s[k], 0, "{k}");
+    }
+}
+
+#[test]
 fn deliberately_lost_packets_drop_exactly_the_damaged_cpis() {
-    let f = fixture();
+    lossy_replay(&fixture(), &["--loss", "0.01", "--seed", "3"]);
+}
+
+#[test]
+fn a_monopulse_cpi_missing_any_channels_packets_is_dropped() {
+    let f = fixture_of(&monopulse_scenario(), MONOPULSE_SITE);
+    let s = lossy_replay(&f, &["--loss", "0.004", "--seed", "5", "--stream-id", "7"]);
+    assert!(
+        s["cpis_dropped_channel_missing"].as_u64().unwrap() > 0,
+        "seed 5 damages a difference channel alone: {s}"
+    );
+}
+
+/// Replays `f` with deliberate loss (`extra`), and checks that exactly the
+/// CPIs the replay damaged are dropped and the others give the file's
+/// plots. Returns the run's summary.
+fn lossy_replay(f: &Fixture, extra: &[&str]) -> serde_json::Value {
     // Ends by idle timeout: a CPI whose tail is lost is only known
     // incomplete when the input ends.
-    let mut run = start_live(&f, "lossy", &["--idle-timeout-s", "2"]);
-    let sent = replay(
-        &f,
-        run.udp_port,
-        &["--rate", "0.5", "--loss", "0.01", "--seed", "3"],
-    );
+    let mut run = start_live(f, "lossy", &["--idle-timeout-s", "2"]);
+    let args: Vec<&str> = ["--rate", "0.5"].iter().chain(extra).copied().collect();
+    let sent = replay(f, run.udp_port, &args);
     wait(&mut run);
     let damaged: Vec<u64> = sent["damaged_cpis"]
         .as_array()
@@ -272,9 +369,9 @@ fn deliberately_lost_packets_drop_exactly_the_damaged_cpis() {
         .collect();
     assert!(
         !damaged.is_empty() && damaged.len() < 6,
-        "seed 3 damages some CPIs: {damaged:?}"
+        "the seed damages some CPIs, not all: {damaged:?}"
     );
-    let s = summary(&f, "lossy");
+    let s = summary(f, "lossy");
     let dropped = s["cpis_dropped"].as_u64().unwrap() + s["cpis_incomplete"].as_u64().unwrap();
     assert_eq!(dropped, damaged.len() as u64, "{s}");
     assert_eq!(s["cpis"].as_u64().unwrap(), 6 - damaged.len() as u64);
@@ -297,6 +394,7 @@ fn deliberately_lost_packets_drop_exactly_the_damaged_cpis() {
         .cloned()
         .collect();
     assert_eq!(lines(&f.dir.path().join("lossy.jsonl")), expected);
+    s
 }
 
 #[test]

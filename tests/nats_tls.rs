@@ -156,7 +156,8 @@ fn tls_with_client_certificates_and_a_token_from_the_site_config() {
         }
     });
 
-    let run = |token: &str, tag: &str| -> (Value, Vec<Value>) {
+    // `status`: the exit status expected (3: the output delivered nothing).
+    let run = |token: &str, tag: &str, status: i32| -> (Value, Vec<Value>) {
         let site = d.join(format!("{tag}.toml"));
         std::fs::write(
             &site,
@@ -179,7 +180,11 @@ fn tls_with_client_certificates_and_a_token_from_the_site_config() {
                 .spawn()
                 .unwrap(),
         );
-        assert!(child.0.wait().unwrap().success(), "tews run ({tag})");
+        assert_eq!(
+            child.0.wait().unwrap().code(),
+            Some(status),
+            "tews run ({tag})"
+        );
         let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
         let lines = std::fs::read_to_string(&jsonl)
             .unwrap()
@@ -189,7 +194,7 @@ fn tls_with_client_certificates_and_a_token_from_the_site_config() {
         (s, lines)
     };
 
-    let (s, plots) = run("tews-test-token", "good");
+    let (s, plots) = run("tews-test-token", "good", 0);
     assert!(!plots.is_empty());
     assert_eq!(
         s["outputs"][1]["sent"].as_u64().unwrap(),
@@ -225,9 +230,10 @@ fn tls_with_client_certificates_and_a_token_from_the_site_config() {
         assert_eq!(got.len(), 2 * plots.len(), "nothing else");
     }
 
-    // A wrong token: refused by the server; the run completes regardless.
+    // A wrong token: refused by the server; the run completes regardless,
+    // everything else written, and exits 3 (README "Exit status").
     let before = got.lock().unwrap().len();
-    let (s, plots) = run("wrong-token", "bad");
+    let (s, plots) = run("wrong-token", "bad", 3);
     assert_eq!(s["outputs"][1]["sent"], 0);
     assert_eq!(
         s["outputs"][1]["dropped"].as_u64().unwrap(),

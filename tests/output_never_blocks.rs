@@ -135,11 +135,11 @@ fn absent_and_stalled_outputs_leave_the_detector_at_full_rate() {
     let monitor = outputs.monitor();
 
     let plan = ChainPlan::new(&recording.params, &ProcessConfig::default()).unwrap();
-    let mut chain = CpuChain::new(plan);
+    let mut chain = CpuChain::new(plan.clone());
     let mut plots = Vec::new();
     let summary = pipeline::run(
         recording.cpis().unwrap(),
-        &recording.params,
+        &tews::plots::PlotMaker::new(&recording.params, &plan, recording.site()),
         &mut chain,
         outputs,
         |k, _, p| {

@@ -12,7 +12,7 @@ use tews::sim::{Scenario, simulate};
 
 /// Writes `toml` as a scenario, simulates it, runs check_sim.py in `mode`.
 fn run_check(mode: &str, toml: &str, seed: u64) {
-    let Some(py) = common::python_with(&["numpy", "sigmf", "tomllib"]) else {
+    let Some(py) = common::python_with(&["numpy", "sigmf", "tomllib", "pymap3d"]) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -25,6 +25,7 @@ fn params(range_bins: usize, doppler_bins: usize) -> RadarParams {
         num_channels: 1,
         sum_channel: 0,
         channel_names: vec![],
+        monopulse: None,
     }
 }
 const CARRIER_HZ: f64 = 10e9;
@@ -58,6 +59,7 @@ fn plot_at(range_bin: f64, doppler_bin: f64) -> Plot {
         doppler_bin,
         cells: 1,
         received_at: None,
+        ..Plot::default()
     }
 }
 

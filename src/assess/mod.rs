@@ -52,9 +52,9 @@ use serde::Serialize;
 
 use crate::geo::gravity::GravityModel;
 use crate::geo::propagate::{PropagateError, Propagator, StateVector};
+use crate::geo::{Geodetic, LocalFrame};
 use crate::sim::ballistic::{BoostProfile, Launch, fly_boost, height_m, vertical_speed_mps};
 use crate::track::GaussianState;
-use crate::track::frames_tmp::{Geodetic, LocalFrame};
 
 pub use warning::{WarningIssuer, WarningPoint, WarningReport, WarningRule};
 

@@ -201,7 +201,7 @@ impl PointAssessment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::track::frames_tmp::Geodetic;
+    use crate::geo::Geodetic;
     use nalgebra::Matrix2;
 
     fn assessment(time_s: f64, semi_major_sigma_m: f64, lat: f64) -> Assessment {

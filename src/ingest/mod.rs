@@ -15,6 +15,9 @@ pub mod vrt;
 /// archive it reads `ARCHIVE.sigmf: member DIR/NAME.sigmf-meta`.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
+    /// `--repeat` or `--cpi-rate` cannot be applied (see [`pacing`]).
+    #[error(transparent)]
+    Pacing(#[from] pacing::PacingError),
     /// The operating system refused an open, seek or read.
     #[error("{file}: cannot {action}: {source}")]
     Io {

@@ -10,8 +10,25 @@
 //! than `k / rate` seconds after the first, and its `received_at` (the start
 //! of output latency) is the moment of release, as for a live CPI.
 
-use crate::cpi::Cpi;
+use crate::cpi::{Cpi, add_seconds_checked};
 use std::time::{Duration, Instant};
+
+/// Slowest `--cpi-rate` accepted: one CPI every 1000 s.
+pub const MIN_CPI_RATE_HZ: f64 = 1e-3;
+/// Fastest `--cpi-rate` accepted, CPIs per second.
+pub const MAX_CPI_RATE_HZ: f64 = 1e6;
+
+/// Pacing that cannot be done: a CPI time past the calendar or a rate out
+/// of bounds. One line naming the option.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct PacingError(pub String);
+
+impl From<PacingError> for String {
+    fn from(e: PacingError) -> String {
+        e.0
+    }
+}
 
 /// How to replay.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -20,6 +37,35 @@ pub struct Pacing {
     pub passes: u64,
     /// CPIs released per second; `None`: as fast as they are read.
     pub cpi_rate_hz: Option<f64>,
+}
+
+impl Pacing {
+    /// Checks, before anything is processed, that the rate is within
+    /// [`MIN_CPI_RATE_HZ`]..=[`MAX_CPI_RATE_HZ`] and that the last CPI of the
+    /// last pass (the pass's last CPI at `last_cpi_time_utc`, shifted by
+    /// `passes - 1` passes of `pass_duration_s`) is still a time tews can
+    /// write (years 0000-9999).
+    pub fn check(
+        &self,
+        last_cpi_time_utc: time::OffsetDateTime,
+        pass_duration_s: f64,
+    ) -> Result<(), PacingError> {
+        if let Some(rate) = self.cpi_rate_hz
+            && !(MIN_CPI_RATE_HZ..=MAX_CPI_RATE_HZ).contains(&rate)
+        {
+            return Err(PacingError(format!(
+                "--cpi-rate {rate:?}: not a number of CPIs per second from {MIN_CPI_RATE_HZ} to {MAX_CPI_RATE_HZ}"
+            )));
+        }
+        let shift_s = self.passes.saturating_sub(1) as f64 * pass_duration_s;
+        if add_seconds_checked(last_cpi_time_utc, shift_s).is_none() {
+            return Err(PacingError(format!(
+                "--repeat {}: the last pass would put the recording's last CPI ({last_cpi_time_utc} plus {shift_s} s) after 9999-12-31T23:59:59Z",
+                self.passes
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Pacing {
@@ -36,7 +82,7 @@ pub struct Paced<F, I> {
     open: F,
     pacing: Pacing,
     cpis_per_pass: u64,
-    pass_duration: time::Duration,
+    pass_duration_s: f64,
     pass: u64,
     current: Option<I>,
     released: u64,
@@ -48,6 +94,7 @@ impl<F, I, E> Paced<F, I>
 where
     F: FnMut() -> Result<I, E>,
     I: Iterator<Item = Result<Cpi, E>>,
+    E: From<PacingError>,
 {
     /// `open` starts one pass; a pass has `cpis_per_pass` CPIs lasting
     /// `pass_duration_s`.
@@ -56,7 +103,7 @@ where
             open,
             pacing,
             cpis_per_pass,
-            pass_duration: time::Duration::seconds_f64(pass_duration_s),
+            pass_duration_s,
             pass: 0,
             current: None,
             released: 0,
@@ -70,6 +117,7 @@ impl<F, I, E> Iterator for Paced<F, I>
 where
     F: FnMut() -> Result<I, E>,
     I: Iterator<Item = Result<Cpi, E>>,
+    E: From<PacingError>,
 {
     type Item = Result<Cpi, E>;
 
@@ -102,10 +150,34 @@ where
                 Some(Ok(mut cpi)) => {
                     let p = self.pass;
                     cpi.meta.index += p * self.cpis_per_pass;
-                    cpi.meta.time_utc += self.pass_duration * (p as f64);
+                    if p > 0 {
+                        let shift_s = self.pass_duration_s * p as f64;
+                        let Some(t) = add_seconds_checked(cpi.meta.time_utc, shift_s) else {
+                            self.done = true;
+                            return Some(Err(PacingError(format!(
+                                "--repeat: pass {} puts CPI {} ({} plus {shift_s} s) after 9999-12-31T23:59:59Z",
+                                p + 1,
+                                cpi.meta.index,
+                                cpi.meta.time_utc
+                            ))
+                            .into()));
+                        };
+                        cpi.meta.time_utc = t;
+                    }
                     if let Some(rate) = self.pacing.cpi_rate_hz {
                         let start = *self.start.get_or_insert_with(Instant::now);
-                        let due = start + Duration::from_secs_f64(self.released as f64 / rate);
+                        let due = Duration::try_from_secs_f64(self.released as f64 / rate)
+                            .ok()
+                            .and_then(|d| start.checked_add(d));
+                        let Some(due) = due else {
+                            self.done = true;
+                            return Some(Err(PacingError(format!(
+                                "--cpi-rate {rate}: CPI {} would be released {} s after the first, too late to wait for",
+                                self.released,
+                                self.released as f64 / rate
+                            ))
+                            .into()));
+                        };
                         let now = Instant::now();
                         if due > now {
                             std::thread::sleep(due - now);

@@ -24,12 +24,21 @@ use time::format_description::well_known::Rfc3339;
 
 use super::IngestError;
 use crate::cpi::{Cpi, CpiMeta};
-use crate::radar::{RadarParams, Waveform};
+use crate::radar::{MONOPULSE_BEAMWIDTH_DEG, MONOPULSE_SLOPE, Monopulse, RadarParams, Waveform};
 
 /// Largest `radar:pulses_per_cpi` accepted.
 pub const MAX_PULSES_PER_CPI: u64 = 65_536;
 /// Largest `radar:samples_per_pulse` accepted (also the longest pulse replica).
 pub const MAX_SAMPLES_PER_PULSE: u64 = 4_194_304;
+/// Longest `radar:pri_s` accepted, seconds (a pulse radar's PRI is
+/// microseconds to milliseconds). The receive window
+/// (`radar:window_delay_s + radar:samples_per_pulse / core:sample_rate`)
+/// must also end within the PRI: the next pulse's transmission ends it.
+pub const MAX_PRI_S: f64 = 1.0;
+/// Largest CPI accepted in bytes of the data file (all channels): with the
+/// decoded `Complex32` copy, one CPI in memory costs at most 3 GiB (a ci16
+/// CPI of [`MAX_COMPLEX_PER_CPI`] values), and a cf64 CPI at most 1.5 GiB.
+pub const MAX_CPI_BYTES: u64 = 1 << 30;
 /// Largest `core:num_channels` accepted.
 pub const MAX_CHANNELS: u64 = 1024;
 /// Largest CPI accepted, in complex values over all channels (2 GiB as
@@ -361,6 +370,12 @@ impl Recording {
         })
     }
 
+    /// Duration of the recording, seconds: `num_cpis x pulses_per_cpi x
+    /// pri_s` (one pass of `--repeat`).
+    pub fn duration_s(&self) -> f64 {
+        self.num_cpis as f64 * self.params.pulses_per_cpi as f64 * self.params.pri_s
+    }
+
     /// Bytes of one CPI in the data (all channels).
     pub fn cpi_bytes(&self) -> u64 {
         self.layout.cpi_bytes
@@ -432,6 +447,15 @@ impl Recording {
         let mut bytes = Vec::new();
         self.read_cpi_bytes(&mut file, k, &mut bytes)?;
         self.build_cpi(k, &bytes)
+    }
+
+    /// The site position (`core:geolocation`), when the recording has one.
+    pub fn site(&self) -> Option<crate::geo::Geodetic> {
+        self.geolocation.map(|[lon, lat, h]| crate::geo::Geodetic {
+            latitude_deg: lat,
+            longitude_deg: lon,
+            height_m: h,
+        })
     }
 
     /// Streams every CPI in order through one buffered reader and one reused
@@ -1004,8 +1028,8 @@ fn parse_meta(file: &str, bytes: &[u8]) -> Result<Meta, IngestError> {
     )?;
     let pri_s = global.f64_req(
         "radar:pri_s",
-        "a positive number of seconds, at most 1",
-        |x| x > 0.0 && x <= 1.0,
+        &format!("a positive number of seconds, at most {MAX_PRI_S}"),
+        |x| x > 0.0 && x <= MAX_PRI_S,
     )?;
     let window_delay_s = global.f64_req(
         "radar:window_delay_s",
@@ -1020,6 +1044,13 @@ fn parse_meta(file: &str, bytes: &[u8]) -> Result<Meta, IngestError> {
              radar:samples_per_pulse / core:sample_rate = {samples_per_pulse} / {sample_rate_hz} = {window_s} s"
         )));
     }
+    if !receive_window_fits(window_delay_s, window_s, pri_s) {
+        return Err(global.err(format!(
+            "the receive window ends radar:window_delay_s + radar:samples_per_pulse / core:sample_rate = \
+             {window_delay_s} + {window_s} = {} s after the pulse, after the next pulse at radar:pri_s = {pri_s} s",
+            window_delay_s + window_s
+        )));
+    }
     let complex_per_cpi = num_channels
         .checked_mul(pulses_per_cpi)
         .and_then(|x| x.checked_mul(samples_per_pulse))
@@ -1030,7 +1061,15 @@ fn parse_meta(file: &str, bytes: &[u8]) -> Result<Meta, IngestError> {
              {num_channels} x {pulses_per_cpi} x {samples_per_pulse} complex samples is more than the limit of {MAX_COMPLEX_PER_CPI}"
         )));
     }
+    let cpi_bytes = complex_per_cpi.unwrap_or(0) * datatype.bytes_per_complex() as u64;
+    if cpi_bytes > MAX_CPI_BYTES {
+        return Err(global.err(format!(
+            "one CPI of {num_channels} x {pulses_per_cpi} x {samples_per_pulse} {} samples is {cpi_bytes} bytes, more than the limit of {MAX_CPI_BYTES} (1 GiB)",
+            datatype.as_sigmf()
+        )));
+    }
     let (channel_names, sum_channel) = parse_channels(&global, num_channels)?;
+    let monopulse = parse_monopulse(&global, &channel_names)?;
     let geolocation = match global.map.get("core:geolocation") {
         None => None,
         Some(v) => Some(parse_geolocation(&global, v)?),
@@ -1055,6 +1094,7 @@ fn parse_meta(file: &str, bytes: &[u8]) -> Result<Meta, IngestError> {
         num_channels: to_usize(num_channels)?,
         sum_channel,
         channel_names,
+        monopulse,
     };
     let captures = parse_captures(&top, pulses_per_cpi * samples_per_pulse)?;
     Ok(Meta {
@@ -1167,6 +1207,58 @@ fn parse_channels(
     Ok((names, sum_channel))
 }
 
+/// `radar:monopulse` (formats.md §1), checked before anything is processed:
+/// every key present and plausible, no unknown key, and a `sum` channel with
+/// at least one of `delta_az` / `delta_el` in `radar:channels`.
+fn parse_monopulse(
+    global: &Obj<'_>,
+    channel_names: &[String],
+) -> Result<Option<Monopulse>, IngestError> {
+    const KEY: &str = "radar:monopulse";
+    if !global.map.contains_key(KEY) {
+        return Ok(None);
+    }
+    let obj = global.obj_req(KEY, format!("{}{KEY}: ", global.ctx))?;
+    const KEYS: [&str; 4] = [
+        "beamwidth_az_deg",
+        "beamwidth_el_deg",
+        "slope_az",
+        "slope_el",
+    ];
+    if let Some(unknown) = obj.map.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(obj.err(format!(
+            "unknown key {unknown:?} (expected {})",
+            KEYS.join(", ")
+        )));
+    }
+    let (bw, slope) = (&MONOPULSE_BEAMWIDTH_DEG, &MONOPULSE_SLOPE);
+    let bw_what = format!("a beamwidth in degrees from {} to {}", bw.start(), bw.end());
+    let slope_what = format!(
+        "a monopulse slope from {} to {}",
+        slope.start(),
+        slope.end()
+    );
+    let monopulse = Monopulse {
+        beamwidth_az_deg: obj.f64_req("beamwidth_az_deg", &bw_what, |x| bw.contains(&x))?,
+        beamwidth_el_deg: obj.f64_req("beamwidth_el_deg", &bw_what, |x| bw.contains(&x))?,
+        slope_az: obj.f64_req("slope_az", &slope_what, |x| slope.contains(&x))?,
+        slope_el: obj.f64_req("slope_el", &slope_what, |x| slope.contains(&x))?,
+    };
+    let has = |name: &str| channel_names.iter().any(|n| n == name);
+    if !has("sum") || !(has("delta_az") || has("delta_el")) {
+        return Err(global.err(format!(
+            "key {KEY:?} is given but \"radar:channels\" ({}) does not name a \"sum\" channel \
+             and a \"delta_az\" or \"delta_el\" channel",
+            if channel_names.is_empty() {
+                "absent".to_string()
+            } else {
+                channel_names.join(", ")
+            }
+        )));
+    }
+    Ok(Some(monopulse))
+}
+
 fn parse_geolocation(global: &Obj<'_>, v: &Value) -> Result<[f64; 3], IngestError> {
     let key = "core:geolocation";
     let what =
@@ -1185,11 +1277,15 @@ fn parse_geolocation(global: &Obj<'_>, v: &Value) -> Result<[f64; 3], IngestErro
         [lon, lat, h] => [lon, lat, h],
         _ => return Err(bad()),
     };
-    let [lon, lat, _] = point;
-    if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
+    let [lon, lat, h] = point;
+    if !(-180.0..=180.0).contains(&lon)
+        || !(-90.0..=90.0).contains(&lat)
+        || crate::geo::Geodetic::site(lat, lon, h).is_err()
+    {
         return Err(global.bad(
             key,
-            "a point with longitude in [-180, 180] and latitude in [-90, 90] degrees",
+            "a point with longitude in [-180, 180] and latitude in [-90, 90] degrees \
+             and a height in [-1000, 25000] m",
             v,
         ));
     }
@@ -1284,6 +1380,13 @@ fn parse_captures(top: &Obj<'_>, samples_per_cpi: u64) -> Result<Vec<Capture>, I
         });
     }
     Ok(captures)
+}
+
+/// True when a receive window opening `window_delay_s` after the pulse and
+/// lasting `window_s` closes by the next pulse, `pri_s` later (to 1 ppm, for
+/// rounding in the numbers given).
+pub fn receive_window_fits(window_delay_s: f64, window_s: f64, pri_s: f64) -> bool {
+    window_delay_s + window_s <= pri_s * (1.0 + 1e-6)
 }
 
 /// Time of the CPI `cpis_after` CPIs after one at `start`: `start +

@@ -55,7 +55,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::vrt::{AssemblerConfig, CpiAssembler, Packet, VrtCounters, parse};
+use super::vrt::{AssemblerConfig, MultiChannelAssembler, Packet, VrtCounters, parse};
 use crate::cpi::Cpi;
 
 /// `SO_RCVBUF` requested: 64 MiB, about half a second of 1 Gb/s.
@@ -193,8 +193,14 @@ pub fn queue_cpis_for(cpi_bytes: usize) -> usize {
 /// What the live reader is told.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
-    /// P, N and the stream ID.
+    /// P, N and the stream ID (single channel).
     pub assembler: AssemblerConfig,
+    /// Multi-channel input: one stream ID per receive channel, in the CPI's
+    /// channel order, the sum channel first; empty for a single channel
+    /// (`assembler.stream_id` then applies).
+    pub stream_ids: Vec<Option<u32>>,
+    /// Index of the sum channel in `stream_ids`.
+    pub sum_channel: usize,
     /// The site's sample rate, Hz: context packets must agree.
     pub sample_rate_hz: f64,
     /// The site's `radar.window_delay_s`: a packet's timestamp is its first
@@ -245,6 +251,9 @@ pub struct LiveStats {
     pub cpis_dropped_bad_frame: u64,
     /// Dropped: no context packet for the CPI.
     pub cpis_dropped_no_context: u64,
+    /// Multi-channel input: CPIs whose sum channel was whole but another
+    /// channel's packets were lost or damaged.
+    pub cpis_dropped_channel_missing: u64,
     /// Dropped: the context packet's sample rate differs from the site's.
     pub cpis_dropped_sample_rate: u64,
     /// Dropped: processing was behind and the ingest queue was full.
@@ -276,6 +285,7 @@ impl LiveStats {
         self.cpis_dropped_invalid_data = d.invalid_data;
         self.cpis_dropped_bad_frame = d.bad_frame;
         self.cpis_dropped_no_context = d.no_context;
+        self.cpis_dropped_channel_missing = d.channel_missing;
         self.cpis_incomplete = c.cpis_incomplete;
         self.cpis_dropped =
             d.total() + self.cpis_dropped_sample_rate + self.cpis_dropped_queue_full;
@@ -366,7 +376,11 @@ impl LiveSource {
             .recv_buffer = recv_buffer;
         let reader = Reader {
             socket,
-            assembler: CpiAssembler::new(config.assembler),
+            assembler: MultiChannelAssembler::new(
+                config.assembler,
+                &config.stream_ids,
+                config.sum_channel,
+            ),
             config,
             tx,
             shared: shared.clone(),
@@ -410,9 +424,7 @@ impl LiveSource {
     /// Waits for the reader to stop, then hands the queued CPIs to `consume`
     /// (tests: fill the queue first, look at it after).
     pub fn join_after<T>(mut self, consume: impl FnOnce(LiveCpis) -> T) -> (LiveStats, T) {
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        let failed = self.join_reader();
         let out = match self.cpis() {
             Some(cpis) => consume(cpis),
             None => consume(LiveCpis {
@@ -420,23 +432,43 @@ impl LiveSource {
                 shared: self.shared.clone(),
             }),
         };
-        (self.shared.stats(), out)
+        let mut stats = self.shared.stats();
+        if let Some(reason) = failed {
+            stats.stop_reason = reason;
+        }
+        (stats, out)
     }
 
     /// Waits for the reader to stop (it stops when its conditions are met,
     /// or once the [`LiveCpis`] are dropped) and returns the final counters.
+    ///
+    /// A reader thread that panicked (a bug) is reported as the stop reason
+    /// "receive error: ...", so the run fails instead of ending quietly.
     pub fn join(mut self) -> LiveStats {
         drop(self.rx.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        let failed = self.join_reader();
+        let mut stats = self.shared.stats();
+        if let Some(reason) = failed {
+            stats.stop_reason = reason;
         }
-        self.shared.stats()
+        stats
+    }
+
+    /// Joins the reader thread; `Some(stop reason)` when it panicked.
+    fn join_reader(&mut self) -> Option<String> {
+        let payload = self.thread.take()?.join().err()?;
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".into());
+        Some(format!("receive error: the receive thread failed ({what})"))
     }
 }
 
 struct Reader {
     socket: UdpSocket,
-    assembler: CpiAssembler,
+    assembler: MultiChannelAssembler,
     config: LiveConfig,
     tx: SyncSender<Cpi>,
     shared: Arc<LiveShared>,
@@ -464,7 +496,7 @@ impl Reader {
                     last_packet = Instant::now();
                     let event = match self.handle(&buf[..n], last_packet) {
                         Ok(event) => event,
-                        Err(()) => break "processing ended".into(),
+                        Err(reason) => break reason,
                     };
                     since_publish += 1;
                     if event || since_publish >= 64 {
@@ -507,14 +539,15 @@ impl Reader {
     }
 
     fn publish(&mut self) {
-        self.stats.update(self.assembler.counters());
+        self.stats.update(&self.assembler.counters());
         let mut s = self.shared.stats.lock().unwrap_or_else(|e| e.into_inner());
         *s = self.stats.clone();
     }
 
     /// Feeds one datagram. `Ok(true)` when a CPI was completed or dropped;
-    /// `Err` when processing has gone away.
-    fn handle(&mut self, datagram: &[u8], now: Instant) -> Result<bool, ()> {
+    /// `Err(stop reason)` when processing has gone away or a CPI cannot be
+    /// given a time.
+    fn handle(&mut self, datagram: &[u8], now: Instant) -> Result<bool, String> {
         let before = self.cpis_accounted();
         let packet = match parse(datagram) {
             Ok(p) => p,
@@ -523,7 +556,7 @@ impl Reader {
                 return Ok(false);
             }
         };
-        let ours = |id: u32, asm: &CpiAssembler| asm.stream_id().is_none_or(|s| s == id);
+        let ours = |id: u32, asm: &MultiChannelAssembler| asm.is_sum_stream(id);
         match &packet {
             Packet::Context(c) if ours(c.stream_id, &self.assembler) => {
                 let site = self.config.sample_rate_hz;
@@ -551,7 +584,16 @@ impl Reader {
             return Ok(self.cpis_accounted() != before);
         };
         cpi.meta.received_at = Some(now);
-        cpi.meta.time_utc -= time::Duration::seconds_f64(self.config.window_delay_s);
+        // The site file bounds the delay (at most pri_s, at most 1 s), so this
+        // cannot fail for a VRT time (1970-2106); checked all the same.
+        cpi.meta.time_utc =
+            crate::cpi::add_seconds_checked(cpi.meta.time_utc, -self.config.window_delay_s)
+                .ok_or_else(|| {
+                    format!(
+                        "receive error: CPI {}: time {} minus radar.window_delay_s {} s is outside years 0000-9999",
+                        cpi.meta.index, cpi.meta.time_utc, self.config.window_delay_s
+                    )
+                })?;
         if !self.current_rate_ok {
             self.stats.cpis_dropped_sample_rate += 1;
             return Ok(true);
@@ -581,7 +623,7 @@ impl Reader {
                         );
                         Ok(true)
                     }
-                    TrySendError::Disconnected(_) => Err(()),
+                    TrySendError::Disconnected(_) => Err("processing ended".into()),
                 }
             }
         }

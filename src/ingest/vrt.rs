@@ -19,9 +19,11 @@
 //! TSM bits of context headers are ignored, as VITA 49 asks of receivers.
 
 mod assembler;
+mod channels;
 pub mod encoder;
 
 pub use assembler::{AssemblerConfig, CpiAssembler, CpiDrops, VrtCounters};
+pub use channels::{MultiChannelAssembler, PENDING_CPIS};
 
 /// VRT packet type of signal data with a stream ID (header bits 31-28).
 pub const TYPE_DATA: u8 = 1;

@@ -44,6 +44,11 @@ use std::time::Instant;
 /// CPI batches an output may hold before its overflow policy applies.
 pub const DEFAULT_QUEUE_CPIS: usize = 64;
 
+/// How long, by default, the end of a run waits for a network output to
+/// send what it still holds ([`Outputs::set_drain_timeout`]); what is left
+/// then is counted dropped. Files are always written out whole.
+pub const DEFAULT_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// What an output does when its queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Overflow {
@@ -95,6 +100,9 @@ struct State {
     queue: VecDeque<Batch>,
     queued_plots: u64,
     closed: bool,
+    /// When the run has ended: the time after which a network output drops
+    /// what is still queued instead of waiting to send it.
+    drain_deadline: Option<Instant>,
     /// Set by the worker when the output failed; later batches are dropped.
     failed: Option<OutputError>,
     /// The worker is inside `write` (so `queued` alone does not mean idle).
@@ -158,6 +166,7 @@ struct QueuedOutput {
 /// output without waiting for any network.
 pub struct Outputs {
     outputs: Vec<QueuedOutput>,
+    drain_timeout: std::time::Duration,
 }
 
 impl Outputs {
@@ -173,6 +182,7 @@ impl Outputs {
                         queue: VecDeque::new(),
                         queued_plots: 0,
                         closed: false,
+                        drain_deadline: None,
                         failed: None,
                         busy: false,
                         sent: 0,
@@ -198,7 +208,18 @@ impl Outputs {
                 }
             })
             .collect();
-        Outputs { outputs }
+        Outputs {
+            outputs,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+        }
+    }
+
+    /// How long [`Outputs::finish`] waits for a network output (one that
+    /// drops rather than blocks, [`Overflow::DropOldest`]) to send what it
+    /// still holds; the rest is counted dropped. Default
+    /// [`DEFAULT_DRAIN_TIMEOUT`].
+    pub fn set_drain_timeout(&mut self, timeout: std::time::Duration) {
+        self.drain_timeout = timeout;
     }
 
     /// Hands plots to every output without a beam position (no CAT034);
@@ -305,9 +326,29 @@ impl Outputs {
     /// Sends what is queued, then finishes (flushes, closes, renames) every
     /// output, and returns their final counters. Called once, at the end of a
     /// run that is to be kept (also a live run stopped by a signal).
-    pub fn finish(mut self) -> Result<Vec<OutputStats>, OutputError> {
+    pub fn finish(self) -> Result<Vec<OutputStats>, OutputError> {
+        let finished = self.finish_uncommitted()?;
+        let stats = finished.stats().to_vec();
+        finished.commit()?;
+        Ok(stats)
+    }
+
+    /// As [`Outputs::finish`], but leaves the outputs to be put in place by
+    /// [`FinishedOutputs::commit`] (files stay `.partial` until then, and
+    /// are removed if it is dropped instead).
+    pub fn finish_uncommitted(mut self) -> Result<FinishedOutputs, OutputError> {
         let mut sinks = Vec::new();
         let mut first_error = None;
+        let deadline = Instant::now().checked_add(self.drain_timeout);
+        for out in &self.outputs {
+            let mut state = out.shared.lock();
+            state.closed = true;
+            if out.overflow == Overflow::DropOldest {
+                state.drain_deadline = deadline;
+            }
+            drop(state);
+            out.shared.filled.notify_all();
+        }
         for out in &mut self.outputs {
             out.shared.lock().closed = true;
             out.shared.filled.notify_all();
@@ -330,10 +371,32 @@ impl Outputs {
             return Err(e);
         }
         for sink in &mut sinks {
-            sink.finish()?;
+            sink.finish_uncommitted()?;
         }
         let stats = self.stats();
-        Ok(stats)
+        Ok(FinishedOutputs { sinks, stats })
+    }
+}
+
+/// Outputs that have sent everything and are closed, waiting to be put in
+/// place ([`Outputs::finish_uncommitted`]). Dropping it discards them.
+pub struct FinishedOutputs {
+    sinks: Vec<Box<dyn PlotSink>>,
+    stats: Vec<OutputStats>,
+}
+
+impl FinishedOutputs {
+    /// The outputs' final counters.
+    pub fn stats(&self) -> &[OutputStats] {
+        &self.stats
+    }
+
+    /// Puts every output in place (renames the files from `.partial`).
+    pub fn commit(mut self) -> Result<(), OutputError> {
+        for sink in &mut self.sinks {
+            sink.commit()?;
+        }
+        Ok(())
     }
 }
 
@@ -383,12 +446,29 @@ fn work(mut sink: Box<dyn PlotSink>, shared: &Shared) -> Box<dyn PlotSink> {
         let batch = {
             let mut state = shared.lock();
             loop {
+                if let Some(deadline) = state.drain_deadline
+                    && Instant::now() >= deadline
+                {
+                    // The run has ended and the drain time is up.
+                    let n = state.queued_plots;
+                    state.queue.clear();
+                    state.queued_plots = 0;
+                    state.dropped += n;
+                    sink.drain_until(deadline);
+                    return sink;
+                }
                 if let Some(batch) = state.queue.pop_front() {
                     state.queued_plots -= batch.plots.len() as u64;
                     state.busy = true;
+                    if let Some(deadline) = state.drain_deadline {
+                        sink.drain_until(deadline);
+                    }
                     break batch;
                 }
                 if state.closed {
+                    if let Some(deadline) = state.drain_deadline {
+                        sink.drain_until(deadline);
+                    }
                     return sink;
                 }
                 state = shared.filled.wait(state).unwrap_or_else(|e| e.into_inner());
@@ -502,6 +582,7 @@ mod tests {
             doppler_bin: 0.0,
             cells: 1,
             received_at: Some(Instant::now()),
+            ..Plot::default()
         }
     }
 

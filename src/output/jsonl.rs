@@ -81,9 +81,28 @@ impl PlotSink for JsonLinesSink {
 
     fn finish(&mut self) -> Result<(), OutputError> {
         self.out.flush().map_err(|e| self.io(e))?;
+        self.commit()?;
+        Ok(())
+    }
+
+    fn finish_uncommitted(&mut self) -> Result<(), OutputError> {
+        self.out.flush().map_err(|e| self.io(e))
+    }
+
+    fn commit(&mut self) -> Result<(), OutputError> {
         if let Some((partial, path)) = self.paths.take() {
             std::fs::rename(&partial, &path).map_err(|e| self.io(e))?;
         }
         Ok(())
+    }
+}
+
+impl Drop for JsonLinesSink {
+    /// A file never committed (the run failed) leaves no `.partial` behind;
+    /// an earlier file at the path is untouched.
+    fn drop(&mut self) {
+        if let Some((partial, _)) = self.paths.take() {
+            let _ = std::fs::remove_file(partial);
+        }
     }
 }

@@ -5,10 +5,12 @@
 
 pub mod asterix;
 pub mod fanout;
+pub mod identity;
 mod jsonl;
 pub mod nats;
 
-pub use fanout::{OutputStats, Outputs, OutputsMonitor, Overflow};
+pub use fanout::{FinishedOutputs, OutputStats, Outputs, OutputsMonitor, Overflow};
+pub use identity::SiteIdentity;
 pub use jsonl::JsonLinesSink;
 
 use crate::plots::Plot;
@@ -138,16 +140,18 @@ impl OutputSpec {
     /// CAT048 identity too); other outputs are returned unchanged.
     pub fn with_site(
         self,
-        site: &crate::site::SiteConfig,
+        site: &SiteIdentity,
+        sharing: &nats::SharingConfig,
+        partners: &[nats::PartnerPolicy],
         asterix: asterix::cat048::Cat048Config,
     ) -> Self {
         match self {
             OutputSpec::Nats { server, .. } => OutputSpec::Nats {
                 settings: Some(Box::new(nats::NatsSettings {
                     server: server.clone(),
-                    site: site.site.clone(),
-                    sharing: site.sharing.clone(),
-                    partners: site.partners.clone(),
+                    site: site.clone(),
+                    sharing: sharing.clone(),
+                    partners: partners.to_vec(),
                     asterix,
                 })),
                 server,
@@ -255,6 +259,25 @@ pub trait PlotSink: Send {
     fn take_undelivered(&mut self) -> Undelivered {
         Undelivered::default()
     }
+    /// The run has ended: from now on, `write` must return by `deadline`
+    /// (counting what it could not send as undelivered). Outputs that never
+    /// wait keep the default (nothing).
+    fn drain_until(&mut self, deadline: std::time::Instant) {
+        let _ = deadline;
+    }
     /// Flushes and closes; called once at the end of a successful run.
     fn finish(&mut self) -> Result<(), OutputError>;
+    /// Flushes and closes like [`PlotSink::finish`] but leaves the result
+    /// where a run that still fails can discard it (a file stays
+    /// `.partial`); [`PlotSink::commit`] then puts it in place. Outputs
+    /// with nothing to put in place keep the default (`finish`).
+    fn finish_uncommitted(&mut self) -> Result<(), OutputError> {
+        self.finish()
+    }
+    /// Puts an output finished by [`PlotSink::finish_uncommitted`] in place
+    /// (renames a file from `.partial`); called only when the whole run
+    /// succeeded. Default: nothing to do.
+    fn commit(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
 }

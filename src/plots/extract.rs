@@ -1,7 +1,7 @@
 //! Peak grouping and interpolation: CFAR crossings -> one plot per target.
 
 use crate::cpi::CpiMeta;
-use crate::plots::Plot;
+use crate::plots::{AngleSource, Plot};
 use crate::process::Detection;
 use crate::radar::RadarParams;
 use std::collections::HashMap;
@@ -19,8 +19,22 @@ use std::collections::HashMap;
 /// not form a peak. It is exact for a Gaussian-shaped main lobe and well
 /// within 0.1 bin for the Hamming/Hann-tapered lobes tews uses by default.
 ///
-/// `snr_db` is the peak power over that cell's CFAR noise estimate.
+/// `snr_db` is the peak power over that cell's CFAR noise estimate. Angles
+/// are the beam's (`angle_source = "beam"`); [`crate::plots::PlotMaker`]
+/// adds monopulse angles and geolocation.
 pub fn extract_plots(detections: &[Detection], params: &RadarParams, meta: &CpiMeta) -> Vec<Plot> {
+    extract_peaks(detections, params, meta)
+        .into_iter()
+        .map(|(plot, _)| plot)
+        .collect()
+}
+
+/// As [`extract_plots`], each plot with the detection at its peak cell.
+pub fn extract_peaks(
+    detections: &[Detection],
+    params: &RadarParams,
+    meta: &CpiMeta,
+) -> Vec<(Plot, Detection)> {
     let p = params.pulses_per_cpi as u32;
     let index: HashMap<(u32, u32), usize> = detections
         .iter()
@@ -74,7 +88,7 @@ pub fn extract_plots(detections: &[Detection], params: &RadarParams, meta: &CpiM
             let [rm, rp, dm, dp] = det.neighbours;
             let range_bin = det.range_bin as f64 + peak_offset(rm, det.power, rp);
             let doppler_bin = det.doppler_bin as f64 + peak_offset(dm, det.power, dp);
-            Plot {
+            let plot = Plot {
                 cpi: meta.index,
                 time_utc: meta.time_utc,
                 range_m: params.range_m(range_bin),
@@ -85,8 +99,16 @@ pub fn extract_plots(detections: &[Detection], params: &RadarParams, meta: &CpiM
                 range_bin,
                 doppler_bin,
                 cells,
+                angle_source: AngleSource::Beam,
+                azimuth_sigma_deg: None,
+                elevation_sigma_deg: None,
+                latitude_deg: None,
+                longitude_deg: None,
+                height_m: None,
+                radial_velocity_ambiguity_mps: params.unambiguous_velocity_mps(meta.carrier_hz),
                 received_at: meta.received_at,
-            }
+            };
+            (plot, *det)
         })
         .collect()
 }
@@ -145,6 +167,7 @@ mod tests {
             num_channels: 1,
             sum_channel: 0,
             channel_names: vec![],
+            monopulse: None,
         };
         let meta = CpiMeta {
             index: 3,

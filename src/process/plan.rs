@@ -421,6 +421,7 @@ mod tests {
             num_channels: 1,
             sum_channel: 0,
             channel_names: vec![],
+            monopulse: None,
         };
         let plan = ChainPlan::new(&params, &ProcessConfig::default()).unwrap();
         assert!(

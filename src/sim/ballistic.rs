@@ -35,7 +35,7 @@ use time::OffsetDateTime;
 
 use crate::geo::gravity::{GravityModel, acceleration_ecef};
 use crate::geo::propagate::{Propagator, StateVector, rk4_step};
-use crate::track::frames_tmp::{Geodetic, LocalFrame, up_ecef};
+use crate::geo::{Geodetic, LocalFrame};
 use crate::track::measurement::{Measurement, RadarSite};
 
 /// Why a trajectory or plot model cannot be used.
@@ -196,6 +196,14 @@ pub struct BallisticTruth {
     pub apogee: TruthEvent,
     /// First crossing of height 0 after apogee.
     pub impact: TruthEvent,
+}
+
+/// Unit up vector (the ellipsoid normal) at an ECEF point.
+pub fn up_ecef(r: &Vector3<f64>) -> Vector3<f64> {
+    let g = Geodetic::from_ecef(r);
+    let (sl, cl) = g.latitude_deg.to_radians().sin_cos();
+    let (so, co) = g.longitude_deg.to_radians().sin_cos();
+    Vector3::new(cl * co, cl * so, sl)
 }
 
 /// Vertical speed along the local ellipsoid normal, m/s.

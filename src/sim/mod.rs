@@ -26,8 +26,11 @@
 //!
 //! Channels (`channels = [...]`): `sum` carries the model above, clutter and
 //! noise. `delta_az` carries each target's sum-channel echo times
-//! `d_az / beamwidth_deg` (`delta_el`: `d_el / beamwidth_deg`), a linear
-//! monopulse ratio, plus independent noise of the same power and no clutter.
+//! `slope_az * theta_az / beamwidth_az` (`delta_el`: `slope_el * theta_el /
+//! beamwidth_el`), with `theta` the target's offset in the beam frame
+//! (formats.md §5, [`crate::geo::BeamFrame`]), plus independent noise of the
+//! same power and no clutter. A scenario with a difference channel writes
+//! `radar:monopulse` from `[beam]`.
 //!
 //! # Scenario file (TOML)
 //! Unknown keys are errors. Units are in the names.
@@ -52,7 +55,11 @@
 //! azimuth_start_deg = 40.0              # CPI 0
 //! azimuth_step_deg = 0.25               # per CPI
 //! elevation_deg = 2.0
-//! beamwidth_deg = 3.0                   # one-way -3 dB, Gaussian pattern
+//! beamwidth_deg = 3.0                   # one-way -3 dB, Gaussian pattern, both axes
+//! # beamwidth_az_deg = 2.0              # optional, per axis of the beam frame
+//! # beamwidth_el_deg = 2.5
+//! # slope_az = 1.6                      # monopulse slopes (default 1.6)
+//! # slope_el = 1.6
 //!
 //! [[targets]]
 //! range_m = 15000.0                     # at the recording's first pulse
@@ -61,6 +68,9 @@
 //! phase_deg = 30.0                      # optional; default random from the seed
 //! azimuth_deg = 40.6                    # optional; default on the beam axis
 //! elevation_deg = 2.0                   # optional; default the beam elevation
+//! # or, following the beam: offsets in the beam frame (not with the two above)
+//! # beam_offset_az_deg = 0.6
+//! # beam_offset_el_deg = -0.3
 //! swerling = 0                          # 0 or 1
 //!
 //! [clutter]                             # optional: zero-Doppler band, sum channel only
@@ -77,6 +87,15 @@
 //! I/Q values are counted in the truth file and logged. A reader that scales by
 //! 1/32768 sees model values times [`Truth::sample_scale`].
 //!
+//! Bounds (each value outside is an error naming its key): `pri_s` up to
+//! 10 s, the receive window inside the PRI, 1 to 2^20 pulses and 1 to 2^24
+//! samples per pulse, at most 2^26 complex values per CPI
+//! ([`scenario::MAX_VALUES_PER_CPI`]), 1 to 2^24 CPIs; `start_time` and the
+//! end of the recording (`start_time + num_cpis x pulses_per_cpi x pri_s`)
+//! within years 0000-9999 in UTC (what `core:datetime` can write); clutter
+//! at most 10^6 range cells and at most 2^26 echo samples per CPI (cells x
+//! pulse length in samples), so a run's time stays proportional to its size.
+//!
 //! # Recording
 //! `core:version` 1.2.0, the `radar` extension (v0.1.0, not optional),
 //! `radar:simulated = true`, `core:num_channels` when above 1, `radar:channels`
@@ -91,7 +110,9 @@
 //! `PREFIX.truth.json` is [`Truth`] as JSON: the seed, the scenario echoed,
 //! scale and noise as recorded, derived constants, one record per CPI
 //! ([`CpiTruth`]) and one per CPI per target ([`TargetTruth`]); ranges are at
-//! the CPI's reference time, the mean of its pulse times.
+//! the CPI's reference time, the mean of its pulse times. A target's record
+//! has its beam-frame offsets, its true azimuth and elevation and, with a
+//! `[site]`, its WGS-84 position at that time.
 
 pub mod ballistic;
 pub mod model;

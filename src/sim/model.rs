@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use super::SimError;
 use super::scenario::{Scenario, TargetSpec, WaveformSpec};
 use super::truth::{CpiTruth, TargetTruth};
+use crate::geo::{BeamFrame, Geodetic, LocalFrame, enu_direction};
 use crate::radar::{RadarParams, SPEED_OF_LIGHT_MPS};
 
 const TWO_PI: f64 = 2.0 * std::f64::consts::PI;
@@ -31,15 +32,20 @@ pub struct Simulator {
     target_phase_rad: Vec<f64>,
     /// On-axis `|a|` of each target, model units (mean for Swerling 1).
     target_amplitude: Vec<f64>,
+    /// The site's ENU frame, when the scenario has a `[site]`.
+    site_frame: Option<LocalFrame>,
 }
 
 /// One target's complex amplitude in one CPI and its angular offset.
 struct TargetInCpi {
     /// `a` including beam gain and Swerling draw, sum channel.
     amplitude: Complex64,
-    /// Offset from the beam axis, degrees (azimuth wrapped into [-180, 180)).
-    d_az_deg: f64,
-    d_el_deg: f64,
+    /// Beam-frame offsets from the boresight, degrees (formats.md §5).
+    theta_az_deg: f64,
+    theta_el_deg: f64,
+    /// True direction, degrees (azimuth in [0, 360)).
+    azimuth_deg: f64,
+    elevation_deg: f64,
     /// Two-way power gain of the beam pattern.
     beam_power_gain: f64,
 }
@@ -89,6 +95,13 @@ impl Simulator {
             seed,
             target_phase_rad,
             target_amplitude,
+            site_frame: scenario.site.as_ref().map(|s| {
+                LocalFrame::new(Geodetic {
+                    latitude_deg: s.latitude_deg,
+                    longitude_deg: s.longitude_deg,
+                    height_m: s.height_m,
+                })
+            }),
         })
     }
 
@@ -113,8 +126,15 @@ impl Simulator {
     }
 
     /// Transmit time of CPI `cpi`'s first pulse, UTC (`start_time + k P pri`).
-    pub fn cpi_time_utc(&self, cpi: u64) -> OffsetDateTime {
-        self.start_utc + time::Duration::seconds_f64(self.pulse_time_s(cpi, 0))
+    /// An error when that leaves the calendar ([`Scenario::validate`] checks
+    /// the recording's CPIs stay in it).
+    pub fn cpi_time_utc(&self, cpi: u64) -> Result<OffsetDateTime, SimError> {
+        crate::cpi::add_seconds_checked(self.start_utc, self.pulse_time_s(cpi, 0)).ok_or_else(
+            || SimError::Invalid {
+                key: "start_time".into(),
+                problem: format!("CPI {cpi} would start after 9999-12-31T23:59:59Z"),
+            },
+        )
     }
 
     fn targets_in_cpi(&self, cpi: u64) -> Vec<TargetInCpi> {
@@ -128,11 +148,28 @@ impl Simulator {
             .map(|(i, t): (usize, &TargetSpec)| {
                 // Always draw, so one target's Swerling case does not shift the others' draws.
                 let fluctuation = complex_gaussian(&mut swerling_rng, 1.0);
-                let d_az_deg = t
-                    .azimuth_deg
-                    .map_or(0.0, |az| (az - beam_az + 180.0).rem_euclid(360.0) - 180.0);
-                let d_el_deg = t.elevation_deg.map_or(0.0, |el| el - beam.elevation_deg);
-                let beam_power_gain = beam.two_way_power_gain(d_az_deg, d_el_deg);
+                let frame = BeamFrame::new(beam_az, beam.elevation_deg);
+                let (theta_az_deg, theta_el_deg, azimuth_deg, elevation_deg) =
+                    if t.azimuth_deg.is_some() || t.elevation_deg.is_some() {
+                        let (az, el) = (
+                            t.azimuth_deg.unwrap_or(beam_az),
+                            t.elevation_deg.unwrap_or(beam.elevation_deg),
+                        );
+                        let (u, v) = frame.offsets_deg(&enu_direction(az, el));
+                        (u, v, az.rem_euclid(360.0), el)
+                    } else {
+                        let (u, v) = (
+                            t.beam_offset_az_deg.unwrap_or(0.0),
+                            t.beam_offset_el_deg.unwrap_or(0.0),
+                        );
+                        // Validation bounds both offsets to 60 deg, so the
+                        // direction exists.
+                        let (az, el) = frame
+                            .azimuth_elevation_deg(u, v)
+                            .unwrap_or((beam_az, beam.elevation_deg));
+                        (u, v, az, el)
+                    };
+                let beam_power_gain = beam.two_way_power_gain(theta_az_deg, theta_el_deg);
                 let mut amplitude = Complex64::from_polar(
                     self.target_amplitude[i] * beam_power_gain.sqrt(),
                     self.target_phase_rad[i],
@@ -142,8 +179,10 @@ impl Simulator {
                 }
                 TargetInCpi {
                     amplitude,
-                    d_az_deg,
-                    d_el_deg,
+                    theta_az_deg,
+                    theta_el_deg,
+                    azimuth_deg,
+                    elevation_deg,
                     beam_power_gain,
                 }
             })
@@ -212,7 +251,7 @@ impl Simulator {
             self.params.samples_per_pulse,
         );
         let targets = self.targets_in_cpi(cpi);
-        let bw = self.scenario.beam.beamwidth_deg;
+        let mono = self.scenario.beam.monopulse();
         // Per-target gain of each channel relative to the sum channel.
         let gains: Vec<Vec<f64>> = targets
             .iter()
@@ -220,8 +259,12 @@ impl Simulator {
                 (0..channels)
                     .map(
                         |c| match self.scenario.channels.get(c).map(String::as_str) {
-                            Some("delta_az") => t.d_az_deg / bw,
-                            Some("delta_el") => t.d_el_deg / bw,
+                            Some("delta_az") => {
+                                mono.slope_az * t.theta_az_deg / mono.beamwidth_az_deg
+                            }
+                            Some("delta_el") => {
+                                mono.slope_el * t.theta_el_deg / mono.beamwidth_el_deg
+                            }
                             _ => 1.0,
                         },
                     )
@@ -285,12 +328,12 @@ impl Simulator {
     ///
     /// Ranges are taken at the CPI's reference time, the mean of its pulse
     /// times `(k P + (P - 1) / 2) pri`.
-    pub fn cpi_truth(&self, cpi: u64) -> (CpiTruth, Vec<TargetTruth>) {
+    pub fn cpi_truth(&self, cpi: u64) -> Result<(CpiTruth, Vec<TargetTruth>), SimError> {
         let p = &self.params;
         let lambda = self.wavelength_m();
         let reference_time_s =
             self.pulse_time_s(cpi, 0) + (p.pulses_per_cpi as f64 - 1.0) / 2.0 * p.pri_s;
-        let time_utc = self.cpi_time_utc(cpi);
+        let time_utc = self.cpi_time_utc(cpi)?;
         let cpi_truth = CpiTruth {
             cpi,
             time_utc: super::truth::rfc3339(time_utc),
@@ -332,8 +375,14 @@ impl Simulator {
                     in_window: (0.0..window_s).contains(&echo_start_s),
                     fully_in_window: echo_start_s >= 0.0
                         && echo_start_s + pulse_width_s <= window_s,
-                    azimuth_offset_deg: t.d_az_deg,
-                    elevation_offset_deg: t.d_el_deg,
+                    azimuth_offset_deg: t.theta_az_deg,
+                    elevation_offset_deg: t.theta_el_deg,
+                    azimuth_deg: t.azimuth_deg,
+                    elevation_deg: t.elevation_deg,
+                    position: self.site_frame.as_ref().map(|f| {
+                        let r = f.point_at(t.azimuth_deg, t.elevation_deg, range_m);
+                        Geodetic::from_ecef(&r)
+                    }),
                     beam_gain_db: 10.0 * t.beam_power_gain.log10(),
                     amplitude: t.amplitude.norm(),
                     element_snr_db,
@@ -342,7 +391,7 @@ impl Simulator {
                 }
             })
             .collect();
-        (cpi_truth, targets)
+        Ok((cpi_truth, targets))
     }
 }
 

@@ -158,6 +158,9 @@ fn global(sim: &Simulator, seed: u64) -> Value {
     if !p.channel_names.is_empty() {
         g.insert("radar:channels".into(), json!(p.channel_names));
     }
+    if let Some(m) = &p.monopulse {
+        g.insert("radar:monopulse".into(), json!(m));
+    }
     Value::Object(g)
 }
 
@@ -207,7 +210,7 @@ fn write_partials(sim: &Simulator, seed: u64, paths: &OutPaths) -> Result<Truth,
         let samples = sim.cpi_samples(k);
         clipped += write_cpi(&mut data, &samples, counts_per_unit, &mut buf)
             .map_err(io_err(&data_tmp, "write"))?;
-        let (cpi_truth, target_truth) = sim.cpi_truth(k);
+        let (cpi_truth, target_truth) = sim.cpi_truth(k)?;
         let beam = (
             cpi_truth.carrier_hz,
             cpi_truth.azimuth_deg,

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::SimError;
-use crate::radar::{RadarParams, SPEED_OF_LIGHT_MPS, Waveform};
+use crate::radar::{Monopulse, RadarParams, SPEED_OF_LIGHT_MPS, Waveform};
 
 /// Largest number of complex values (all channels) one CPI may hold: 2^26
 /// (512 MiB as `Complex32`), so a typo cannot exhaust memory.
@@ -133,14 +133,19 @@ impl SampleFormat {
     }
 }
 
-/// A beam that steps in azimuth from CPI to CPI, with a Gaussian pattern.
+/// A beam that steps in azimuth from CPI to CPI, with a Gaussian pattern
+/// and a sum-difference monopulse receiver.
 ///
 /// CPI `k` points at azimuth `azimuth_start_deg + k * azimuth_step_deg`
-/// (wrapped into [0, 360)) and elevation `elevation_deg`. A target offset by
-/// `d_az` (wrapped into [-180, 180)) and `d_el` degrees from the beam axis gets
-/// the two-way power gain `exp(-8 ln2 (d_az^2 + d_el^2) / beamwidth_deg^2)`:
-/// -3 dB one way and -6 dB two way at half the beamwidth off axis. (The offsets
-/// are plain degree differences; no cos(elevation) correction.)
+/// (wrapped into [0, 360)) and elevation `elevation_deg`. Angles off the
+/// beam are measured in the beam frame ([`crate::geo::BeamFrame`]): a target
+/// at beam-frame offsets `theta_az`, `theta_el` gets the two-way voltage gain
+/// `exp(-4 ln2 (theta_az^2 / A^2 + theta_el^2 / E^2))` (A, E the one-way
+/// -3 dB beamwidths: -3 dB one way and -6 dB two way at half a beamwidth),
+/// and the difference channels carry `slope_az * theta_az / A` and
+/// `slope_el * theta_el / E` times the sum channel's echo (formats.md §1).
+/// These four numbers are written as `radar:monopulse` when the scenario has
+/// difference channels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BeamScan {
@@ -150,8 +155,19 @@ pub struct BeamScan {
     pub azimuth_step_deg: f64,
     /// Beam elevation above the local horizon, degrees (default 0).
     pub elevation_deg: f64,
-    /// One-way -3 dB beamwidth, degrees (default 3).
+    /// One-way -3 dB beamwidth in both axes, degrees (default 3), unless
+    /// `beamwidth_az_deg` / `beamwidth_el_deg` say otherwise.
     pub beamwidth_deg: f64,
+    /// One-way -3 dB beamwidth across azimuth (`e_az`), degrees.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beamwidth_az_deg: Option<f64>,
+    /// One-way -3 dB beamwidth across elevation (`e_el`), degrees.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beamwidth_el_deg: Option<f64>,
+    /// Normalised azimuth monopulse slope (default 1.6).
+    pub slope_az: f64,
+    /// Normalised elevation monopulse slope (default 1.6).
+    pub slope_el: f64,
 }
 
 impl Default for BeamScan {
@@ -161,6 +177,10 @@ impl Default for BeamScan {
             azimuth_step_deg: 0.0,
             elevation_deg: 0.0,
             beamwidth_deg: 3.0,
+            beamwidth_az_deg: None,
+            beamwidth_el_deg: None,
+            slope_az: 1.6,
+            slope_el: 1.6,
         }
     }
 }
@@ -174,11 +194,23 @@ impl BeamScan {
         if az >= 360.0 { 0.0 } else { az }
     }
 
-    /// Two-way power gain (linear, 1 on axis) for a target `d_az_deg`,
-    /// `d_el_deg` off the beam axis.
-    pub fn two_way_power_gain(&self, d_az_deg: f64, d_el_deg: f64) -> f64 {
-        let theta2 = d_az_deg * d_az_deg + d_el_deg * d_el_deg;
-        (-8.0 * std::f64::consts::LN_2 * theta2 / (self.beamwidth_deg * self.beamwidth_deg)).exp()
+    /// The monopulse calibration this beam has (`radar:monopulse`).
+    pub fn monopulse(&self) -> Monopulse {
+        Monopulse {
+            beamwidth_az_deg: self.beamwidth_az_deg.unwrap_or(self.beamwidth_deg),
+            beamwidth_el_deg: self.beamwidth_el_deg.unwrap_or(self.beamwidth_deg),
+            slope_az: self.slope_az,
+            slope_el: self.slope_el,
+        }
+    }
+
+    /// Two-way power gain (linear, 1 on axis) for a target at beam-frame
+    /// offsets `theta_az_deg`, `theta_el_deg`.
+    pub fn two_way_power_gain(&self, theta_az_deg: f64, theta_el_deg: f64) -> f64 {
+        let m = self.monopulse();
+        let q = (theta_az_deg / m.beamwidth_az_deg).powi(2)
+            + (theta_el_deg / m.beamwidth_el_deg).powi(2);
+        (-8.0 * std::f64::consts::LN_2 * q).exp()
     }
 }
 
@@ -201,12 +233,23 @@ pub struct TargetSpec {
     /// Phase of `a`, degrees. Absent: uniform random, drawn from the seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase_deg: Option<f64>,
-    /// Azimuth, degrees clockwise from north. Absent: always on the beam axis.
+    /// Azimuth, degrees clockwise from north. Absent: the beam's azimuth
+    /// (or `beam_offset_az_deg` from it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azimuth_deg: Option<f64>,
-    /// Elevation, degrees. Absent: at the beam elevation.
+    /// Elevation, degrees. Absent: the beam's elevation (or
+    /// `beam_offset_el_deg` from it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elevation_deg: Option<f64>,
+    /// Beam-frame offset `theta_az` from the boresight of every CPI's beam,
+    /// degrees (the target follows the beam); not with `azimuth_deg` or
+    /// `elevation_deg`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beam_offset_az_deg: Option<f64>,
+    /// Beam-frame offset `theta_el`, degrees; not with `azimuth_deg` or
+    /// `elevation_deg`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beam_offset_el_deg: Option<f64>,
     /// Swerling case: 0 (constant amplitude) or 1 (complex Gaussian gain with
     /// unit mean power drawn per CPI: Rayleigh amplitude, uniform phase).
     #[serde(default)]
@@ -318,6 +361,8 @@ impl Scenario {
                     phase_deg: None,
                     azimuth_deg: Some(azimuth_deg),
                     elevation_deg: None,
+                    beam_offset_az_deg: None,
+                    beam_offset_el_deg: None,
                     swerling,
                 }
             };
@@ -344,6 +389,7 @@ impl Scenario {
                 azimuth_step_deg: 0.25,
                 elevation_deg: 2.0,
                 beamwidth_deg: 3.0,
+                ..BeamScan::default()
             },
             channels: Vec::new(),
             targets: vec![
@@ -400,14 +446,26 @@ impl Scenario {
 
     /// Transmit time of the first pulse, UTC.
     pub fn start_time_utc(&self) -> Result<OffsetDateTime, SimError> {
-        OffsetDateTime::parse(&self.start_time, &Rfc3339)
-            .map(|t| t.to_offset(time::UtcOffset::UTC))
-            .map_err(|e| {
-                invalid(
-                    "start_time",
-                    format!("{:?} is not an RFC 3339 date-time ({e})", self.start_time),
-                )
-            })
+        let t = OffsetDateTime::parse(&self.start_time, &Rfc3339).map_err(|e| {
+            invalid(
+                "start_time",
+                format!("{:?} is not an RFC 3339 date-time ({e})", self.start_time),
+            )
+        })?;
+        crate::cpi::to_utc_checked(t).ok_or_else(|| {
+            invalid(
+                "start_time",
+                format!(
+                    "{:?} is outside years 0000-9999 in UTC (RFC 3339's range)",
+                    self.start_time
+                ),
+            )
+        })
+    }
+
+    /// Duration of the recording, seconds: `num_cpis x pulses_per_cpi x pri_s`.
+    pub fn duration_s(&self) -> f64 {
+        self.num_cpis as f64 * self.radar.pulses_per_cpi as f64 * self.radar.pri_s
     }
 
     /// Receive channels per sample position (at least 1).
@@ -427,6 +485,11 @@ impl Scenario {
             num_channels: self.num_channels(),
             sum_channel: self.channels.iter().position(|c| c == "sum").unwrap_or(0),
             channel_names: self.channels.clone(),
+            monopulse: self
+                .channels
+                .iter()
+                .any(|c| c == "delta_az" || c == "delta_el")
+                .then(|| self.beam.monopulse()),
         }
     }
 
@@ -516,7 +579,18 @@ impl Scenario {
                 format!("must be 1 ..= {} (got {})", 1 << 24, self.num_cpis),
             ));
         }
-        self.start_time_utc()?;
+        let start = self.start_time_utc()?;
+        // Every CPI's time, and the recording's end, must stay in the calendar.
+        if crate::cpi::add_seconds_checked(start, self.duration_s()).is_none() {
+            return Err(invalid(
+                "start_time",
+                format!(
+                    "{:?} plus the recording's {} s (num_cpis x pulses_per_cpi x pri_s) ends after 9999-12-31T23:59:59Z",
+                    self.start_time,
+                    num(self.duration_s())
+                ),
+            ));
+        }
         in_range("noise_power", self.noise_power, 0.0, 1e30, "")?;
         if self.datatype == SampleFormat::Ci16Le {
             match self.ci16_counts_per_unit {
@@ -552,6 +626,30 @@ impl Scenario {
         )?;
         in_range("beam.elevation_deg", b.elevation_deg, -90.0, 90.0, "deg")?;
         positive("beam.beamwidth_deg", b.beamwidth_deg, 180.0, "deg")?;
+        let bw = &crate::radar::MONOPULSE_BEAMWIDTH_DEG;
+        let slope = &crate::radar::MONOPULSE_SLOPE;
+        for (key, v) in [
+            ("beam.beamwidth_az_deg", b.beamwidth_az_deg),
+            ("beam.beamwidth_el_deg", b.beamwidth_el_deg),
+        ] {
+            if let Some(v) = v {
+                in_range(key, v, *bw.start(), *bw.end(), "deg")?;
+            }
+        }
+        in_range(
+            "beam.slope_az",
+            b.slope_az,
+            *slope.start(),
+            *slope.end(),
+            "",
+        )?;
+        in_range(
+            "beam.slope_el",
+            b.slope_el,
+            *slope.start(),
+            *slope.end(),
+            "",
+        )?;
         self.validate_channels()?;
         for (i, t) in self.targets.iter().enumerate() {
             let key = |k: &str| format!("targets[{i}].{k}");
@@ -587,6 +685,21 @@ impl Scenario {
             if let Some(el) = t.elevation_deg {
                 in_range(&key("elevation_deg"), el, -90.0, 90.0, "deg")?;
             }
+            for (k, v) in [
+                ("beam_offset_az_deg", t.beam_offset_az_deg),
+                ("beam_offset_el_deg", t.beam_offset_el_deg),
+            ] {
+                if let Some(v) = v {
+                    in_range(&key(k), v, -60.0, 60.0, "deg")?;
+                    if t.azimuth_deg.is_some() || t.elevation_deg.is_some() {
+                        return Err(invalid(
+                            key(k),
+                            "give either azimuth_deg/elevation_deg or \
+                             beam_offset_az_deg/beam_offset_el_deg, not both",
+                        ));
+                    }
+                }
+            }
             if t.swerling > 1 {
                 return Err(invalid(
                     key("swerling"),
@@ -613,6 +726,19 @@ impl Scenario {
                 return Err(invalid(
                     "clutter.range_stop_m",
                     format!("band holds {cells:.0} range cells (limit 1e6)"),
+                ));
+            }
+            // Each scatterer's echo is computed once per CPI over the pulse's
+            // samples: bound that work like the samples of one CPI, so a run's
+            // time stays proportional to its size.
+            let work = (cells + 1.0) * ((pulse_width_s * r.sample_rate_hz).ceil() + 3.0);
+            if work > MAX_VALUES_PER_CPI as f64 {
+                return Err(invalid(
+                    "clutter.range_stop_m",
+                    format!(
+                        "band of {cells:.0} range cells x a {:.0}-sample pulse is {work:.0} echo samples per CPI (limit {MAX_VALUES_PER_CPI}: narrow the band)",
+                        (pulse_width_s * r.sample_rate_hz).ceil()
+                    ),
                 ));
             }
         }

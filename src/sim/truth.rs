@@ -93,10 +93,18 @@ pub struct TargetTruth {
     pub in_window: bool,
     /// True when the whole echo (start to start + T) lies inside the receive window.
     pub fully_in_window: bool,
-    /// Target azimuth minus beam azimuth, degrees in [-180, 180).
+    /// Beam-frame offset `theta_az` of the target from the beam's boresight,
+    /// degrees (formats.md §5; not an azimuth difference).
     pub azimuth_offset_deg: f64,
-    /// Target elevation minus beam elevation, degrees.
+    /// Beam-frame offset `theta_el`, degrees.
     pub elevation_offset_deg: f64,
+    /// True azimuth of the target, degrees clockwise from north, [0, 360).
+    pub azimuth_deg: f64,
+    /// True elevation of the target, degrees.
+    pub elevation_deg: f64,
+    /// True WGS-84 position at the CPI's reference time (with a `[site]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<crate::geo::Geodetic>,
     /// Two-way beam-pattern power gain, dB (0 on axis).
     pub beam_gain_db: f64,
     /// `|a|` in this CPI in model units, after beam gain and the Swerling draw.

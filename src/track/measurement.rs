@@ -6,7 +6,7 @@ use nalgebra::{Matrix3, Matrix3x6, Vector3};
 use time::OffsetDateTime;
 
 use super::TrackError;
-use super::frames_tmp::{Geodetic, LocalFrame};
+use crate::geo::{Geodetic, LocalFrame};
 
 /// One plot as the tracker sees it (formats.md §2 fields it uses).
 #[derive(Debug, Clone, Copy, PartialEq)]

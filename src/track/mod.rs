@@ -16,7 +16,6 @@
 
 pub mod associate;
 pub mod filter;
-pub(crate) mod frames_tmp;
 pub mod imm;
 pub mod initiator;
 pub mod measurement;

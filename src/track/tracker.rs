@@ -11,10 +11,10 @@ use time::OffsetDateTime;
 use super::TrackError;
 use super::associate::assign;
 use super::filter::{GaussianState, Predictor, Updater};
-use super::frames_tmp::Geodetic;
 use super::imm::{BALLISTIC, ImmModel, ImmState, POWERED};
 use super::initiator::{Candidate, two_point};
 use super::measurement::{Measurement, RadarSite};
+use crate::geo::Geodetic;
 use crate::geo::gravity::GravityModel;
 use crate::geo::propagate::Propagator;
 

@@ -27,6 +27,8 @@ pub struct Expected {
     pub range_nm: f64,
     pub azimuth_deg: f64,
     pub v_mps: Option<f64>,
+    /// I048/110: the measured height in feet, when it fits the item.
+    pub height_ft: Option<f64>,
 }
 
 /// A plot for the encoder tests: the fields the ASTERIX items carry, the
@@ -50,6 +52,7 @@ pub fn plot(
         doppler_bin: 0.0,
         cells: 1,
         received_at: None,
+        ..Plot::default()
     }
 }
 
@@ -74,6 +77,16 @@ pub fn expected(cpis: &[Vec<Plot>]) -> Vec<Expected> {
                 v_mps: (p.radial_velocity_mps.is_finite()
                     && (-512.5..511.5).contains(&p.radial_velocity_mps))
                 .then_some(p.radial_velocity_mps),
+                // A measured (monopulse) elevation and a known site give the
+                // height: metres to feet, inside the 14-bit item of 25 ft.
+                height_ft: p
+                    .height_m
+                    .filter(|_| {
+                        p.angle_source == tews::plots::AngleSource::Monopulse
+                            && p.elevation_sigma_deg.is_some()
+                    })
+                    .map(|h| h / 0.3048)
+                    .filter(|ft| (-8192.5 * 25.0..8191.5 * 25.0).contains(ft)),
             }
         })
         .collect()
@@ -100,6 +113,7 @@ pub struct Decoded {
     pub cal: Option<(u64, f64)>,
     pub re_present: bool,
     pub ref_err_nm: Option<f64>,
+    pub height_ft: Option<f64>,
 }
 
 pub fn check_records(decoder: &str, decoded: &[Decoded], expected: &[Expected], simulated: bool) {
@@ -150,6 +164,13 @@ pub fn check_records(decoder: &str, decoded: &[Decoded], expected: &[Expected], 
             }
             (None, None) => {}
             _ => panic!("{ctx}: I048/120 CAL presence"),
+        }
+        match (d.height_ft, e.height_ft) {
+            (Some(h), Some(want)) => {
+                assert!((h - want).abs() <= half * 25.0, "{ctx}: I048/110 height");
+            }
+            (None, None) => {}
+            _ => panic!("{ctx}: I048/110 presence"),
         }
     }
 }
@@ -226,7 +247,6 @@ pub fn libasterix_records(records: &[Value]) -> Vec<Decoded> {
         .map(|r| {
             assert_eq!(r["rds"], false, "no RDS");
             assert_eq!(r["i130"], false, "no I048/130");
-            assert_eq!(r["i110"], false, "no I048/110");
             Decoded {
                 sac: u(r, "sac"),
                 sic: u(r, "sic"),
@@ -240,6 +260,7 @@ pub fn libasterix_records(records: &[Value]) -> Vec<Decoded> {
                 cal: r["cal_mps"].as_f64().map(|c| (u(r, "cal_d"), c)),
                 re_present: !r["ref_err_nm"].is_null(),
                 ref_err_nm: r["ref_err_nm"].as_f64(),
+                height_ft: r["height_ft"].as_f64(),
             }
         })
         .collect()
@@ -385,7 +406,6 @@ pub fn tshark_decode(pcap: &Path) -> (usize, Vec<Decoded>, Vec<ServiceDecoded>) 
                 }
                 assert_eq!(cat, 48);
                 assert!(m.get("asterix.048_130").is_none(), "no I048/130");
-                assert!(m.get("asterix.048_110").is_none(), "no I048/110");
                 let i010 = &m["asterix.048_010"];
                 let i020 = &m["asterix.048_020"];
                 let i040 = &m["asterix.048_040"];
@@ -411,6 +431,9 @@ pub fn tshark_decode(pcap: &Path) -> (usize, Vec<Decoded>, Vec<ServiceDecoded>) 
                     // tshark shows the RE field but does not decode it.
                     re_present: m.get("asterix.048_RE").is_some(),
                     ref_err_nm: None,
+                    height_ft: m
+                        .get("asterix.048_110")
+                        .map(|i110| ts_f(i110, "asterix.048_110_3DH")),
                 });
             }
         }

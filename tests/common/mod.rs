@@ -103,7 +103,7 @@ pub fn simulate_and_detect(
     let mut plots = Vec::new();
     tews::pipeline::run(
         recording.cpis().unwrap(),
-        &recording.params,
+        &tews::plots::PlotMaker::new(&recording.params, &plan, recording.site()),
         &mut chain,
         tews::output::Outputs::start(vec![], 1),
         |_, _, p| plots.extend_from_slice(p),

@@ -60,6 +60,18 @@ def parse_time(s):
     return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
+def beam_offsets(beam_az, beam_el, az, el):
+    """Beam-frame offsets (theta_az, theta_el), degrees, of direction (az, el)
+    from a beam at (beam_az, beam_el); the axes come from pymap3d's aer2enu."""
+    import pymap3d
+
+    t = np.array(pymap3d.aer2enu(az, el, 1.0))
+    e_az = np.array(pymap3d.aer2enu(beam_az + 90.0, 0.0, 1.0))
+    e_el = np.array(pymap3d.aer2enu(beam_az, beam_el + 90.0, 1.0))
+    return (float(np.degrees(np.arcsin(np.dot(t, e_az)))),
+            float(np.degrees(np.arcsin(np.dot(t, e_el)))))
+
+
 def beam_per_cpi(rec, g, num_cpis):
     """(carrier, az, el, datetime) per CPI from the capture segments."""
     p, n = g["radar:pulses_per_cpi"], g["radar:samples_per_pulse"]
@@ -99,6 +111,8 @@ def check_model(prefix, scen):
     beam = scen.get("beam", {})
     az0, step = beam.get("azimuth_start_deg", 0.0), beam.get("azimuth_step_deg", 0.0)
     el_beam, bw = beam.get("elevation_deg", 0.0), beam.get("beamwidth_deg", 3.0)
+    bw_az, bw_el = beam.get("beamwidth_az_deg", bw), beam.get("beamwidth_el_deg", bw)
+    k_az, k_el = beam.get("slope_az", 1.6), beam.get("slope_el", 1.6)
     start = parse_time(scen["start_time"])
     expected_segments = 1 if step % 360 == 0 else num_cpis
     check(len(caps) == expected_segments, f"{len(caps)} capture segments, expected {expected_segments}")
@@ -124,17 +138,20 @@ def check_model(prefix, scen):
         amp_max = max(amp_max, tg["amplitude"])
         for k in range(num_cpis):
             _, az, el, _ = beams[k]
-            d_az = ((tg.get("azimuth_deg", az) - az) + 180) % 360 - 180
-            d_el = tg.get("elevation_deg", el) - el
-            # Gaussian two-way power pattern, -6 dB at half the beamwidth.
-            gain = np.exp(-8 * np.log(2) * (d_az**2 + d_el**2) / bw**2)
+            if "beam_offset_az_deg" in tg or "beam_offset_el_deg" in tg:
+                d_az, d_el = tg.get("beam_offset_az_deg", 0.0), tg.get("beam_offset_el_deg", 0.0)
+            else:
+                d_az, d_el = beam_offsets(az, el, tg.get("azimuth_deg", az), tg.get("elevation_deg", el))
+            # Gaussian two-way power pattern, -6 dB at half the beamwidth, in
+            # the beam frame (formats.md §5).
+            gain = np.exp(-8 * np.log(2) * ((d_az / bw_az) ** 2 + (d_el / bw_el) ** 2))
             a = tg["amplitude"] * np.sqrt(gain) * np.exp(1j * np.deg2rad(tg["phase_deg"]))
             m = np.arange(p)
             r = tg["range_m"] + tg["range_rate_mps"] * (k * p + m) * pri  # (P,)
             echo = a * waveform(wf, t_n[None, :] - 2 * r[:, None] / C_MPS)
             echo *= np.exp(-1j * 4 * np.pi * r / lam)[:, None]
             for ci, name in enumerate(names):
-                ratio = {"sum": 1.0, "delta_az": d_az / bw, "delta_el": d_el / bw}[name]
+                ratio = {"sum": 1.0, "delta_az": k_az * d_az / bw_az, "delta_el": k_el * d_el / bw_el}[name]
                 y[k, :, :, ci] += ratio * echo
     err = np.max(np.abs(x - y))
     print(f"check_sim: model max |error| = {err:.3e} (amplitude {amp_max}), {len(caps)} captures")

@@ -75,7 +75,7 @@ def decode_048(rec):
         "cal_mps": quantity(sub(cal, "CAL"), "m/s"),
         "rds": sub(i120, "RDS") is not None,
         "i130": rec.get_item("130") is not None,
-        "i110": rec.get_item("110") is not None,
+        "height_ft": quantity(sub(rec.get_item("110"), "3DH"), "ft"),
         "ref_err_nm": ref_err,
     }
 

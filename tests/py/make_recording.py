@@ -8,11 +8,21 @@ extension (docs formats.md §1) plus a truth JSON.
         [--pri S] [--window-delay S] [--carrier HZ] [--noise-power SIGMA2]
         [--channels sum,delta_az,...] [--azimuth DEG] [--azimuth-step DEG]
         [--elevation DEG] [--datetime RFC3339] [--truth PATH]
+        [--monopulse A,E,KA,KE]
 
 OUT is the base path (OUT.sigmf-meta, OUT.sigmf-data; a trailing .sigmf-meta is
 stripped). Each target is `range_m,range_rate_mps,element_snr_db`: R(t) = R0 + v t
 with t measured from the first pulse of CPI 0 (v > 0 receding), and
 |a|^2 / sigma^2 = 10^(snr/10) per sample in the sum channel, random phase.
+With --monopulse (beamwidths A, E in degrees, slopes KA, KE) a target may add
+two more fields, `theta_az_deg,theta_el_deg`: its offsets in the beam frame
+(formats.md §5, axes built here from pymap3d's aer2enu). The sum channel then
+carries the echo times the two-way voltage gain
+exp(-4 ln2 (theta_az^2/A^2 + theta_el^2/E^2)), the `delta_az` channel that
+times KA theta_az / A (`delta_el`: KE theta_el / E), each with its own noise,
+and the meta gets `radar:monopulse`; the truth gets each target's
+theta_az_deg, theta_el_deg, azimuth_deg and elevation_deg. Without it,
+non-sum channels carry a quarter of the sum channel's echo.
 
 Signal model (formats.md §1):
   x[m, n] += a * s(t_n - 2 R(t_m) / c) * exp(-j 4 pi R(t_m) / lambda)
@@ -43,9 +53,25 @@ C_MPS = 299_792_458.0
 
 def parse_target(s: str):
     parts = [float(v) for v in s.split(",")]
-    if len(parts) != 3:
-        raise argparse.ArgumentTypeError("target is range_m,velocity_mps,element_snr_db")
+    if len(parts) == 3:
+        parts += [0.0, 0.0]
+    if len(parts) != 5:
+        raise argparse.ArgumentTypeError(
+            "target is range_m,velocity_mps,element_snr_db[,theta_az_deg,theta_el_deg]")
     return tuple(parts)
+
+
+def beam_direction(az: float, el: float, theta_az: float, theta_el: float):
+    """(azimuth_deg, elevation_deg) of the direction at beam-frame offsets, via pymap3d."""
+    import pymap3d
+
+    b = np.array(pymap3d.aer2enu(az, el, 1.0))
+    e_az = np.array(pymap3d.aer2enu(az + 90.0, 0.0, 1.0))
+    e_el = np.array(pymap3d.aer2enu(az, el + 90.0, 1.0))
+    u, v = math.sin(math.radians(theta_az)), math.sin(math.radians(theta_el))
+    t = b * math.sqrt(1.0 - u * u - v * v) + e_az * u + e_el * v
+    a, e, _ = pymap3d.enu2aer(*(t * 1e6))  # metres: enu2aer zeroes components under 1 mm
+    return float(a), float(e)
 
 
 def waveform_eval(t: np.ndarray, kind: str, B: float, T: float) -> np.ndarray:
@@ -81,6 +107,7 @@ def main(argv=None) -> int:
     ap.add_argument("--elevation", type=float, default=2.0)
     ap.add_argument("--datetime", default="2026-01-01T12:00:00Z")
     ap.add_argument("--truth", default=None, help="truth JSON (default OUT.truth.json)")
+    ap.add_argument("--monopulse", default=None, help="A,E,KA,KE: beamwidths (deg) and slopes")
     a = ap.parse_args(argv)
 
     base = a.out[: -len(".sigmf-meta")] if a.out.endswith(".sigmf-meta") else a.out
@@ -98,7 +125,21 @@ def main(argv=None) -> int:
     nch = len(names) if names else 1
     sum_ch = names.index("sum") if names and "sum" in names else 0
     rng = np.random.default_rng(a.seed)
-    amps = [math.sqrt(sigma2 * 10 ** (snr / 10)) * np.exp(2j * np.pi * rng.random()) for _, _, snr in a.target]
+    amps = [math.sqrt(sigma2 * 10 ** (snr / 10)) * np.exp(2j * np.pi * rng.random())
+            for _, _, snr, _, _ in a.target]
+    mono = [float(v) for v in a.monopulse.split(",")] if a.monopulse else None
+
+    def channel_gain(name: str, th_az: float, th_el: float) -> float:
+        """Voltage gain of channel `name` for a target at the given offsets."""
+        if mono is None:
+            return 1.0 if name == "sum" else 0.25
+        bw_a, bw_e, k_a, k_e = mono
+        g = math.exp(-4.0 * math.log(2.0) * ((th_az / bw_a) ** 2 + (th_el / bw_e) ** 2))
+        if name == "delta_az":
+            return g * k_a * th_az / bw_a
+        if name == "delta_el":
+            return g * k_e * th_el / bw_e
+        return g
 
     t_n = a.window_delay + np.arange(N) / fs  # (N,)
     data_path = base + ".sigmf-data"
@@ -113,8 +154,9 @@ def main(argv=None) -> int:
     with open(data_path, "wb") as f:
         for k in range(K):
             t_m = (k * P + np.arange(P)) * pri  # (P,)
-            sig = np.zeros((P, N), dtype=np.complex128)
-            for i, ((r0, v, snr), amp) in enumerate(zip(a.target, amps)):
+            chan_names = names or ["sum"]
+            sig = np.zeros((nch, P, N), dtype=np.complex128)
+            for i, ((r0, v, snr, th_az, th_el), amp) in enumerate(zip(a.target, amps)):
                 R = r0 + v * t_m
                 tau = 2.0 * R / C_MPS
                 # only the fast-time samples the echo can touch: t_n - tau in [0, T)
@@ -122,10 +164,17 @@ def main(argv=None) -> int:
                 hi = min(N, int(np.ceil((tau.max() + T - a.window_delay) * fs)) + 2)
                 if lo < hi:
                     s = waveform_eval(t_n[None, lo:hi] - tau[:, None], a.waveform, B, T)
-                    sig[:, lo:hi] += amp * s * np.exp(-4j * np.pi * R / lam)[:, None]
+                    echo = amp * s * np.exp(-4j * np.pi * R / lam)[:, None]
+                    for c, name in enumerate(chan_names):
+                        gain = 1.0 if (mono is None and c == sum_ch) else channel_gain(name, th_az, th_el)
+                        sig[c, :, lo:hi] += gain * echo
                 r_mid = r0 + v * (k * P + (P - 1) / 2) * pri
                 f_d = -2.0 * v / lam
+                beam_az = (a.azimuth + k * a.azimuth_step) % 360.0
+                az_t, el_t = beam_direction(beam_az, a.elevation, th_az, th_el)
                 truth.append({
+                    "theta_az_deg": th_az, "theta_el_deg": th_el,
+                    "azimuth_deg": az_t, "elevation_deg": el_t,
                     "cpi": k, "target": i, "range_m": r_mid, "velocity_mps": v,
                     "range_bin": (2.0 * r_mid / C_MPS - a.window_delay) * fs,
                     "doppler_bin": float((P // 2 + f_d * P * pri) % P),
@@ -135,8 +184,7 @@ def main(argv=None) -> int:
             std = math.sqrt(sigma2 / 2)
             for c in range(nch):
                 noise = std * (rng.standard_normal((P, N)) + 1j * rng.standard_normal((P, N)))
-                # non-sum channels carry a scaled copy (a crude difference pattern) plus their own noise
-                x[:, :, c] = noise + (sig if c == sum_ch else 0.25 * sig)
+                x[:, :, c] = noise + sig[c]
             if a.datatype == "cf32_le":
                 out = x.astype(np.complex64).view(np.float32)
             else:
@@ -165,6 +213,9 @@ def main(argv=None) -> int:
     if names:
         glob["core:num_channels"] = nch
         glob["radar:channels"] = names
+    if mono is not None:
+        glob["radar:monopulse"] = {"beamwidth_az_deg": mono[0], "beamwidth_el_deg": mono[1],
+                                   "slope_az": mono[2], "slope_el": mono[3]}
     meta = SigMFFile(data_file=data_path, global_info=glob, skip_checksum=True)
     t0 = dt.datetime.fromisoformat(a.datetime.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
     for k in range(K):

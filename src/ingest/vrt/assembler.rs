@@ -64,6 +64,9 @@ pub struct CpiDrops {
     /// No context packet for this CPI (none since the previous CPI start, or
     /// its timestamp is not the CPI's first sample's).
     pub no_context: u64,
+    /// Multi-channel input: the sum channel's CPI was whole but another
+    /// channel's was not delivered whole ([`super::MultiChannelAssembler`]).
+    pub channel_missing: u64,
 }
 
 impl CpiDrops {
@@ -75,6 +78,7 @@ impl CpiDrops {
             + self.invalid_data
             + self.bad_frame
             + self.no_context
+            + self.channel_missing
     }
 }
 

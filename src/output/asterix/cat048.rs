@@ -7,7 +7,8 @@
 //! | 1 | I048/010 | SAC, SIC from [`SiteId`] |
 //! | 2 | I048/140 | UTC time of day of [`Plot::time_utc`], LSB 1/128 s |
 //! | 3 | I048/020 | TYP = 1 (single PSR detection), SIM from the input, RDP = SPI = RAB = 0; first extension only for ERR |
-//! | 4 | I048/040 | RHO (LSB 1/256 NM, 1 NM = 1852 m), THETA (LSB 360/2^16 deg) |
+//! | 4 | I048/040 | RHO (LSB 1/256 NM, 1 NM = 1852 m), THETA (LSB 360/2^16 deg): the measured azimuth of a monopulse plot, else the beam's |
+//! | 19 | I048/110 | 3D height, 14-bit two's complement, LSB 25 ft: only for a plot whose elevation was measured (monopulse with an elevation channel) and whose site position is known |
 //! | 20 | I048/120 | subfield CAL only: D = 0, 10-bit two's complement m/s, positive receding |
 //! | 28 | RE | Reserved Expansion Field, item ERR, only for ranges >= 256 NM |
 //!
@@ -45,16 +46,18 @@
 //!
 //!   No subfield is left, so the item is absent (both decoder tests assert
 //!   it).
-//! - I048/110 (height measured by a 3D radar): [`Plot::elevation_deg`] is
-//!   the beam's pointing, not a measured elevation of the target. The
-//!   target may be anywhere in the beam: with the default 3 deg beam, at
-//!   100 km, that is +/-2.6 km (about +/-8600 ft, some 340 LSBs of 25 ft)
-//!   around the beam-centre height (4/3-earth model, ka = 4/3 x 6371 km:
-//!   h = sqrt(R^2 + ka^2 + 2 R ka sin(el)) - ka). A receiver takes I048/110
-//!   as a measured height and would fuse it as one, so it is not sent. A
-//!   monopulse elevation estimate from the difference channels (which ingest
-//!   already carries) would make the height known; then the formula above
-//!   gives I048/110.
+//! - I048/110 for plots whose elevation is only the beam's pointing: the
+//!   target may be anywhere in the beam (with a 3 deg beam at 100 km,
+//!   +/-2.6 km, some 340 LSBs of 25 ft), and a receiver takes I048/110 as a
+//!   measured height and fuses it as one. A plot with a monopulse elevation
+//!   carries it: the height is the plot's geodetic height ([`Plot::height_m`],
+//!   straight-line propagation, above the WGS-84 ellipsoid; the geoid is
+//!   within about 110 m of it, 4 LSBs, and tews carries no geoid model).
+//!   Its accuracy is that of the elevation: about `R sigma_el cos(el)`, e.g.
+//!   160 m (6 LSBs) at 100 km for a 0.09 deg sigma at 20 dB. A height
+//!   outside the item's -204 800 .. +204 775 ft (about -62.4 .. +62.4 km;
+//!   a ballistic object above it is common) is omitted, never clipped, and
+//!   counted in [`EncodeStats::height_omitted`].
 //! - I048/120 RDS (raw Doppler speed): needs the ambiguity range and
 //!   transmitter frequency, which a plot does not carry.
 //! - CAL outside -512..=511 m/s (after rounding) or not finite: the CAL
@@ -64,7 +67,7 @@
 //!   absent item cannot be misread.
 
 use super::{SiteId, close_data_block, fspec, open_data_block, time_of_day_128th_s};
-use crate::plots::Plot;
+use crate::plots::{AngleSource, Plot};
 
 /// The ASTERIX category.
 pub const CATEGORY: u8 = 48;
@@ -88,6 +91,7 @@ const FRN_010: u8 = 1;
 const FRN_140: u8 = 2;
 const FRN_020: u8 = 3;
 const FRN_040: u8 = 4;
+const FRN_110: u8 = 19;
 const FRN_120: u8 = 20;
 const FRN_RE: u8 = 28;
 
@@ -110,6 +114,8 @@ pub enum RecordOutcome {
         extended_range: bool,
         /// I048/120 CAL was sent.
         doppler: bool,
+        /// The plot had a measured height that I048/110 cannot hold.
+        height_omitted: bool,
     },
     /// Nothing was appended: the position cannot be reported (see module docs).
     Dropped,
@@ -124,6 +130,9 @@ pub struct EncodeStats {
     pub extended_range: u64,
     /// Records sent without I048/120 (speed outside CAL or not finite).
     pub doppler_omitted: u64,
+    /// Records of measured height sent without I048/110 (height outside
+    /// the item's range).
+    pub height_omitted: u64,
     /// Plots not encoded: range beyond ERR, negative or not finite, or azimuth
     /// not finite.
     pub plots_dropped: u64,
@@ -137,10 +146,12 @@ impl EncodeStats {
             RecordOutcome::Encoded {
                 extended_range,
                 doppler,
+                height_omitted,
             } => {
                 self.records += 1;
                 self.extended_range += u64::from(extended_range);
                 self.doppler_omitted += u64::from(!doppler);
+                self.height_omitted += u64::from(height_omitted);
             }
             RecordOutcome::Dropped => self.plots_dropped += 1,
         }
@@ -173,6 +184,28 @@ pub fn cal_mps(radial_velocity_mps: f64) -> Option<i16> {
     (v.is_finite() && v >= f64::from(lo) && v <= f64::from(hi)).then_some(v as i16)
 }
 
+/// Metres per international foot.
+pub const METRES_PER_FT: f64 = 0.3048;
+
+/// Smallest and largest I048/110 values, in LSBs of 25 ft (14-bit two's complement).
+pub const HEIGHT_RANGE_25FT: (i32, i32) = (-8192, 8191);
+
+/// The measured height of `plot` in LSBs of 25 ft: `Some(Ok(lsb))` when it
+/// fits I048/110, `Some(Err(()))` when measured but out of range, `None`
+/// when the plot has no measured height (see the module docs).
+pub fn height_25ft(plot: &Plot) -> Option<Result<i16, ()>> {
+    let measured =
+        plot.angle_source == AngleSource::Monopulse && plot.elevation_sigma_deg.is_some();
+    let h = plot.height_m.filter(|_| measured)?;
+    let lsb = (h / METRES_PER_FT / 25.0).round();
+    let (lo, hi) = HEIGHT_RANGE_25FT;
+    Some(
+        (lsb.is_finite() && lsb >= f64::from(lo) && lsb <= f64::from(hi))
+            .then_some(lsb as i16)
+            .ok_or(()),
+    )
+}
+
 /// Appends one CAT048 record (FSPEC and items, no data block header) for
 /// `plot` to `out`, or nothing when the plot cannot be reported.
 pub fn encode_record(plot: &Plot, config: &Cat048Config, out: &mut Vec<u8>) -> RecordOutcome {
@@ -184,8 +217,12 @@ pub fn encode_record(plot: &Plot, config: &Cat048Config, out: &mut Vec<u8>) -> R
     };
     let extended_range = rho > 0xFFFF;
     let cal = cal_mps(plot.radial_velocity_mps);
+    let height = height_25ft(plot);
 
     let mut frns = vec![FRN_010, FRN_140, FRN_020, FRN_040];
+    if let Some(Ok(_)) = height {
+        frns.push(FRN_110);
+    }
     if cal.is_some() {
         frns.push(FRN_120);
     }
@@ -213,6 +250,10 @@ pub fn encode_record(plot: &Plot, config: &Cat048Config, out: &mut Vec<u8>) -> R
     let rho_040 = if extended_range { 0xFFFF } else { rho as u16 };
     out.extend_from_slice(&rho_040.to_be_bytes());
     out.extend_from_slice(&theta.to_be_bytes());
+    // I048/110: two spare bits, 14-bit two's complement, LSB 25 ft.
+    if let Some(Ok(h)) = height {
+        out.extend_from_slice(&((h as u16) & 0x3FFF).to_be_bytes());
+    }
     // I048/120: primary subfield CAL present (bit 8), no RDS, FX = 0; then
     // CAL: D = 0 (valid), 5 spare bits, 10-bit two's complement m/s.
     if let Some(v) = cal {
@@ -229,6 +270,7 @@ pub fn encode_record(plot: &Plot, config: &Cat048Config, out: &mut Vec<u8>) -> R
     RecordOutcome::Encoded {
         extended_range,
         doppler: cal.is_some(),
+        height_omitted: matches!(height, Some(Err(()))),
     }
 }
 
@@ -304,8 +346,8 @@ pub fn encode_data_blocks_counted(
 }
 
 /// The longest record [`encode_record`] writes: FSPEC 4, 010 2, 140 3,
-/// 020 2, 040 4, 120 3, RE 5.
-pub const MAX_RECORD_LEN_BYTES: usize = 23;
+/// 020 2, 040 4, 110 2, 120 3, RE 5.
+pub const MAX_RECORD_LEN_BYTES: usize = 25;
 
 #[cfg(test)]
 mod tests {
@@ -325,6 +367,7 @@ mod tests {
             doppler_bin: 0.0,
             cells: 1,
             received_at: None,
+            ..Plot::default()
         }
     }
 
@@ -337,6 +380,48 @@ mod tests {
     };
 
     #[test]
+    fn measured_height_goes_in_i048_110_and_only_then() {
+        // 10 NM, 90 deg, -3 m/s, monopulse elevation, 3048 m = 10 000 ft = 400 LSB.
+        let mut p = plot(18_520.0, 90.0, -3.0);
+        p.height_m = Some(3048.0);
+        let mut beam_only = Vec::new();
+        encode_record(&p, &CONFIG, &mut beam_only);
+        assert_eq!(beam_only.len(), 16, "no I048/110 for a beam elevation");
+        p.angle_source = AngleSource::Monopulse;
+        p.elevation_sigma_deg = Some(0.1);
+        let mut out = Vec::new();
+        let outcome = encode_record(&p, &CONFIG, &mut out);
+        assert!(matches!(
+            outcome,
+            RecordOutcome::Encoded {
+                height_omitted: false,
+                ..
+            }
+        ));
+        // FSPEC: the third octet holds FRN 15-21 from bit 8; FRN 19 is 0x08, 20 is 0x04.
+        assert_eq!(&out[..3], &[0xF1, 0x01, 0x0C]);
+        assert_eq!(&out[out.len() - 5..out.len() - 3], &[0x01, 0x90]);
+        // Negative: -100 ft = -4 LSB -> 0x3FFC.
+        p.height_m = Some(-30.48);
+        out.clear();
+        encode_record(&p, &CONFIG, &mut out);
+        assert_eq!(&out[out.len() - 5..out.len() - 3], &[0x3F, 0xFC]);
+        // A ballistic height above the item's range is omitted and counted.
+        p.height_m = Some(300_000.0);
+        out.clear();
+        let outcome = encode_record(&p, &CONFIG, &mut out);
+        assert!(matches!(
+            outcome,
+            RecordOutcome::Encoded {
+                height_omitted: true,
+                ..
+            }
+        ));
+        assert_eq!(out.len(), 16);
+        assert_eq!(out[2], 0x04, "FRN 19 absent");
+    }
+
+    #[test]
     fn record_bytes_by_hand() {
         // 10 NM, 90 deg, -3 m/s.
         let mut out = Vec::new();
@@ -345,7 +430,8 @@ mod tests {
             outcome,
             RecordOutcome::Encoded {
                 extended_range: false,
-                doppler: true
+                doppler: true,
+                height_omitted: false,
             }
         );
         let tod = 12 * 3600 * 128 + 64;
@@ -414,7 +500,8 @@ mod tests {
                 outcome,
                 RecordOutcome::Encoded {
                     extended_range: false,
-                    doppler: false
+                    doppler: false,
+                    height_omitted: false,
                 },
                 "{v}"
             );
@@ -435,7 +522,8 @@ mod tests {
             o,
             RecordOutcome::Encoded {
                 extended_range: false,
-                doppler: true
+                doppler: true,
+                height_omitted: false,
             }
         );
         assert_eq!(&out[..3], &[0xF1, 0x01, 0x04]);
@@ -450,7 +538,8 @@ mod tests {
                 o,
                 RecordOutcome::Encoded {
                     extended_range: true,
-                    doppler: true
+                    doppler: true,
+                    height_omitted: false,
                 }
             );
             assert_eq!(

@@ -122,20 +122,40 @@ impl PlotSink for AsterixFileSink {
     }
 
     fn finish(&mut self) -> Result<(), OutputError> {
+        self.finish_uncommitted()?;
+        self.commit()
+    }
+
+    fn finish_uncommitted(&mut self) -> Result<(), OutputError> {
         self.out.flush().map_err(|e| self.io(e))?;
-        if let Some((partial, path)) = self.paths.take() {
-            std::fs::rename(&partial, &path).map_err(|e| self.io(e))?;
-        }
         let s = self.stats;
         tracing::info!(
-            "{}: {} CAT048 records in {} data blocks; {} extended range (REF ERR), {} without I048/120 (speed outside +/-511 m/s), {} plots not encoded",
+            "{}: {} CAT048 records in {} data blocks; {} extended range (REF ERR), {} without I048/120 (speed outside +/-511 m/s), {} measured heights without I048/110 (outside +/-62 km), {} plots not encoded",
             self.name,
             s.records,
             s.data_blocks,
             s.extended_range,
             s.doppler_omitted,
+            s.height_omitted,
             s.plots_dropped
         );
         Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), OutputError> {
+        if let Some((partial, path)) = self.paths.take() {
+            std::fs::rename(&partial, &path).map_err(|e| self.io(e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for AsterixFileSink {
+    /// A file never committed (the run failed) leaves no `.partial` behind;
+    /// an earlier file at the path is untouched.
+    fn drop(&mut self) {
+        if let Some((partial, _)) = self.paths.take() {
+            let _ = std::fs::remove_file(partial);
+        }
     }
 }

@@ -366,13 +366,15 @@ impl PlotSink for AsterixUdpSink {
         let s = self.stats;
         tracing::info!(
             "{}: {} CAT048 records encoded; {} datagrams sent, {} refused by the system; \
-             {} extended range (REF ERR), {} without I048/120, {} plots not encoded",
+             {} extended range (REF ERR), {} without I048/120, {} measured heights \
+             without I048/110, {} plots not encoded",
             self.name,
             s.records,
             self.datagrams_sent,
             self.refused,
             s.extended_range,
             s.doppler_omitted,
+            s.height_omitted,
             s.plots_dropped
         );
         Ok(())

@@ -5,10 +5,10 @@
 //! [sharing]
 //! jetstream = true              # publish into a JetStream stream, with acks
 //! stream = "TEWS-alpha-north-1-radar-a"  # default: TEWS-<nation>-<site>-<sensor>
-//! stream_max_age_s = 86400      # retention: limits, oldest discarded first
+//! stream_max_age_s = 86400      # retention: limits, oldest discarded first (at most 10 years)
 //! stream_max_bytes = 1073741824
 //! stream_replicas = 1           # 3 in a three-node cluster
-//! publish_timeout_s = 5         # a batch not acknowledged by then is counted dropped
+//! publish_timeout_s = 5         # a batch not acknowledged by then is counted dropped (at most 3600)
 //! asterix = true                # also CAT048 on tews.asterix.<nation>.<site>.<sensor>
 //! # Credentials: at most one of user/password, token, creds_file, nkey_seed_file.
 //! user = "alpha-north-1"
@@ -33,7 +33,8 @@ pub struct SharingConfig {
     /// The stream's name; default `TEWS-<nation>-<site>-<sensor>`.
     #[serde(default)]
     pub stream: Option<String>,
-    /// Retention: messages older than this are discarded, seconds.
+    /// Retention: messages older than this are discarded, seconds (at most
+    /// [`MAX_STREAM_AGE_S`]).
     #[serde(default = "default_max_age_s")]
     pub stream_max_age_s: f64,
     /// Retention: the stream's size limit, bytes (oldest discarded first).
@@ -78,6 +79,13 @@ pub struct SharingConfig {
     pub tls_required: bool,
 }
 
+/// Longest `stream_max_age_s` accepted: 10 years (NATS keeps the age in
+/// nanoseconds in an i64, which ends at 292 years).
+pub const MAX_STREAM_AGE_S: f64 = 10.0 * 365.25 * 86_400.0;
+
+/// Longest `publish_timeout_s` accepted, seconds.
+pub const MAX_PUBLISH_TIMEOUT_S: f64 = 3600.0;
+
 fn default_max_age_s() -> f64 {
     86_400.0
 }
@@ -118,6 +126,23 @@ impl Default for SharingConfig {
 }
 
 impl SharingConfig {
+    /// `publish_timeout_s` as a duration ([`SharingConfig::validate`] bounds
+    /// it; a value it would refuse gives the default).
+    pub fn publish_timeout(&self) -> std::time::Duration {
+        std::time::Duration::try_from_secs_f64(self.publish_timeout_s)
+            .ok()
+            .filter(|_| self.publish_timeout_s <= MAX_PUBLISH_TIMEOUT_S)
+            .unwrap_or(std::time::Duration::from_secs(5))
+    }
+
+    /// `stream_max_age_s` as a duration, or `None` when
+    /// [`SharingConfig::validate`] would refuse it.
+    pub fn stream_max_age(&self) -> Option<std::time::Duration> {
+        std::time::Duration::try_from_secs_f64(self.stream_max_age_s)
+            .ok()
+            .filter(|_| self.stream_max_age_s <= MAX_STREAM_AGE_S)
+    }
+
     /// Checks the values a parse cannot; `Err((key, problem))` with the key
     /// relative to `[sharing]`.
     pub fn validate(&self) -> Result<(), (String, String)> {
@@ -136,11 +161,14 @@ impl SharingConfig {
                 ),
             );
         }
-        if !(self.stream_max_age_s.is_finite() && self.stream_max_age_s > 0.0) {
+        if !(self.stream_max_age_s.is_finite()
+            && self.stream_max_age_s > 0.0
+            && self.stream_max_age_s <= MAX_STREAM_AGE_S)
+        {
             return bad(
                 "stream_max_age_s",
                 format!(
-                    "{} is not a positive number of seconds",
+                    "{} is not a positive number of seconds up to {MAX_STREAM_AGE_S} (10 years)",
                     self.stream_max_age_s
                 ),
             );
@@ -159,12 +187,12 @@ impl SharingConfig {
         }
         if !(self.publish_timeout_s.is_finite()
             && self.publish_timeout_s > 0.0
-            && self.publish_timeout_s <= 3600.0)
+            && self.publish_timeout_s <= MAX_PUBLISH_TIMEOUT_S)
         {
             return bad(
                 "publish_timeout_s",
                 format!(
-                    "{} is not a number of seconds in (0, 3600]",
+                    "{} is not a number of seconds in (0, {MAX_PUBLISH_TIMEOUT_S}]",
                     self.publish_timeout_s
                 ),
             );

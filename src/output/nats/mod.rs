@@ -47,9 +47,9 @@ pub use config::SharingConfig;
 pub use policy::PartnerPolicy;
 
 use crate::output::asterix::cat048::{Cat048Config, EncodeStats, encode_data_blocks};
+use crate::output::identity::SiteIdentity;
 use crate::output::{OutputError, PlotSink};
 use crate::plots::Plot;
-use crate::site::SiteIdentity;
 use async_nats::jetstream;
 use bytes::Bytes;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -158,6 +158,11 @@ pub struct NatsSink {
     /// only [`OUTAGE_WAIT`] for the next, so that a run ending during an
     /// outage drains its queue in seconds, not minutes.
     outage: bool,
+    /// The end of the run's drain ([`PlotSink::drain_until`]): no wait past it.
+    drain_deadline: Option<Instant>,
+    /// The connection's last reported state ([`report_state`]): a batch
+    /// waits only [`OUTAGE_WAIT`] while the server is known to be away.
+    conn_state: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 /// How long a batch waits while the server is known to be away.
@@ -184,7 +189,9 @@ impl NatsSink {
             .stream
             .clone()
             .unwrap_or_else(|| default_stream_name(&settings.site));
-        let connecting = Some(rt.spawn(connect(settings.clone(), name.clone())));
+        let conn_state = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let connecting =
+            Some(rt.spawn(connect(settings.clone(), name.clone(), conn_state.clone())));
         let now = SystemTime::now();
         let run_id = format!(
             "{}-{}",
@@ -211,6 +218,8 @@ impl NatsSink {
             acked_messages: 0,
             last_sequence: 0,
             outage: false,
+            drain_deadline: None,
+            conn_state,
         })
     }
 
@@ -283,6 +292,13 @@ impl NatsSink {
         out
     }
 
+    /// True while the connection's last reported state is not "connected"
+    /// (refused, unreachable, disconnected, authorization violation, ...).
+    fn known_away(&self) -> bool {
+        let state = self.conn_state.lock().unwrap_or_else(|e| e.into_inner());
+        !state.is_empty() && *state != "connected"
+    }
+
     fn fatal(&self, problem: String) -> OutputError {
         OutputError::Io {
             name: self.name.clone(),
@@ -304,9 +320,12 @@ impl NatsSink {
                 self.connecting = None;
                 if self.settings.sharing.jetstream {
                     let mut js = jetstream::new(client.clone());
-                    js.set_timeout(Duration::from_secs_f64(
-                        self.settings.sharing.publish_timeout_s.min(2.0),
-                    ));
+                    js.set_timeout(
+                        self.settings
+                            .sharing
+                            .publish_timeout()
+                            .min(Duration::from_secs(2)),
+                    );
                     self.js = Some(js);
                 }
                 self.client = Some(client);
@@ -333,7 +352,12 @@ impl NatsSink {
             retention: jetstream::stream::RetentionPolicy::Limits,
             discard: jetstream::stream::DiscardPolicy::Old,
             storage: jetstream::stream::StorageType::File,
-            max_age: Duration::from_secs_f64(s.stream_max_age_s),
+            max_age: s.stream_max_age().ok_or_else(|| {
+                self.fatal(format!(
+                    "[sharing] stream_max_age_s {} is not a usable age",
+                    s.stream_max_age_s
+                ))
+            })?,
             max_bytes: s.stream_max_bytes,
             num_replicas: s.stream_replicas,
             duplicate_window: Duration::from_secs(120),
@@ -486,9 +510,56 @@ impl NatsSink {
 
 /// Builds the connect options from the site config and connects in the
 /// background (the returned client reconnects by itself).
-async fn connect(settings: NatsSettings, name: String) -> Result<async_nats::Client, String> {
+/// Said once per outage: the output keeps trying and its plots are counted.
+const RETRYING: &str =
+    "retrying in the background; plots not delivered meanwhile are counted dropped";
+
+/// Logs the connection's state `kind` (with `text`) only when it changed:
+/// a server that stays away is said once, not at every reconnection attempt.
+fn report_state(name: &str, state: &std::sync::Mutex<String>, kind: String, text: &str) {
+    let mut last = state.lock().unwrap_or_else(|e| e.into_inner());
+    if *last == kind {
+        return;
+    }
+    if kind == "connected" {
+        tracing::info!("{name}: connected");
+    } else {
+        tracing::warn!("{name}: {text}");
+    }
+    *last = kind;
+}
+
+async fn connect(
+    settings: NatsSettings,
+    name: String,
+    state: std::sync::Arc<std::sync::Mutex<String>>,
+) -> Result<async_nats::Client, String> {
     let s = &settings.sharing;
     let site = &settings.site;
+    // The client reports an unreachable server as a bare "IO error": try
+    // the TCP connection once first, so the cause (refused, no route, no
+    // such host) is said.
+    let server = settings.server.clone();
+    let probe = tokio::task::spawn_blocking(move || {
+        use std::net::ToSocketAddrs;
+        let addr = server
+            .to_socket_addrs()
+            .map_err(|e| e.to_string())?
+            .next()
+            .ok_or_else(|| "no address".to_string())?;
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    if let Ok(Err(cause)) = probe {
+        report_state(
+            &name,
+            &state,
+            "unreachable".into(),
+            &format!("cannot connect to {}: {cause}; {RETRYING}", settings.server),
+        );
+    }
     let mut options = async_nats::ConnectOptions::new()
         .name(format!(
             "tews {}.{}.{}",
@@ -503,17 +574,27 @@ async fn connect(settings: NatsSettings, name: String) -> Result<async_nats::Cli
             Duration::from_millis((100 * attempts.saturating_sub(1) as u64).min(1000))
         })
         .event_callback({
-            let name = name.clone();
+            let (name, state) = (name.clone(), state.clone());
             move |event| {
-                let name = name.clone();
+                let (name, state) = (name.clone(), state.clone());
                 async move {
-                    match event {
-                        async_nats::Event::Connected => tracing::info!("{name}: connected"),
-                        async_nats::Event::Disconnected => {
-                            tracing::warn!("{name}: disconnected; reconnecting")
+                    let (kind, text) = match &event {
+                        async_nats::Event::Connected => ("connected".to_string(), String::new()),
+                        async_nats::Event::Disconnected => (
+                            "disconnected".to_string(),
+                            format!("disconnected; {RETRYING}"),
+                        ),
+                        async_nats::Event::ClientError(e) if e.to_string().contains("IO error") => {
+                            // The client's IO error carries no cause; the
+                            // probe before connecting said it once.
+                            (
+                                "unreachable".to_string(),
+                                format!("cannot reach the server; {RETRYING}"),
+                            )
                         }
-                        other => tracing::warn!("{name}: {other}"),
-                    }
+                        other => (format!("{other}"), format!("{other}; {RETRYING}")),
+                    };
+                    report_state(&name, &state, kind, &text);
                 }
             }
         });
@@ -560,9 +641,12 @@ impl PlotSink for NatsSink {
             return Ok(());
         }
         let mut messages = self.messages(plots);
-        let mut timeout = Duration::from_secs_f64(self.settings.sharing.publish_timeout_s);
-        if self.outage {
+        let mut timeout = self.settings.sharing.publish_timeout();
+        if self.outage || self.known_away() {
             timeout = timeout.min(OUTAGE_WAIT);
+        }
+        if let Some(deadline) = self.drain_deadline {
+            timeout = timeout.min(deadline.saturating_duration_since(Instant::now()));
         }
         let rt = self.rt.handle().clone();
         let jetstream = self.settings.sharing.jetstream;
@@ -601,6 +685,10 @@ impl PlotSink for NatsSink {
         Ok(())
     }
 
+    fn drain_until(&mut self, deadline: Instant) {
+        self.drain_deadline = Some(deadline);
+    }
+
     fn take_undelivered(&mut self) -> crate::output::Undelivered {
         crate::output::Undelivered {
             plots: std::mem::take(&mut self.lost),
@@ -609,8 +697,12 @@ impl PlotSink for NatsSink {
     }
 
     fn finish(&mut self) -> Result<(), OutputError> {
-        if let Some(client) = self.client.clone() {
-            let timeout = Duration::from_secs_f64(self.settings.sharing.publish_timeout_s);
+        // A server known to be away was said once already; nothing to flush to.
+        if let Some(client) = self.client.clone().filter(|_| !self.known_away()) {
+            let mut timeout = self.settings.sharing.publish_timeout();
+            if let Some(deadline) = self.drain_deadline {
+                timeout = timeout.min(deadline.saturating_duration_since(Instant::now()));
+            }
             let flushed = self
                 .rt
                 .block_on(async { tokio::time::timeout(timeout, client.flush()).await });
@@ -691,6 +783,9 @@ mod tests {
             sensor: "radar-a".into(),
             sac: 1,
             sic: 2,
+            latitude_deg: None,
+            longitude_deg: None,
+            height_m: None,
         };
         let partner = |name: &str| PartnerPolicy {
             name: name.into(),

@@ -67,7 +67,7 @@ impl PartnerPolicy {
     /// Checks the values a parse cannot; `Err((key, problem))`, the key
     /// relative to the partner table.
     pub fn validate(&self) -> Result<(), (String, String)> {
-        if !crate::site::is_subject_token(&self.name) {
+        if !crate::output::identity::is_subject_token(&self.name) {
             return Err((
                 "name".into(),
                 format!(
@@ -171,6 +171,7 @@ mod tests {
             doppler_bin: 2.0,
             cells: 4,
             received_at: None,
+            ..Plot::default()
         }
     }
 

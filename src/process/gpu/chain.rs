@@ -1119,6 +1119,7 @@ mod tests {
             num_channels: 1,
             sum_channel: 0,
             channel_names: vec![],
+            monopulse: None,
         };
         let config = ProcessConfig {
             cfar,

@@ -1,0 +1,106 @@
+//! `tews bench`: time the processing chain on a synthetic CPI.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+
+use super::{BackendChoice, ProcessArgs, open_gpu};
+
+/// Backends `tews bench` can time.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum BenchBackend {
+    /// The CPU chain.
+    Cpu,
+    /// The GPU chain.
+    Gpu,
+    /// Both, one after the other.
+    Both,
+}
+
+#[derive(Args)]
+pub(crate) struct BenchArgs {
+    /// Pulses per CPI.
+    #[arg(long, default_value_t = 128)]
+    pub(crate) pulses: usize,
+    /// Samples per pulse.
+    #[arg(long, default_value_t = 4096)]
+    pub(crate) samples: usize,
+    /// Timed iterations (after 5 warm-up CPIs).
+    #[arg(long, default_value_t = 50)]
+    pub(crate) iterations: usize,
+    /// Backend to time.
+    #[arg(long, value_enum, default_value_t = BenchBackend::Cpu)]
+    pub(crate) backend: BenchBackend,
+    /// Receive channels: 1, or 2-3 (sum plus difference channels) to also
+    /// time monopulse angles for --plots plots per CPI.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) channels: usize,
+    /// Plots per CPI for the monopulse timing (--channels 2 or 3).
+    #[arg(long, default_value_t = 50)]
+    pub(crate) plots: usize,
+    /// Print one JSON object per backend instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) process: ProcessArgs,
+}
+
+pub(crate) fn cmd_bench(args: &BenchArgs) -> Result<()> {
+    if args.pulses < 8 || args.samples < 64 {
+        bail!(
+            "bench needs at least 8 pulses and 64 samples per pulse, got {} x {}",
+            args.pulses,
+            args.samples
+        );
+    }
+    if !(1..=3).contains(&args.channels) {
+        bail!(
+            "--channels {}: 1 (sum), 2 or 3 (sum and difference channels)",
+            args.channels
+        );
+    }
+    let config = args.process.config();
+    let mut reports = Vec::new();
+    if matches!(args.backend, BenchBackend::Cpu | BenchBackend::Both) {
+        reports.push(tews::bench::bench_cpu(
+            args.pulses,
+            args.samples,
+            &config,
+            5,
+            args.iterations,
+        )?);
+    }
+    if matches!(args.backend, BenchBackend::Gpu | BenchBackend::Both) {
+        let ctx = open_gpu(BackendChoice::Gpu)?.context("--backend gpu")?;
+        if ctx.adapter_info().device_type == "Cpu" {
+            tracing::warn!(
+                "adapter {} is a software (CPU) adapter: its times are not GPU figures",
+                ctx.adapter_info().name
+            );
+        }
+        reports.push(
+            tews::bench::bench_gpu(ctx, args.pulses, args.samples, &config, 5, args.iterations)
+                .context("GPU bench")?,
+        );
+    }
+    if args.channels > 1 {
+        for report in &mut reports {
+            report.monopulse = Some(tews::bench::bench_monopulse(
+                args.pulses,
+                args.samples,
+                args.channels,
+                args.plots,
+                &config,
+                args.iterations,
+                report.us_per_cpi,
+            )?);
+        }
+    }
+    for report in &reports {
+        if args.json {
+            println!("{}", serde_json::to_string(report)?);
+        } else {
+            print!("{}", tews::bench::format_table(report));
+        }
+    }
+    Ok(())
+}
