@@ -6,6 +6,7 @@
 //! [`dsp`] holds the pure math both backends share; [`sim`] writes recordings
 //! that follow the signal model of formats.md; [`view`] draws a range-Doppler map.
 
+pub mod assess;
 pub mod bench;
 pub mod cpi;
 pub mod demo;
@@ -21,4 +22,5 @@ pub mod radar;
 pub mod replay;
 pub mod sim;
 pub mod site;
+pub mod track;
 pub mod view;

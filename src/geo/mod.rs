@@ -23,6 +23,12 @@
 //! fixed-point iteration whose accuracy is tested against `pymap3d` to well
 //! under a millimetre (tests/geodesy.rs); the crates looked at either pull in
 //! a projection library for this or do not document their accuracy.
+//!
+//! [`gravity`] and [`propagate`] hold the ballistic dynamics of formats.md
+//! §5 (J2, rotating frame) and their numerical propagation.
+
+pub mod gravity;
+pub mod propagate;
 
 use nalgebra::{Matrix3, Vector3};
 

@@ -114,6 +114,7 @@
 //! has its beam-frame offsets, its true azimuth and elevation and, with a
 //! `[site]`, its WGS-84 position at that time.
 
+pub mod ballistic;
 pub mod model;
 mod recording;
 pub mod scenario;
