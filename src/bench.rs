@@ -119,6 +119,10 @@ pub fn bench_monopulse(
     let plan = ChainPlan::new(&params, config)?;
     let replica_len = plan.replica.len();
     let maker = PlotMaker::new(&params, &plan, None);
+    // The sum channel's values come from the CPU chain that processed the
+    // CPI, as in a CPU run (tews::pipeline).
+    let mut chain = CpuChain::new(plan.clone());
+    chain.process(&cpi)?;
     // Isolated detections spread over the map (distinct plots), 20 dB.
     let plots = plots.max(1);
     let detections: Vec<Detection> = (0..plots)
@@ -136,7 +140,9 @@ pub fn bench_monopulse(
         std::hint::black_box(extract_plots(&detections, &params, &cpi.meta));
         let b = t.elapsed();
         let t = Instant::now();
-        std::hint::black_box(maker.plots(&detections, &cpi));
+        std::hint::black_box(maker.plots_with(&detections, &cpi, &|cells| {
+            chain.detection_channel_values(cells)
+        }));
         let m = t.elapsed();
         if i >= 5 {
             beam.push(b);

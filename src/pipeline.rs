@@ -171,41 +171,51 @@ where
         // The backend may hold CPIs in flight (the GPU ring): results come
         // back in CPI order, possibly one or more pushes later.
         let mut done: Vec<Processed> = Vec::new();
-        let mut handle =
-            |done: &mut Vec<Processed>, summary: &mut Summary| -> Result<(), RunError> {
-                for Processed { cpi, result } in done.drain(..) {
-                    let found = match result {
-                        Ok(found) => found,
-                        Err(ProcessError::NonFinite(index)) => {
-                            tracing::warn!(
-                                "CPI {index} contains NaN or Inf samples: rejected, run continues"
-                            );
-                            summary.cpis_rejected += 1;
-                            summary.rejected_cpi_indices.push(index);
-                            continue;
-                        }
-                        Err(e) => return Err(RunError::Process(e)),
-                    };
-                    let (plots, angles) = plot_maker.plots(&found.detections, &cpi);
-                    summary.monopulse_plots += angles.monopulse_plots;
-                    summary.monopulse_outside_span += angles.monopulse_outside_span;
-                    summary.cells_tested += found.cells_tested;
-                    summary.detections += found.detections.len() as u64;
-                    summary.plots += plots.len() as u64;
-                    outputs.push_cpi((&cpi.meta).into(), &plots)?;
-                    on_cpi(cpi.meta.index, &found, &plots);
-                }
-                Ok(())
-            };
+        let mut handle = |done: &mut Vec<Processed>,
+                          summary: &mut Summary,
+                          backend: &dyn Backend|
+         -> Result<(), RunError> {
+            // A backend's host-side values describe the CPI it returned
+            // last: usable only when that is the one CPI handed back.
+            let single = done.len() == 1;
+            for Processed { cpi, result } in done.drain(..) {
+                let found = match result {
+                    Ok(found) => found,
+                    Err(ProcessError::NonFinite(index)) => {
+                        tracing::warn!(
+                            "CPI {index} contains NaN or Inf samples: rejected, run continues"
+                        );
+                        summary.cpis_rejected += 1;
+                        summary.rejected_cpi_indices.push(index);
+                        continue;
+                    }
+                    Err(e) => return Err(RunError::Process(e)),
+                };
+                let sum_values = |cells: &[(usize, usize)]| {
+                    single
+                        .then(|| backend.detection_channel_values(cells))
+                        .flatten()
+                };
+                let (plots, angles) = plot_maker.plots_with(&found.detections, &cpi, &sum_values);
+                summary.monopulse_plots += angles.monopulse_plots;
+                summary.monopulse_outside_span += angles.monopulse_outside_span;
+                summary.cells_tested += found.cells_tested;
+                summary.detections += found.detections.len() as u64;
+                summary.plots += plots.len() as u64;
+                outputs.push_cpi((&cpi.meta).into(), &plots)?;
+                on_cpi(cpi.meta.index, &found, &plots);
+            }
+            Ok(())
+        };
         for item in rx {
             let mut cpi = item.map_err(RunError::Ingest)?;
             cpi.meta.received_at.get_or_insert_with(Instant::now);
             summary.cpis += 1;
             backend.push(cpi, &mut done);
-            handle(&mut done, &mut summary)?;
+            handle(&mut done, &mut summary, &*backend)?;
         }
         backend.flush(&mut done);
-        handle(&mut done, &mut summary)?;
+        handle(&mut done, &mut summary, &*backend)?;
         Ok::<(), RunError>(())
         // Dropping rx here ends the reader if we stopped early.
     });

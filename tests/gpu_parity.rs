@@ -31,6 +31,10 @@ use tews::process::gpu::chain::GpuChainOptions;
 use tews::process::gpu::{GpuBackend, GpuChain, GpuContext, GpuOptions};
 use tews::process::{Backend, ChainPlan, CpiDetections, Detection, ProcessConfig};
 
+/// Held by the tests that destroy a device of their own, so that at most
+/// one device is lost at a time in this process.
+static DEVICE_LOSS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// One shared device for the file (each test builds its own chains).
 fn ctx() -> Option<Arc<GpuContext>> {
     static CTX: OnceLock<Result<Arc<GpuContext>, String>> = OnceLock::new();
@@ -449,6 +453,7 @@ fn device_loss_mid_run_moves_every_cpi_to_the_cpu() {
     if ctx().is_none() {
         return;
     }
+    let _one_at_a_time = DEVICE_LOSS.lock().unwrap_or_else(|e| e.into_inner());
     // Its own device: this test destroys it.
     let own = Arc::new(
         GpuContext::new(&GpuOptions {
@@ -568,6 +573,7 @@ fn ci16_cpi_uploads_its_detection_channel_and_falls_back_exactly() {
     compare_detections("3-channel ci16", &want, &got);
 
     // Device loss with ci16 CPIs in flight: the CPU redoes them exactly.
+    let _one_at_a_time = DEVICE_LOSS.lock().unwrap_or_else(|e| e.into_inner());
     let own = Arc::new(
         GpuContext::new(&GpuOptions {
             adapter_filter: std::env::var("TEWS_GPU_ADAPTER").ok(),
@@ -737,6 +743,7 @@ fn monopulse_angles_match_the_cpu_backend_also_after_device_loss() {
     let (sum, gpu_plots) = run(&mut gpu);
     assert_eq!((sum.fallbacks, sum.upload.as_deref()), (0, Some("ci16")));
     check("gpu", &gpu_plots);
+    let _one_at_a_time = DEVICE_LOSS.lock().unwrap_or_else(|e| e.into_inner());
     let own = Arc::new(
         GpuContext::new(&GpuOptions {
             adapter_filter: std::env::var("TEWS_GPU_ADAPTER").ok(),

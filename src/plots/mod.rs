@@ -106,6 +106,11 @@ impl Default for Plot {
     }
 }
 
+/// The sum channel's processed values at given cells, when the backend has
+/// them (see [`PlotMaker::plots_with`]).
+pub type SumValues<'a> =
+    dyn Fn(&[(usize, usize)]) -> Option<Vec<rustfft::num_complex::Complex64>> + 'a;
+
 /// Counts of one CPI's (or a run's) angle measurements.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct AngleCounts {
@@ -179,13 +184,25 @@ impl PlotMaker {
     /// pass over each channel (see [`monopulse`]); the order is that of
     /// [`extract_peaks`].
     pub fn plots(&self, detections: &[Detection], cpi: &Cpi) -> (Vec<Plot>, AngleCounts) {
+        self.plots_with(detections, cpi, &|_| None)
+    }
+
+    /// [`Self::plots`], with the sum channel's values at the plots' peak
+    /// cells from `sum_values` when it has them (the CPU chain's own, see
+    /// [`crate::process::Backend::detection_channel_values`]).
+    pub fn plots_with(
+        &self,
+        detections: &[Detection],
+        cpi: &Cpi,
+        sum_values: &SumValues<'_>,
+    ) -> (Vec<Plot>, AngleCounts) {
         let peaks = extract_peaks(detections, &self.params, &cpi.meta);
         let values = self.angles.as_ref().map(|est| {
             let cells: Vec<(usize, usize)> = peaks
                 .iter()
                 .map(|(_, d)| (d.range_bin as usize, d.doppler_bin as usize))
                 .collect();
-            est.cell_values(cpi, &cells)
+            est.cell_values(cpi, &cells, sum_values(&cells))
         });
         let mut counts = AngleCounts::default();
         let plots = peaks

@@ -151,12 +151,27 @@ impl MonopulseEstimator {
     /// (module docs). One pass over each channel's pulses serves every cell
     /// (each pulse row is read once, while the cells' accumulators stay in
     /// cache); channels and halves of the cell list run in parallel.
-    pub fn cell_values(&self, cpi: &Cpi, cells: &[(usize, usize)]) -> Vec<CellValues> {
+    ///
+    /// `sum`, when given, holds the sum channel's values at `cells` as the
+    /// backend computed them (see
+    /// [`crate::process::Backend::detection_channel_values`]); only the
+    /// difference channels are then processed here.
+    pub fn cell_values(
+        &self,
+        cpi: &Cpi,
+        cells: &[(usize, usize)],
+        sum: Option<Vec<Complex64>>,
+    ) -> Vec<CellValues> {
         use rayon::prelude::*;
-        let channels: Vec<usize> = [Some(self.sum), self.delta_az, self.delta_el]
-            .into_iter()
-            .flatten()
-            .collect();
+        let sum = sum.filter(|v| v.len() == cells.len());
+        let channels: Vec<usize> = [
+            Some(self.sum).filter(|_| sum.is_none()),
+            self.delta_az,
+            self.delta_el,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let half = cells.len().div_ceil(2).max(1);
         let tasks: Vec<(usize, usize)> = channels
             .iter()
@@ -178,6 +193,11 @@ impl MonopulseEstimator {
             };
             cells.len()
         ];
+        if let Some(sum) = sum {
+            for (cell, v) in out.iter_mut().zip(sum) {
+                cell.sum = v;
+            }
+        }
         for (c, h, values) in results {
             for (i, v) in values.into_iter().enumerate() {
                 let cell = &mut out[h * half + i];
@@ -312,7 +332,7 @@ impl MonopulseEstimator {
         beam_az_deg: f64,
         beam_el_deg: f64,
     ) -> AngleEstimate {
-        let values = self.cell_values(cpi, &[(range_bin, doppler_bin)]);
+        let values = self.cell_values(cpi, &[(range_bin, doppler_bin)], None);
         self.angles(&values[0], snr, beam_az_deg, beam_el_deg)
     }
 

@@ -149,6 +149,20 @@ pub trait Backend {
         None
     }
 
+    /// The detection channel's processed complex values (after pulse
+    /// compression and the windowed Doppler DFT, before the power) at
+    /// `cells` (range bin, FFT-shifted Doppler bin) of the CPI whose result
+    /// this backend returned last, when it still holds them on the host.
+    /// The CPU chain does (from its compressed pulses, `P` multiply-adds a
+    /// cell); a streaming backend returns `None` (the default), and the
+    /// plot extractor then computes them from the samples.
+    fn detection_channel_values(
+        &self,
+        _cells: &[(usize, usize)],
+    ) -> Option<Vec<rustfft::num_complex::Complex64>> {
+        None
+    }
+
     /// True when the backend uploads a ci16 CPI's counts as they are, so
     /// converting it to cf32 beforehand (on the ingest thread) would be
     /// wasted. A CPU backend wants cf32 (false).

@@ -80,6 +80,34 @@ impl Backend for CpuChain {
         "cpu"
     }
 
+    fn detection_channel_values(
+        &self,
+        cells: &[(usize, usize)],
+    ) -> Option<Vec<rustfft::num_complex::Complex64>> {
+        use rustfft::num_complex::Complex64;
+        let (p, n) = (self.plan.pulses, self.plan.samples);
+        Some(
+            cells
+                .iter()
+                .map(|&(r, d)| {
+                    if r >= n || d >= p {
+                        return Complex64::new(0.0, 0.0);
+                    }
+                    // The Doppler DFT bin of FFT-shifted bin d, with the window.
+                    let k = (d + p - p / 2) % p;
+                    (0..p)
+                        .map(|m| {
+                            let phase = -std::f64::consts::TAU * ((k * m) % p) as f64 / p as f64;
+                            let z = self.compressed[m * n + r];
+                            Complex64::from_polar(f64::from(self.plan.doppler_window[m]), phase)
+                                * Complex64::new(f64::from(z.re), f64::from(z.im))
+                        })
+                        .sum()
+                })
+                .collect(),
+        )
+    }
+
     fn process(&mut self, cpi: &Cpi) -> Result<CpiDetections, ProcessError> {
         let plan = &self.plan;
         let (c, p, n) = cpi.dim();
