@@ -292,11 +292,20 @@ impl NatsSink {
         out
     }
 
-    /// True while the connection's last reported state is not "connected"
-    /// (refused, unreachable, disconnected, authorization violation, ...).
+    /// True when the server is known to be away: the connection's last
+    /// reported state is a failure (refused, authorization violation,
+    /// disconnected, ...) and the client is not connected. Before any event
+    /// (the first connection still being made) it is not.
     fn known_away(&self) -> bool {
-        let state = self.conn_state.lock().unwrap_or_else(|e| e.into_inner());
-        !state.is_empty() && *state != "connected"
+        let failed = {
+            let state = self.conn_state.lock().unwrap_or_else(|e| e.into_inner());
+            !state.is_empty() && *state != "connected"
+        };
+        failed
+            && self
+                .client
+                .as_ref()
+                .is_none_or(|c| c.connection_state() != async_nats::connection::State::Connected)
     }
 
     fn fatal(&self, problem: String) -> OutputError {
@@ -426,8 +435,12 @@ impl NatsSink {
         };
         // A disconnected client would buffer the messages and report
         // success: only a connected one counts as sending.
+        // A failure reported meanwhile (authorization violation, refused)
+        // cuts the wait to OUTAGE_WAIT, as for the batches after it.
+        let waiting = tokio::time::Instant::now();
         while client.connection_state() != async_nats::connection::State::Connected {
-            if tokio::time::Instant::now() >= deadline {
+            let now = tokio::time::Instant::now();
+            if now >= deadline || (self.known_away() && now - waiting >= OUTAGE_WAIT) {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
