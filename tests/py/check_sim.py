@@ -62,14 +62,10 @@ def parse_time(s):
 
 def beam_offsets(beam_az, beam_el, az, el):
     """Beam-frame offsets (theta_az, theta_el), degrees, of direction (az, el)
-    from a beam at (beam_az, beam_el); the axes come from pymap3d's aer2enu."""
-    import pymap3d
+    from a beam at (beam_az, beam_el); the axes come from pymap3d."""
+    from beam_pymap3d import offsets
 
-    t = np.array(pymap3d.aer2enu(az, el, 1.0))
-    e_az = np.array(pymap3d.aer2enu(beam_az + 90.0, 0.0, 1.0))
-    e_el = np.array(pymap3d.aer2enu(beam_az, beam_el + 90.0, 1.0))
-    return (float(np.degrees(np.arcsin(np.dot(t, e_az)))),
-            float(np.degrees(np.arcsin(np.dot(t, e_el)))))
+    return offsets(beam_az, beam_el, az, el)
 
 
 def beam_per_cpi(rec, g, num_cpis):

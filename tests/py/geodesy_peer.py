@@ -12,11 +12,9 @@ direction at the offsets composed from them and read back with enu2aer.
 """
 
 import json
-import math
 import sys
 
-import numpy as np
-import pymap3d
+from beam_pymap3d import direction
 
 
 def main() -> int:
@@ -29,13 +27,7 @@ def main() -> int:
         "beam": [],
     }
     for az, el, th_az, th_el in cases["beam"]:
-        b = np.array(pymap3d.aer2enu(az, el, 1.0))
-        e_az = np.array(pymap3d.aer2enu(az + 90.0, 0.0, 1.0))
-        e_el = np.array(pymap3d.aer2enu(az, el + 90.0, 1.0))
-        u, v = math.sin(math.radians(th_az)), math.sin(math.radians(th_el))
-        t = b * math.sqrt(1.0 - u * u - v * v) + e_az * u + e_el * v
-        a, e, _ = pymap3d.enu2aer(*(t * 1e6))  # metres: enu2aer zeroes components under 1 mm
-        out["beam"].append([float(a), float(e)])
+        out["beam"].append(list(direction(az, el, th_az, th_el)))
     json.dump({k: [[float(x) for x in row] for row in v] for k, v in out.items()}, sys.stdout)
     return 0
 

@@ -62,16 +62,10 @@ def parse_target(s: str):
 
 
 def beam_direction(az: float, el: float, theta_az: float, theta_el: float):
-    """(azimuth_deg, elevation_deg) of the direction at beam-frame offsets, via pymap3d."""
-    import pymap3d
+    """(azimuth_deg, elevation_deg) of the direction at beam-frame offsets (pymap3d axes)."""
+    from beam_pymap3d import direction
 
-    b = np.array(pymap3d.aer2enu(az, el, 1.0))
-    e_az = np.array(pymap3d.aer2enu(az + 90.0, 0.0, 1.0))
-    e_el = np.array(pymap3d.aer2enu(az, el + 90.0, 1.0))
-    u, v = math.sin(math.radians(theta_az)), math.sin(math.radians(theta_el))
-    t = b * math.sqrt(1.0 - u * u - v * v) + e_az * u + e_el * v
-    a, e, _ = pymap3d.enu2aer(*(t * 1e6))  # metres: enu2aer zeroes components under 1 mm
-    return float(a), float(e)
+    return direction(az, el, theta_az, theta_el)
 
 
 def waveform_eval(t: np.ndarray, kind: str, B: float, T: float) -> np.ndarray:

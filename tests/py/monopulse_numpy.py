@@ -29,7 +29,6 @@ import os
 import sys
 
 import numpy as np
-import pymap3d
 import scipy.fft
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benches"))
@@ -49,14 +48,7 @@ def complex_map(rec, x, range_win, doppler_win):
     return z.T
 
 
-def direction(az, el, th_az, th_el):
-    b = np.array(pymap3d.aer2enu(az, el, 1.0))
-    e_az = np.array(pymap3d.aer2enu(az + 90.0, 0.0, 1.0))
-    e_el = np.array(pymap3d.aer2enu(az, el + 90.0, 1.0))
-    u, v = math.sin(math.radians(th_az)), math.sin(math.radians(th_el))
-    t = b * math.sqrt(1.0 - u * u - v * v) + e_az * u + e_el * v
-    a, e, _ = pymap3d.enu2aer(*(t * 1e6))  # metres: enu2aer zeroes components under 1 mm
-    return float(a), float(e)
+from beam_pymap3d import direction  # noqa: E402
 
 
 def main(argv=None) -> int:
