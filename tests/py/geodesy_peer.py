@@ -14,6 +14,7 @@ direction at the offsets composed from them and read back with enu2aer.
 import json
 import sys
 
+import pymap3d
 from beam_pymap3d import direction
 
 
