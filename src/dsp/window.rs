@@ -9,6 +9,29 @@ use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
 use std::str::FromStr;
 
+/// The weights that give one output of the chain's Doppler stage:
+/// `window[m] exp(-j 2 pi k m / P)` for pulses `m = 0 .. P`, where `k` is
+/// the DFT bin shown at FFT-shifted `doppler_bin` (`k = (doppler_bin + P -
+/// P/2) mod P`; see [`crate::process::RangeDopplerMap`]). The sum over
+/// pulses of these times the compressed samples of one range bin is that
+/// cell's value before the power. `k m` is reduced mod `P` so the phase is
+/// exact.
+pub fn doppler_bin_weights(window: &[f32], doppler_bin: usize) -> Vec<num_complex::Complex64> {
+    let p = window.len();
+    if p == 0 {
+        return Vec::new();
+    }
+    let k = (doppler_bin % p + p - p / 2) % p;
+    window
+        .iter()
+        .enumerate()
+        .map(|(m, &w)| {
+            let phase = -2.0 * PI * ((k * m) % p) as f64 / p as f64;
+            num_complex::Complex64::from_polar(f64::from(w), phase)
+        })
+        .collect()
+}
+
 /// A window function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

@@ -49,6 +49,7 @@
 //! and is counted.
 
 use crate::cpi::Cpi;
+use crate::dsp::window::doppler_bin_weights;
 use crate::geo::BeamFrame;
 use crate::radar::{Monopulse, RadarParams};
 use rustfft::num_complex::{Complex32, Complex64};
@@ -69,8 +70,6 @@ pub struct MonopulseEstimator {
     replica_conj: Vec<Complex32>,
     /// The chain's Doppler window.
     doppler_window: Vec<f32>,
-    /// `exp(-j 2 pi q / P)`, q = 0 .. P.
-    twiddles: Vec<Complex32>,
 }
 
 /// The processed values of one cell in each channel.
@@ -131,13 +130,6 @@ impl MonopulseEstimator {
             samples: params.samples_per_pulse,
             replica_conj: replica.iter().map(|z| z.conj()).collect(),
             doppler_window: doppler_window.to_vec(),
-            twiddles: (0..params.pulses_per_cpi)
-                .map(|q| {
-                    let phase = -std::f64::consts::TAU * q as f64 / params.pulses_per_cpi as f64;
-                    let c = Complex64::from_polar(1.0, phase);
-                    Complex32::new(c.re as f32, c.im as f32)
-                })
-                .collect(),
         })
     }
 
@@ -222,16 +214,19 @@ impl MonopulseEstimator {
     ) -> Vec<Complex64> {
         let (p, n) = (self.pulses, self.samples);
         let l = self.replica_conj.len();
-        // (first range bin, samples used, Doppler index k) per cell; a cell
-        // outside the map uses no samples and is 0.
-        let spans: Vec<(usize, usize, usize)> = cells
+        // (first range bin, samples used, the Doppler stage's weights) per
+        // cell; a cell outside the map uses no samples and is 0.
+        let spans: Vec<(usize, usize, Vec<Complex32>)> = cells
             .iter()
             .map(|&(r, d)| {
                 if r >= n || d >= p {
-                    (0, 0, 0)
-                } else {
-                    (r, l.min(n - r), (d + p - p / 2) % p)
+                    return (0, 0, Vec::new());
                 }
+                let weights = doppler_bin_weights(&self.doppler_window, d)
+                    .iter()
+                    .map(|w| Complex32::new(w.re as f32, w.im as f32))
+                    .collect();
+                (r, l.min(n - r), weights)
             })
             .collect();
         let mut z: Vec<Vec<Complex32>> = spans
@@ -250,9 +245,12 @@ impl MonopulseEstimator {
                 .zip([b0, b1, b2, b3])
                 .map(|(m, b)| self.row(cpi, channel, m, 0, b))
                 .collect();
-            for (acc, &(r, len, k)) in z.iter_mut().zip(&spans) {
-                // w[m] exp(-j 2 pi k m / P), k m reduced mod P so the phase is exact.
-                let coef = |m: usize| self.twiddles[(k * m) % p] * self.doppler_window[m];
+            for (acc, (r, len, weights)) in z.iter_mut().zip(&spans) {
+                let (r, len) = (*r, *len);
+                if len == 0 {
+                    continue;
+                }
+                let coef = |m: usize| weights[m];
                 if rows.len() == PULSE_BLOCK {
                     let x = [0, 1, 2, 3].map(|j| &rows[j][r..r + len]);
                     let c = [0, 1, 2, 3].map(|j| coef(m0 + j));
@@ -321,21 +319,6 @@ impl MonopulseEstimator {
         }
     }
 
-    /// The angles of a plot at peak cell (`range_bin`, `doppler_bin`) with
-    /// linear SNR `snr`, in a beam pointing at (`beam_az_deg`, `beam_el_deg`).
-    pub fn estimate(
-        &self,
-        cpi: &Cpi,
-        range_bin: usize,
-        doppler_bin: usize,
-        snr: f64,
-        beam_az_deg: f64,
-        beam_el_deg: f64,
-    ) -> AngleEstimate {
-        let values = self.cell_values(cpi, &[(range_bin, doppler_bin)], None);
-        self.angles(&values[0], snr, beam_az_deg, beam_el_deg)
-    }
-
     /// The angles from one cell's channel `values`, with linear SNR `snr`,
     /// in a beam pointing at (`beam_az_deg`, `beam_el_deg`).
     pub fn angles(
@@ -362,8 +345,9 @@ impl MonopulseEstimator {
         else {
             return AngleEstimate::OutsideSpan;
         };
-        let sigma =
-            |r: f64, bw: f64, slope: f64| bw / (slope * (2.0 * snr).sqrt()) * (1.0 + r * r).sqrt();
+        let sigma = |r: f64, bw: f64, slope: f64| {
+            boresight_sigma_deg(bw, slope, snr) * (1.0 + r * r).sqrt()
+        };
         let cos_el = elevation_deg.to_radians().cos();
         AngleEstimate::Measured {
             azimuth_deg,

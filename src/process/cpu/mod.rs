@@ -93,14 +93,12 @@ impl Backend for CpuChain {
                     if r >= n || d >= p {
                         return Complex64::new(0.0, 0.0);
                     }
-                    // The Doppler DFT bin of FFT-shifted bin d, with the window.
-                    let k = (d + p - p / 2) % p;
-                    (0..p)
-                        .map(|m| {
-                            let phase = -std::f64::consts::TAU * ((k * m) % p) as f64 / p as f64;
+                    crate::dsp::window::doppler_bin_weights(&self.plan.doppler_window, d)
+                        .iter()
+                        .enumerate()
+                        .map(|(m, w)| {
                             let z = self.compressed[m * n + r];
-                            Complex64::from_polar(f64::from(self.plan.doppler_window[m]), phase)
-                                * Complex64::new(f64::from(z.re), f64::from(z.im))
+                            w * Complex64::new(f64::from(z.re), f64::from(z.im))
                         })
                         .sum()
                 })
