@@ -106,6 +106,7 @@ pub fn extract_peaks(
                 longitude_deg: None,
                 height_m: None,
                 radial_velocity_ambiguity_mps: params.unambiguous_velocity_mps(meta.carrier_hz),
+                range_sigma_m: 0.0,
                 received_at: meta.received_at,
             };
             (plot, *det)

@@ -4,9 +4,11 @@
 
 mod extract;
 pub mod monopulse;
+mod range_accuracy;
 
 pub use extract::{extract_peaks, extract_plots, peak_offset};
 pub use monopulse::{AngleEstimate, CellValues, MONOPULSE_SPAN_BEAMWIDTHS, MonopulseEstimator};
+pub use range_accuracy::RangeAccuracy;
 
 use crate::cpi::Cpi;
 use crate::geo::{Geodetic, LocalFrame};
@@ -73,6 +75,9 @@ pub struct Plot {
     /// Half the unambiguous radial-velocity interval `lambda / (4 pri)`,
     /// m/s: a faster target's velocity is folded into `+-` this.
     pub radial_velocity_ambiguity_mps: f64,
+    /// 1-sigma accuracy of `range_m`, metres: thermal noise at the plot's
+    /// SNR and the interpolation's straddle bias (see [`RangeAccuracy`]).
+    pub range_sigma_m: f64,
     /// When the CPI's last sample reached this host (from
     /// [`crate::cpi::CpiMeta::received_at`]): outputs measure their latency
     /// from here. Not part of the report line.
@@ -101,6 +106,7 @@ impl Default for Plot {
             longitude_deg: None,
             height_m: None,
             radial_velocity_ambiguity_mps: 0.0,
+            range_sigma_m: 0.0,
             received_at: None,
         }
     }
@@ -136,6 +142,7 @@ impl std::ops::AddAssign for AngleCounts {
 pub struct PlotMaker {
     params: RadarParams,
     angles: Option<MonopulseEstimator>,
+    range_accuracy: RangeAccuracy,
     site: Option<LocalFrame>,
 }
 
@@ -145,6 +152,7 @@ impl PlotMaker {
         PlotMaker {
             params: params.clone(),
             angles: MonopulseEstimator::new(params, &plan.replica, &plan.doppler_window),
+            range_accuracy: RangeAccuracy::new(params, &plan.replica),
             site: site.map(LocalFrame::new),
         }
     }
@@ -223,6 +231,7 @@ impl PlotMaker {
         cpi: &Cpi,
         counts: &mut AngleCounts,
     ) -> Plot {
+        plot.range_sigma_m = self.range_accuracy.sigma_m(plot.snr_db);
         if let (Some(est), Some(values)) = (&self.angles, values) {
             let snr = 10f64.powf(plot.snr_db / 10.0);
             match est.angles(values, snr, cpi.meta.azimuth_deg, cpi.meta.elevation_deg) {

@@ -118,6 +118,7 @@ pub mod ballistic;
 pub mod model;
 mod recording;
 pub mod scenario;
+pub mod trajectory;
 pub mod truth;
 
 use std::path::{Path, PathBuf};

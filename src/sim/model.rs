@@ -14,8 +14,10 @@ use rustfft::num_complex::{Complex32, Complex64};
 use time::OffsetDateTime;
 
 use super::SimError;
+use super::ballistic::TruthEvent;
 use super::scenario::{Scenario, TargetSpec, WaveformSpec};
-use super::truth::{CpiTruth, TargetTruth};
+use super::trajectory::{BeamMode, Trajectory, observe, track_pointing};
+use super::truth::{CpiTruth, EventTruth, TargetTruth, TrajectoryTruth};
 use crate::geo::{BeamFrame, Geodetic, LocalFrame, enu_direction};
 use crate::radar::{RadarParams, SPEED_OF_LIGHT_MPS};
 
@@ -34,6 +36,10 @@ pub struct Simulator {
     target_amplitude: Vec<f64>,
     /// The site's ENU frame, when the scenario has a `[site]`.
     site_frame: Option<LocalFrame>,
+    /// The scenario's trajectories, flown.
+    trajectories: Vec<Trajectory>,
+    /// Phase of each trajectory object's amplitude, radians.
+    trajectory_phase_rad: Vec<f64>,
 }
 
 /// One target's complex amplitude in one CPI and its angular offset.
@@ -48,6 +54,9 @@ struct TargetInCpi {
     elevation_deg: f64,
     /// Two-way power gain of the beam pattern.
     beam_power_gain: f64,
+    /// Mean power of the echo after the beam gain (before a Swerling
+    /// draw), model units squared; 0 for an object that gives no echo.
+    mean_power: f64,
 }
 
 fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
@@ -79,6 +88,19 @@ impl Simulator {
                 t.phase_deg.map_or(random, f64::to_radians)
             })
             .collect();
+        // Drawn after the targets' phases, so adding a trajectory leaves
+        // the targets' phases as they were.
+        let trajectory_phase_rad = scenario
+            .trajectories
+            .iter()
+            .map(|_| phase_rng.random::<f64>() * TWO_PI)
+            .collect();
+        let trajectories = scenario
+            .trajectories
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Trajectory::fly(t, i))
+            .collect::<Result<Vec<_>, _>>()?;
         let target_amplitude = scenario
             .targets
             .iter()
@@ -102,7 +124,89 @@ impl Simulator {
                     height_m: s.height_m,
                 })
             }),
+            trajectories,
+            trajectory_phase_rad,
         })
+    }
+
+    /// The flown trajectories (`[[trajectories]]`), in scenario order.
+    pub fn trajectories(&self) -> &[Trajectory] {
+        &self.trajectories
+    }
+
+    /// Slow time of CPI `cpi`'s reference instant, the mean of its pulse
+    /// times, s from the first pulse of the recording.
+    pub fn reference_time_s(&self, cpi: u64) -> f64 {
+        self.pulse_time_s(cpi, 0)
+            + (self.params.pulses_per_cpi as f64 - 1.0) / 2.0 * self.params.pri_s
+    }
+
+    /// Beam azimuth and elevation of CPI `cpi`, degrees: the `[beam]`
+    /// table's, or a tracking beam's (see [`super::trajectory`]).
+    pub fn beam_pointing(&self, cpi: u64) -> (f64, f64) {
+        let beam = &self.scenario.beam;
+        if let (Some(looks), Some(site)) = (&self.scenario.looks, &self.site_frame)
+            && looks.beam == BeamMode::Track
+            && let Some(t) = self.trajectories.get(looks.track)
+        {
+            let (az, el) =
+                track_pointing(looks, site, t, self.reference_time_s(cpi), self.seed, cpi);
+            // Rounded as the scan's azimuths are, so the capture carries
+            // what the truth says.
+            let az = (az * 1e9).round() / 1e9;
+            return (if az >= 360.0 { 0.0 } else { az }, (el * 1e9).round() / 1e9);
+        }
+        (beam.azimuth_deg(cpi), beam.elevation_deg)
+    }
+
+    /// The key points of every trajectory, with UTC times.
+    pub fn trajectory_truth(&self) -> Result<Vec<TrajectoryTruth>, SimError> {
+        let event = |e: &TruthEvent| -> Result<EventTruth, SimError> {
+            let t = crate::cpi::add_seconds_checked(self.start_utc, e.time_s).ok_or_else(|| {
+                SimError::Invalid {
+                    key: "trajectories".into(),
+                    problem: format!(
+                        "an event {} s after start_time leaves the calendar",
+                        e.time_s
+                    ),
+                }
+            })?;
+            Ok(EventTruth {
+                time_utc: super::truth::rfc3339(t),
+                latitude_deg: e.geodetic.latitude_deg,
+                longitude_deg: e.geodetic.longitude_deg,
+                height_m: e.geodetic.height_m,
+                position_ecef_m: [e.state[0], e.state[1], e.state[2]],
+                velocity_ecef_mps: [e.state[3], e.state[4], e.state[5]],
+            })
+        };
+        self.trajectories
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                Ok(TrajectoryTruth {
+                    trajectory: i,
+                    launch: event(&t.truth.launch)?,
+                    burnout: event(&t.truth.burnout)?,
+                    apogee: event(&t.truth.apogee)?,
+                    impact: event(&t.truth.impact)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Range of object `i` (targets, then trajectories) at slow time
+    /// `t_s`, m; `None` when a trajectory's object is gone (after impact).
+    fn object_range_m(&self, i: usize, t_s: f64) -> Option<f64> {
+        let n = self.scenario.targets.len();
+        match self.scenario.targets.get(i) {
+            Some(spec) => Some(spec.range_m + spec.range_rate_mps * t_s),
+            None => {
+                let site = self.site_frame.as_ref()?;
+                let state = self.trajectories.get(i - n)?.state(t_s)?;
+                Some(observe(site, &state).0)
+            }
+        }
     }
 
     /// The scenario being simulated.
@@ -122,7 +226,12 @@ impl Simulator {
 
     /// Slow time of pulse `m` of CPI `cpi` from the first pulse of the recording, s.
     pub fn pulse_time_s(&self, cpi: u64, pulse: usize) -> f64 {
-        (cpi as f64 * self.params.pulses_per_cpi as f64 + pulse as f64) * self.params.pri_s
+        match &self.scenario.looks {
+            None => {
+                (cpi as f64 * self.params.pulses_per_cpi as f64 + pulse as f64) * self.params.pri_s
+            }
+            Some(l) => cpi as f64 * l.interval_s + pulse as f64 * self.params.pri_s,
+        }
     }
 
     /// Transmit time of CPI `cpi`'s first pulse, UTC (`start_time + k P pri`).
@@ -139,21 +248,22 @@ impl Simulator {
 
     fn targets_in_cpi(&self, cpi: u64) -> Vec<TargetInCpi> {
         let beam = &self.scenario.beam;
-        let beam_az = beam.azimuth_deg(cpi);
+        let (beam_az, beam_el) = self.beam_pointing(cpi);
         let mut swerling_rng = stream_rng(self.seed, 3 * cpi + 1);
-        self.scenario
+        let mut objects: Vec<TargetInCpi> = self
+            .scenario
             .targets
             .iter()
             .enumerate()
             .map(|(i, t): (usize, &TargetSpec)| {
                 // Always draw, so one target's Swerling case does not shift the others' draws.
                 let fluctuation = complex_gaussian(&mut swerling_rng, 1.0);
-                let frame = BeamFrame::new(beam_az, beam.elevation_deg);
+                let frame = BeamFrame::new(beam_az, beam_el);
                 let (theta_az_deg, theta_el_deg, azimuth_deg, elevation_deg) =
                     if t.azimuth_deg.is_some() || t.elevation_deg.is_some() {
                         let (az, el) = (
                             t.azimuth_deg.unwrap_or(beam_az),
-                            t.elevation_deg.unwrap_or(beam.elevation_deg),
+                            t.elevation_deg.unwrap_or(beam_el),
                         );
                         let (u, v) = frame.offsets_deg(&enu_direction(az, el));
                         (u, v, az.rem_euclid(360.0), el)
@@ -166,7 +276,7 @@ impl Simulator {
                         // direction exists.
                         let (az, el) = frame
                             .azimuth_elevation_deg(u, v)
-                            .unwrap_or((beam_az, beam.elevation_deg));
+                            .unwrap_or((beam_az, beam_el));
                         (u, v, az, el)
                     };
                 let beam_power_gain = beam.two_way_power_gain(theta_az_deg, theta_el_deg);
@@ -184,9 +294,67 @@ impl Simulator {
                     azimuth_deg,
                     elevation_deg,
                     beam_power_gain,
+                    mean_power: self.target_amplitude[i].powi(2) * beam_power_gain,
                 }
             })
-            .collect()
+            .collect();
+        // Trajectory objects: geometry at the CPI's reference time, SNR
+        // from the radar equation, no echo below the horizontal plane or
+        // after impact.
+        let t_ref = self.reference_time_s(cpi);
+        let frame = BeamFrame::new(beam_az, beam_el);
+        for (j, (spec, traj)) in self
+            .scenario
+            .trajectories
+            .iter()
+            .zip(&self.trajectories)
+            .enumerate()
+        {
+            let fluctuation = complex_gaussian(&mut swerling_rng, 1.0);
+            let seen = self
+                .site_frame
+                .as_ref()
+                .zip(traj.state(t_ref))
+                .map(|(site, x)| observe(site, &x));
+            let (azimuth_deg, elevation_deg, range_m) = match seen {
+                Some((r, _, az, el)) => (az, el, r),
+                None => (f64::NAN, f64::NAN, f64::NAN),
+            };
+            let (theta_az_deg, theta_el_deg) = if range_m.is_finite() {
+                frame.offsets_deg(&enu_direction(azimuth_deg, elevation_deg))
+            } else {
+                (f64::NAN, f64::NAN)
+            };
+            let visible = range_m.is_finite() && elevation_deg > 0.0;
+            let beam_power_gain = if visible {
+                beam.two_way_power_gain(theta_az_deg, theta_el_deg)
+            } else {
+                0.0
+            };
+            let snr_db = spec.snr_db - 40.0 * (range_m / spec.reference_range_m).log10();
+            let on_axis = if visible {
+                (self.scenario.noise_power * 10f64.powf(snr_db / 10.0)).sqrt()
+            } else {
+                0.0
+            };
+            let mut amplitude = Complex64::from_polar(
+                on_axis * beam_power_gain.sqrt(),
+                self.trajectory_phase_rad[j],
+            );
+            if spec.swerling == 1 {
+                amplitude *= fluctuation;
+            }
+            objects.push(TargetInCpi {
+                amplitude,
+                theta_az_deg,
+                theta_el_deg,
+                azimuth_deg,
+                elevation_deg,
+                beam_power_gain,
+                mean_power: on_axis * on_axis * beam_power_gain,
+            });
+        }
+        objects
     }
 
     /// The baseband waveform `s(u)` at delay `u` seconds after the pulse start
@@ -286,9 +454,12 @@ impl Simulator {
             {
                 let mut rows: Vec<&mut [Complex64]> = pulse_buf.chunks_mut(samples).collect();
                 for (i, t) in targets.iter().enumerate() {
-                    let spec = &self.scenario.targets[i];
-                    let range_m = spec.range_m + spec.range_rate_mps * t_slow;
-                    self.add_echo(&mut rows, &gains[i], t.amplitude, range_m);
+                    if t.amplitude == Complex64::new(0.0, 0.0) {
+                        continue;
+                    }
+                    if let Some(range_m) = self.object_range_m(i, t_slow) {
+                        self.add_echo(&mut rows, &gains[i], t.amplitude, range_m);
+                    }
                 }
             }
             for c in 0..channels {
@@ -324,23 +495,25 @@ impl Simulator {
         Some(pulse)
     }
 
-    /// Truth for CPI `cpi`: beam and time, and one record per target.
+    /// Truth for CPI `cpi`: beam and time, and one record per target and
+    /// per trajectory object that echoes in this CPI (above the site's
+    /// horizontal plane, before impact).
     ///
     /// Ranges are taken at the CPI's reference time, the mean of its pulse
-    /// times `(k P + (P - 1) / 2) pri`.
+    /// times (`(k P + (P - 1) / 2) pri` for back-to-back CPIs).
     pub fn cpi_truth(&self, cpi: u64) -> Result<(CpiTruth, Vec<TargetTruth>), SimError> {
         let p = &self.params;
         let lambda = self.wavelength_m();
-        let reference_time_s =
-            self.pulse_time_s(cpi, 0) + (p.pulses_per_cpi as f64 - 1.0) / 2.0 * p.pri_s;
+        let reference_time_s = self.reference_time_s(cpi);
         let time_utc = self.cpi_time_utc(cpi)?;
+        let (beam_az, beam_el) = self.beam_pointing(cpi);
         let cpi_truth = CpiTruth {
             cpi,
             time_utc: super::truth::rfc3339(time_utc),
             reference_time_s,
             carrier_hz: self.scenario.radar.carrier_hz,
-            azimuth_deg: self.scenario.beam.azimuth_deg(cpi),
-            elevation_deg: self.scenario.beam.elevation_deg,
+            azimuth_deg: beam_az,
+            elevation_deg: beam_el,
         };
         let v_unamb = p.unambiguous_velocity_mps(self.scenario.radar.carrier_hz);
         let window_s = p.samples_per_pulse as f64 / p.sample_rate_hz;
@@ -348,27 +521,42 @@ impl Simulator {
         let coherent_gain_db = coherent_gain_db(p);
         let noise = self.scenario.noise_power;
         let to_db = |x: f64| (noise > 0.0).then(|| 10.0 * (x / noise).log10());
+        let n_targets = self.scenario.targets.len();
         let targets = self
             .targets_in_cpi(cpi)
             .iter()
-            .zip(&self.scenario.targets)
             .enumerate()
-            .map(|(i, (t, spec))| {
-                let range_m = spec.range_m + spec.range_rate_mps * reference_time_s;
+            .filter_map(|(i, t)| {
+                let (range_m, range_first_pulse_m, rate) = match self.scenario.targets.get(i) {
+                    Some(spec) => (
+                        spec.range_m + spec.range_rate_mps * reference_time_s,
+                        spec.range_m + spec.range_rate_mps * self.pulse_time_s(cpi, 0),
+                        spec.range_rate_mps,
+                    ),
+                    None => {
+                        if t.mean_power == 0.0 {
+                            return None;
+                        }
+                        let site = self.site_frame.as_ref()?;
+                        let traj = self.trajectories.get(i - n_targets)?;
+                        let (r, v, _, _) = observe(site, &traj.state(reference_time_s)?);
+                        let r0 = self.object_range_m(i, self.pulse_time_s(cpi, 0))?;
+                        (r, r0, v)
+                    }
+                };
                 let echo_start_s = 2.0 * range_m / SPEED_OF_LIGHT_MPS - p.window_delay_s;
-                let folded = (spec.range_rate_mps + v_unamb).rem_euclid(2.0 * v_unamb) - v_unamb;
+                let folded = (rate + v_unamb).rem_euclid(2.0 * v_unamb) - v_unamb;
                 let doppler_bin = (p.pulses_per_cpi / 2) as f64
                     - 2.0 * folded * p.pulses_per_cpi as f64 * p.pri_s / lambda;
-                let mean_power = self.target_amplitude[i].powi(2) * t.beam_power_gain;
-                let element_snr_db = to_db(mean_power);
-                TargetTruth {
+                let element_snr_db = to_db(t.mean_power);
+                Some(TargetTruth {
                     cpi,
                     target: i,
+                    trajectory: i.checked_sub(n_targets),
                     time_utc: cpi_truth.time_utc.clone(),
                     range_m,
-                    range_first_pulse_m: spec.range_m
-                        + spec.range_rate_mps * self.pulse_time_s(cpi, 0),
-                    radial_velocity_mps: spec.range_rate_mps,
+                    range_first_pulse_m,
+                    radial_velocity_mps: rate,
                     folded_velocity_mps: folded,
                     range_bin: echo_start_s * p.sample_rate_hz,
                     doppler_bin: doppler_bin.rem_euclid(p.pulses_per_cpi as f64),
@@ -388,7 +576,7 @@ impl Simulator {
                     element_snr_db,
                     realised_element_snr_db: to_db(t.amplitude.norm_sqr()),
                     expected_snr_db: element_snr_db.map(|s| s + coherent_gain_db),
-                }
+                })
             })
             .collect();
         Ok((cpi_truth, targets))

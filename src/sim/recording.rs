@@ -202,6 +202,8 @@ fn write_partials(sim: &Simulator, seed: u64, paths: &OutPaths) -> Result<Truth,
     let samples_per_cpi = p.samples_per_cpi() as u64;
     let mut captures: Vec<Value> = Vec::new();
     let mut last_beam: Option<(f64, f64, f64)> = None;
+    // With `[looks]`, CPIs are not back to back: each starts a segment.
+    let every_cpi_a_segment = s.looks.is_some();
     let mut cpis = Vec::with_capacity(s.num_cpis as usize);
     let mut targets = Vec::with_capacity(s.num_cpis as usize * s.targets.len());
     let mut clipped = 0u64;
@@ -216,7 +218,7 @@ fn write_partials(sim: &Simulator, seed: u64, paths: &OutPaths) -> Result<Truth,
             cpi_truth.azimuth_deg,
             cpi_truth.elevation_deg,
         );
-        if last_beam != Some(beam) {
+        if last_beam != Some(beam) || every_cpi_a_segment {
             captures.push(capture(&cpi_truth, samples_per_cpi));
             last_beam = Some(beam);
         }
@@ -250,6 +252,7 @@ fn write_partials(sim: &Simulator, seed: u64, paths: &OutPaths) -> Result<Truth,
         coherent_gain_db: coherent_gain_db(p),
         cpis,
         targets,
+        trajectories: sim.trajectory_truth()?,
     };
     let meta = json!({
         "global": global(sim, seed),

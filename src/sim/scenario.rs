@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::SimError;
+use super::trajectory::{Looks, TrajectorySpec};
 use crate::radar::{Monopulse, RadarParams, SPEED_OF_LIGHT_MPS, Waveform};
 
 /// Largest number of complex values (all channels) one CPI may hold: 2^26
@@ -56,6 +57,13 @@ pub struct Scenario {
     /// Optional site position, written as `core:geolocation` (`[site]` table).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<Site>,
+    /// Optional revisit timing and beam steering: one CPI per look
+    /// (`[looks]` table, see [`super::trajectory`]). Absent: CPIs back to back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub looks: Option<Looks>,
+    /// Ballistic objects (`[[trajectories]]`, see [`super::trajectory`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trajectories: Vec<TrajectorySpec>,
 }
 
 /// Static radar parameters, with the names and units of formats.md §1.
@@ -288,7 +296,7 @@ pub struct Site {
 /// Channel roles the simulator knows (see [`crate::sim`] for the model of each).
 pub const CHANNEL_ROLES: [&str; 3] = ["sum", "delta_az", "delta_el"];
 
-fn invalid(key: impl Into<String>, problem: impl Into<String>) -> SimError {
+pub(super) fn invalid(key: impl Into<String>, problem: impl Into<String>) -> SimError {
     SimError::Invalid {
         key: key.into(),
         problem: problem.into(),
@@ -314,7 +322,13 @@ fn unit_suffix(unit: &str) -> String {
 }
 
 /// `Ok` when `value` is finite and inside `[lo, hi]`, else an error naming `key` and `unit`.
-fn in_range(key: &str, value: f64, lo: f64, hi: f64, unit: &str) -> Result<(), SimError> {
+pub(super) fn in_range(
+    key: &str,
+    value: f64,
+    lo: f64,
+    hi: f64,
+    unit: &str,
+) -> Result<(), SimError> {
     if value.is_finite() && value >= lo && value <= hi {
         Ok(())
     } else {
@@ -401,6 +415,8 @@ impl Scenario {
             ],
             clutter: None,
             site: None,
+            looks: None,
+            trajectories: Vec::new(),
         }
     }
 
@@ -463,9 +479,22 @@ impl Scenario {
         })
     }
 
-    /// Duration of the recording, seconds: `num_cpis x pulses_per_cpi x pri_s`.
+    /// Duration of one CPI, seconds: `pulses_per_cpi x pri_s`.
+    pub fn cpi_duration_s(&self) -> f64 {
+        self.radar.pulses_per_cpi as f64 * self.radar.pri_s
+    }
+
+    /// Time from one CPI's first pulse to the next's, seconds: the look
+    /// interval with `[looks]`, else one CPI (back to back).
+    pub fn cpi_interval_s(&self) -> f64 {
+        self.looks
+            .as_ref()
+            .map_or(self.cpi_duration_s(), |l| l.interval_s)
+    }
+
+    /// Duration of the recording, seconds: `num_cpis` CPI intervals.
     pub fn duration_s(&self) -> f64 {
-        self.num_cpis as f64 * self.radar.pulses_per_cpi as f64 * self.radar.pri_s
+        self.num_cpis as f64 * self.cpi_interval_s()
     }
 
     /// Receive channels per sample position (at least 1).
@@ -585,7 +614,7 @@ impl Scenario {
             return Err(invalid(
                 "start_time",
                 format!(
-                    "{:?} plus the recording's {} s (num_cpis x pulses_per_cpi x pri_s) ends after 9999-12-31T23:59:59Z",
+                    "{:?} plus the recording's {} s (num_cpis x the CPI interval) ends after 9999-12-31T23:59:59Z",
                     self.start_time,
                     num(self.duration_s())
                 ),
@@ -747,6 +776,13 @@ impl Scenario {
             in_range("site.longitude_deg", s.longitude_deg, -180.0, 180.0, "deg")?;
             in_range("site.height_m", s.height_m, -1e4, 1e5, "m")?;
         }
+        super::trajectory::validate(
+            self.looks.as_ref(),
+            &self.trajectories,
+            self.cpi_duration_s(),
+            self.site.is_some(),
+            self.noise_power,
+        )?;
         Ok(())
     }
 

@@ -47,6 +47,42 @@ pub struct Truth {
     pub cpis: Vec<CpiTruth>,
     /// One record per CPI per target, CPI-major.
     pub targets: Vec<TargetTruth>,
+    /// Per trajectory: its launch, burnout, apogee and impact.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trajectories: Vec<TrajectoryTruth>,
+}
+
+/// A named point of a trajectory.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventTruth {
+    /// UTC, RFC 3339.
+    pub time_utc: String,
+    /// WGS-84 position.
+    pub latitude_deg: f64,
+    /// WGS-84 position.
+    pub longitude_deg: f64,
+    /// Height above the ellipsoid, m.
+    pub height_m: f64,
+    /// ECEF position, m.
+    pub position_ecef_m: [f64; 3],
+    /// ECEF velocity, m/s.
+    pub velocity_ecef_mps: [f64; 3],
+}
+
+/// The key points of one trajectory (formats.md §5: impact is the first
+/// crossing of height 0 after apogee).
+#[derive(Debug, Clone, Serialize)]
+pub struct TrajectoryTruth {
+    /// Index into the scenario's `trajectories`.
+    pub trajectory: usize,
+    /// Leaving the pad.
+    pub launch: EventTruth,
+    /// End of thrust.
+    pub burnout: EventTruth,
+    /// Highest point.
+    pub apogee: EventTruth,
+    /// Impact on the ellipsoid.
+    pub impact: EventTruth,
 }
 
 /// Time and beam of one CPI.
@@ -72,8 +108,12 @@ pub struct CpiTruth {
 pub struct TargetTruth {
     /// CPI index.
     pub cpi: u64,
-    /// Index into the scenario's `targets`.
+    /// Object index: into the scenario's `targets`, then continuing over
+    /// its `trajectories` (target count + trajectory index).
     pub target: usize,
+    /// For a trajectory's object: its index into `trajectories`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trajectory: Option<usize>,
     /// Transmit time of the CPI's first pulse, UTC (as a plot report's `time_utc`).
     pub time_utc: String,
     /// True range at the CPI's reference time (mean pulse time), metres.
