@@ -4,6 +4,7 @@
 //! bounded fan-out of [`fanout`].
 
 pub mod asterix;
+pub mod cap;
 pub mod fanout;
 pub mod identity;
 mod jsonl;
