@@ -23,4 +23,5 @@ pub mod replay;
 pub mod sim;
 pub mod site;
 pub mod track;
+pub mod tracking;
 pub mod view;

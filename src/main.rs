@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         None => cli::demo::cmd_demo(&cli::demo::DemoArgs {
             out: PathBuf::from("tews-demo"),
             seed: 1,
+            ballistic: false,
         }),
     };
     match result {

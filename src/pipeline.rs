@@ -79,6 +79,10 @@ pub struct Summary {
     /// last sample to its report leaving the output (`latency_us_*`) and the
     /// output stage's share of it, from the detector's push (`output_us_*`).
     pub outputs: Vec<OutputStats>,
+    /// Tracking and warnings, when the run had tracks, warnings or CAP
+    /// outputs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<crate::tracking::TrackingSummary>,
     /// Live input only: packet and CPI counters of the receiver.
     #[serde(flatten)]
     pub live: Option<crate::ingest::udp::LiveStats>,

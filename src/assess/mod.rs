@@ -82,7 +82,7 @@ pub enum AssessError {
 }
 
 /// 95% ellipse on the local tangent plane (formats.md §7 field names).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Ellipse95 {
     /// Semi-major axis, m.
     pub semi_major_m: f64,
@@ -123,6 +123,23 @@ impl Ellipse95 {
             } else {
                 orientation
             },
+        }
+    }
+
+    /// Squared Mahalanobis distance of an east/north offset (m) from the
+    /// ellipse's centre under the Gaussian it was drawn from: inside the
+    /// ellipse when at most `K95^2 = 5.99`. Infinite for a degenerate
+    /// ellipse.
+    pub fn mahalanobis2(&self, east_m: f64, north_m: f64) -> f64 {
+        let (s, c) = self.orientation_deg.to_radians().sin_cos();
+        // Along the major axis (s, c) in (east, north), and across it.
+        let major = east_m * s + north_m * c;
+        let minor = -east_m * c + north_m * s;
+        let (a, b) = (self.semi_major_m / K95, self.semi_minor_m / K95);
+        if a > 0.0 && b > 0.0 {
+            (major / a).powi(2) + (minor / b).powi(2)
+        } else {
+            f64::INFINITY
         }
     }
 }
@@ -516,6 +533,21 @@ fn calibrated_offset_cov(offset: &BoostOffset, b_cov: &Matrix2<f64>) -> Matrix2<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ellipse_distance_equals_the_covariance_quadratic_form() {
+        let cov = Matrix2::new(900.0, 350.0, 350.0, 400.0);
+        let e = Ellipse95::from_covariance(&cov);
+        let inv = cov.try_inverse().unwrap();
+        for (x, y) in [(10.0, 0.0), (0.0, -20.0), (31.0, 17.0), (-5.0, 44.0)] {
+            let d = Vector2::new(x, y);
+            let q = (d.transpose() * inv * d)[0];
+            assert!(
+                (e.mahalanobis2(x, y) - q).abs() < 1e-9 * q.max(1.0),
+                "{x} {y}"
+            );
+        }
+    }
 
     #[test]
     fn ellipse_of_hand_covariances() {

@@ -23,7 +23,7 @@ use time::{Duration, OffsetDateTime};
 use super::{AssessError, Assessment, Ellipse95, PointAssessment};
 
 /// A point (launch or impact) in a warning line.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct WarningPoint {
     /// Predicted (impact) or estimated (launch) time.
     #[serde(with = "time::serde::rfc3339")]

@@ -20,9 +20,17 @@ pub(crate) struct DemoArgs {
     /// Simulation seed.
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
+    /// The ballistic demo instead: a tracking radar watches a missile from
+    /// launch to impact; tracks, warnings and CAP alerts are checked
+    /// against the truth (about 115 MB in --out, half a minute).
+    #[arg(long)]
+    pub(crate) ballistic: bool,
 }
 
 pub(crate) fn cmd_demo(args: &DemoArgs) -> Result<()> {
+    if args.ballistic {
+        return super::demo_ballistic::cmd_demo_ballistic(&args.out, args.seed);
+    }
     let dir = &args.out;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create the demo directory", dir.display()))?;

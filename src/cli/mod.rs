@@ -3,11 +3,13 @@
 
 pub(crate) mod bench;
 pub(crate) mod demo;
+pub(crate) mod demo_ballistic;
 pub(crate) mod info;
 pub(crate) mod live;
 pub(crate) mod replay;
 pub(crate) mod run;
 pub(crate) mod simulate;
+pub(crate) mod situation;
 pub(crate) mod view;
 
 use anyhow::{Context, Result};

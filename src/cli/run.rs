@@ -189,7 +189,20 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
         .as_deref()
         .map(SummaryFile::create)
         .transpose()?;
-    let sinks: Vec<Box<dyn PlotSink>> = specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
+    let (situation, specs) = super::situation::split(specs);
+    let mut sinks: Vec<Box<dyn PlotSink>> =
+        specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
+    let tracking = super::situation::stage(
+        &situation,
+        recording.site(),
+        &recording.params,
+        site.as_ref().map(|s| &s.site),
+        recording.simulated,
+    )?;
+    let tracking = tracking.map(|(stage, handle)| {
+        sinks.push(Box::new(stage));
+        handle
+    });
     let plot_maker = tews::plots::PlotMaker::new(&recording.params, &plan, recording.site());
     let (mut summary, finished) = process_recording(
         &recording,
@@ -204,6 +217,7 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
         |_, _, _| {},
     )?;
     describe_cfar(&mut summary, &plan, &config);
+    summary.tracking = super::situation::take_summary(tracking);
     if summary.fallbacks > 0 {
         tracing::warn!(
             "{} CPIs were processed on the CPU instead of the GPU",

@@ -12,6 +12,11 @@ pub(crate) struct SimulateArgs {
     /// Random seed: the same seed gives the same bytes.
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
+    /// Use the built-in ballistic scenario (a tracking radar watching a
+    /// missile from launch to impact; see tews::sim::trajectory) instead of
+    /// the built-in surveillance one. Not with --scenario.
+    #[arg(long, conflicts_with = "scenario")]
+    pub(crate) ballistic: bool,
     /// Output prefix: writes PREFIX.sigmf-meta, PREFIX.sigmf-data, PREFIX.truth.json.
     #[arg(long)]
     pub(crate) out: PathBuf,
@@ -20,6 +25,7 @@ pub(crate) struct SimulateArgs {
 pub(crate) fn cmd_simulate(args: &SimulateArgs) -> Result<()> {
     let scenario = match &args.scenario {
         Some(path) => tews::sim::Scenario::from_toml_file(path)?,
+        None if args.ballistic => tews::sim::trajectory::ballistic_scenario(),
         None => tews::sim::Scenario::builtin(),
     };
     let truth = tews::sim::simulate(&scenario, args.seed, &args.out)?;

@@ -33,6 +33,10 @@ pub struct SiteIdentity {
     /// Height above the WGS-84 ellipsoid, metres.
     #[serde(default)]
     pub height_m: Option<f64>,
+    /// The site is in exercise mode: its warnings say so (`exercise`
+    /// true, CAP `status` Exercise) even from live input.
+    #[serde(default)]
+    pub exercise: bool,
 }
 
 fn default_nation() -> String {

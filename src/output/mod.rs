@@ -9,6 +9,7 @@ pub mod fanout;
 pub mod identity;
 mod jsonl;
 pub mod nats;
+pub mod situation;
 
 pub use fanout::{FinishedOutputs, OutputStats, Outputs, OutputsMonitor, Overflow};
 pub use identity::SiteIdentity;
@@ -63,6 +64,9 @@ pub enum OutputSpec {
         /// Site identity and SIM flag.
         config: Option<asterix::cat048::Cat048Config>,
     },
+    /// `tracks:PATH`, `warnings:PATH` or `cap:DIR`: written by the tracking
+    /// stage ([`crate::tracking`]), not opened as a plot sink.
+    Situation(situation::SituationSpec),
     /// `nats://HOST:PORT`: the sharing fabric ([`nats`]). Like ASTERIX it
     /// needs the site: `settings` stays `None` until [`OutputSpec::with_site`].
     Nats {
@@ -100,6 +104,21 @@ impl FromStr for OutputSpec {
                 path: PathBuf::from(path),
                 config: None,
             }),
+            Some((kind @ ("tracks" | "warnings" | "cap"), "")) => {
+                Err(err(&format!("missing path after \"{kind}:\"")))
+            }
+            Some((kind @ ("tracks" | "warnings"), "-")) => Err(err(&format!(
+                "{kind} needs a file path (use jsonl:- for plots on stdout)"
+            ))),
+            Some(("tracks", path)) => Ok(OutputSpec::Situation(situation::SituationSpec::Tracks(
+                PathBuf::from(path),
+            ))),
+            Some(("warnings", path)) => Ok(OutputSpec::Situation(
+                situation::SituationSpec::Warnings(PathBuf::from(path)),
+            )),
+            Some(("cap", path)) => Ok(OutputSpec::Situation(situation::SituationSpec::Cap(
+                PathBuf::from(path),
+            ))),
             Some(("nats", rest)) => {
                 let server = rest.strip_prefix("//").unwrap_or("");
                 let valid = server.rsplit_once(':').is_some_and(|(host, port)| {
@@ -114,7 +133,7 @@ impl FromStr for OutputSpec {
                 })
             }
             _ => Err(err(
-                "unknown output kind (expected jsonl:PATH, jsonl:-, asterix-file:PATH, asterix+udp://HOST:PORT or nats://HOST:PORT)",
+                "unknown output kind (expected jsonl:PATH, jsonl:-, asterix-file:PATH, asterix+udp://HOST:PORT, nats://HOST:PORT, tracks:PATH, warnings:PATH or cap:DIR)",
             )),
         }
     }
@@ -188,6 +207,10 @@ impl OutputSpec {
                 settings: Some(settings),
                 ..
             } => Ok(Box::new(nats::NatsSink::open((**settings).clone())?)),
+            OutputSpec::Situation(s) => Err(OutputError::Spec {
+                spec: s.name(),
+                problem: "written by the tracking stage, not opened as a plot output".into(),
+            }),
             OutputSpec::Nats {
                 server,
                 settings: None,

@@ -324,6 +324,72 @@ pub fn track_pointing(
         .unwrap_or((az, el))
 }
 
+/// The built-in ballistic scenario (`tews simulate --ballistic`, `tews demo
+/// --ballistic`): a UHF early-warning radar (440 MHz, 2 deg beam, sum and
+/// two difference channels, 16 pulses of 2048 samples at 0.5 MHz, a
+/// 300 m-bin window from 150 to 764 km) at 40 N 40 E tracking, every 2 s
+/// with a 0.3 deg pointing error, a single-stage missile launched 10 s
+/// into the recording from 37.5 N 43 E towards 300 deg: 90 s at 35 m/s^2,
+/// burnout near 95 km, apogee near 300 km, impact about 560 s after
+/// launch near 39.9 N 37.5 E. The object's element SNR is -20 dB at
+/// 1000 km (about 20 to 35 dB after processing). 290 looks (580 s),
+/// ci16: 114 MB.
+pub fn ballistic_scenario() -> super::Scenario {
+    use super::scenario::{BeamScan, RadarSpec, SampleFormat, Site, WaveformSpec};
+    super::Scenario {
+        radar: RadarSpec {
+            sample_rate_hz: 0.5e6,
+            carrier_hz: 440e6,
+            pulses_per_cpi: 16,
+            samples_per_pulse: 2048,
+            pri_s: 6e-3,
+            window_delay_s: 1e-3,
+            waveform: WaveformSpec::Lfm {
+                bandwidth_hz: 0.4e6,
+                pulse_width_s: 100e-6,
+            },
+        },
+        num_cpis: 290,
+        start_time: "2026-06-01T12:00:00Z".into(),
+        noise_power: 1.0,
+        datatype: SampleFormat::Ci16Le,
+        ci16_counts_per_unit: None,
+        beam: BeamScan {
+            beamwidth_deg: 2.0,
+            ..BeamScan::default()
+        },
+        channels: vec!["sum".into(), "delta_az".into(), "delta_el".into()],
+        targets: Vec::new(),
+        clutter: None,
+        site: Some(Site {
+            latitude_deg: 40.0,
+            longitude_deg: 40.0,
+            height_m: 100.0,
+        }),
+        looks: Some(Looks {
+            interval_s: 2.0,
+            beam: BeamMode::Track,
+            track: 0,
+            pointing_sigma_deg: 0.3,
+            min_elevation_deg: 1.0,
+        }),
+        trajectories: vec![TrajectorySpec {
+            latitude_deg: 37.5,
+            longitude_deg: 43.0,
+            azimuth_deg: 300.0,
+            launch_time_s: 10.0,
+            burn_time_s: 90.0,
+            thrust_accel_mps2: 35.0,
+            vertical_rise_s: 10.0,
+            burnout_flight_path_deg: 40.0,
+            yaw_rate_deg_s: 0.0,
+            snr_db: -20.0,
+            reference_range_m: 1000e3,
+            swerling: 0,
+        }],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,6 +409,11 @@ mod tests {
             reference_range_m: 1e6,
             swerling: 0,
         }
+    }
+
+    #[test]
+    fn the_builtin_ballistic_scenario_is_valid() {
+        ballistic_scenario().validate().unwrap();
     }
 
     #[test]

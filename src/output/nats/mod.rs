@@ -799,6 +799,7 @@ mod tests {
             latitude_deg: None,
             longitude_deg: None,
             height_m: None,
+            exercise: false,
         };
         let partner = |name: &str| PartnerPolicy {
             name: name.into(),
