@@ -86,7 +86,17 @@ pub(crate) fn cmd_run_live(
     // After the socket (a port in use is reported before any GPU driver is
     // loaded and prints its own lines), before the outputs are created.
     let mut backend = make_backend(args.backend, plan.clone())?;
-    let sinks: Vec<Box<dyn PlotSink>> = specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
+    let (situation, specs) = super::situation::split(specs);
+    let mut sinks: Vec<Box<dyn PlotSink>> =
+        specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
+    // Live input is real unless the site says it is an exercise.
+    let tracking =
+        super::situation::stage(&situation, site_position, &params, Some(&site.site), false)?.map(
+            |(stage, handle)| {
+                sinks.push(Box::new(stage));
+                handle
+            },
+        );
     let live_config = udp::LiveConfig {
         assembler: tews::ingest::vrt::AssemblerConfig {
             pulses_per_cpi: params.pulses_per_cpi,
@@ -133,6 +143,7 @@ pub(crate) fn cmd_run_live(
     let (mut summary, finished) = result.with_context(|| format!("processing {input}"))?;
     summary.input = input.to_string();
     describe_cfar(&mut summary, &plan, &config);
+    summary.tracking = super::situation::take_summary(tracking);
     tracing::info!(
         "{input}: stopped ({}): {} packets ({} lost, {} malformed, {} duplicate), \
          {} CPIs processed, {} dropped, {} incomplete; {} detections, {} plots",

@@ -417,6 +417,29 @@ mod tests {
     }
 
     #[test]
+    fn bad_trajectory_and_look_keys_are_named() {
+        let key_of = |s: &super::super::Scenario| match s.validate() {
+            Err(SimError::Invalid { key, .. }) => key,
+            other => panic!("{other:?}"),
+        };
+        let mut s = ballistic_scenario();
+        s.site = None;
+        assert_eq!(key_of(&s), "trajectories[0].latitude_deg");
+        let mut s = ballistic_scenario();
+        s.looks.as_mut().unwrap().track = 3;
+        assert_eq!(key_of(&s), "looks.track");
+        let mut s = ballistic_scenario();
+        s.looks.as_mut().unwrap().interval_s = 0.01;
+        assert_eq!(key_of(&s), "looks.interval_s");
+        let mut s = ballistic_scenario();
+        s.trajectories[0].thrust_accel_mps2 = 5.0;
+        assert_eq!(key_of(&s), "trajectories[0].thrust_accel_mps2");
+        let mut s = ballistic_scenario();
+        s.trajectories[0].reference_range_m = f64::NAN;
+        assert_eq!(key_of(&s), "trajectories[0].reference_range_m");
+    }
+
+    #[test]
     fn hermite_matches_the_propagated_flight_between_samples() {
         let t = Trajectory::fly(&spec(), 0).unwrap();
         // Re-propagate from a sample to a mid-point and compare.
