@@ -38,18 +38,103 @@ impl SituationSpec {
     }
 }
 
-/// The CAP directory: one file per warning issue.
+/// A destination for tracks and warnings. Called on the tracking stage's
+/// thread ([`crate::tracking`]), one look at a time: an implementation must
+/// not wait on a network (buffer, or drop and count, as the plot outputs'
+/// network sinks do); files may block briefly.
+pub trait SituationSink: Send {
+    /// The output's name as the user gave it.
+    fn name(&self) -> &str;
+    /// One look's track reports (formats.md §6), all at the look's time.
+    fn write_tracks(&mut self, reports: &[TrackReport]) -> Result<(), OutputError>;
+    /// One warning issue (formats.md §7).
+    fn write_warning(&mut self, warning: &WarningReport) -> Result<(), OutputError>;
+    /// Flushes what is buffered (the run ends; files stay `.partial`).
+    fn flush(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+    /// Puts a finished output in place (renames `.partial` files); called
+    /// only when the whole run succeeded.
+    fn commit(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+}
+
+/// `tracks:PATH`: formats.md §6 lines.
+struct TracksFile(PartialFile, String);
+
+impl SituationSink for TracksFile {
+    fn name(&self) -> &str {
+        &self.1
+    }
+    fn write_tracks(&mut self, reports: &[TrackReport]) -> Result<(), OutputError> {
+        for r in reports {
+            // Numbers, a status and a valid time: serialisation cannot fail.
+            self.0
+                .write_line(&serde_json::to_string(r).unwrap_or_default())?;
+        }
+        Ok(())
+    }
+    fn write_warning(&mut self, _: &WarningReport) -> Result<(), OutputError> {
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), OutputError> {
+        self.0.flush()
+    }
+    fn commit(&mut self) -> Result<(), OutputError> {
+        self.0.commit()
+    }
+}
+
+/// `warnings:PATH`: formats.md §7 lines, each flushed as issued.
+struct WarningsFile(PartialFile, String);
+
+impl SituationSink for WarningsFile {
+    fn name(&self) -> &str {
+        &self.1
+    }
+    fn write_tracks(&mut self, _: &[TrackReport]) -> Result<(), OutputError> {
+        Ok(())
+    }
+    fn write_warning(&mut self, w: &WarningReport) -> Result<(), OutputError> {
+        self.0
+            .write_line(&serde_json::to_string(w).unwrap_or_default())?;
+        self.0.flush()
+    }
+    fn flush(&mut self) -> Result<(), OutputError> {
+        self.0.flush()
+    }
+    fn commit(&mut self) -> Result<(), OutputError> {
+        self.0.commit()
+    }
+}
+
+/// `cap:DIR`: one CAP 1.2 alert per warning issue, in place at once.
 struct CapDir {
     name: String,
     dir: PathBuf,
     writer: CapWriter,
 }
 
-/// The open tracks, warnings and CAP outputs of a run.
-pub struct SituationFiles {
-    tracks: Vec<PartialFile>,
-    warnings: Vec<PartialFile>,
-    cap: Vec<CapDir>,
+impl SituationSink for CapDir {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn write_tracks(&mut self, _: &[TrackReport]) -> Result<(), OutputError> {
+        Ok(())
+    }
+    fn write_warning(&mut self, w: &WarningReport) -> Result<(), OutputError> {
+        let alert = self.writer.write(w).map_err(|e| OutputError::Spec {
+            spec: self.name.clone(),
+            problem: e.to_string(),
+        })?;
+        let path = self.dir.join(&alert.file_name);
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        std::fs::write(&partial, alert.xml.as_bytes()).map_err(|e| io(&self.name, &partial, e))?;
+        std::fs::rename(&partial, &path).map_err(|e| io(&self.name, &path, e))
+    }
 }
 
 fn io(name: &str, path: &Path, source: std::io::Error) -> OutputError {
@@ -59,20 +144,26 @@ fn io(name: &str, path: &Path, source: std::io::Error) -> OutputError {
     }
 }
 
+/// The tracks, warnings and CAP outputs of a run, and any other
+/// [`SituationSink`]s (ASTERIX CAT062, NATS) added to them.
+pub struct SituationFiles {
+    sinks: Vec<Box<dyn SituationSink>>,
+}
+
 impl SituationFiles {
-    /// Opens every output (creating a CAP directory if needed) before any
-    /// processing, so a bad path fails the run at once.
+    /// Opens every file output (creating a CAP directory if needed) before
+    /// any processing, so a bad path fails the run at once.
     pub fn create(specs: &[SituationSpec], cap: &CapContext) -> Result<Self, OutputError> {
-        let mut files = SituationFiles {
-            tracks: Vec::new(),
-            warnings: Vec::new(),
-            cap: Vec::new(),
-        };
+        let mut sinks: Vec<Box<dyn SituationSink>> = Vec::new();
         for spec in specs {
             let name = spec.name();
             match spec {
-                SituationSpec::Tracks(p) => files.tracks.push(PartialFile::create(p, &name)?),
-                SituationSpec::Warnings(p) => files.warnings.push(PartialFile::create(p, &name)?),
+                SituationSpec::Tracks(p) => {
+                    sinks.push(Box::new(TracksFile(PartialFile::create(p, &name)?, name)))
+                }
+                SituationSpec::Warnings(p) => {
+                    sinks.push(Box::new(WarningsFile(PartialFile::create(p, &name)?, name)))
+                }
                 SituationSpec::Cap(dir) => {
                     std::fs::create_dir_all(dir).map_err(|e| io(&name, dir, e))?;
                     // Prove the directory is writable now, not at the first warning.
@@ -83,69 +174,46 @@ impl SituationFiles {
                         spec: name.clone(),
                         problem: e.to_string(),
                     })?;
-                    files.cap.push(CapDir {
+                    sinks.push(Box::new(CapDir {
                         name,
                         dir: dir.clone(),
                         writer,
-                    });
+                    }));
                 }
             }
         }
-        Ok(files)
+        Ok(SituationFiles { sinks })
     }
 
-    /// True when no output was asked for.
+    /// Adds another destination (ASTERIX CAT062, NATS).
+    pub fn push(&mut self, sink: Box<dyn SituationSink>) {
+        self.sinks.push(sink);
+    }
+
+    /// True when there is no destination.
     pub fn is_empty(&self) -> bool {
-        self.tracks.is_empty() && self.warnings.is_empty() && self.cap.is_empty()
+        self.sinks.is_empty()
     }
 
-    /// Writes one look's track reports.
+    /// Writes one look's track reports everywhere.
     pub fn write_tracks(&mut self, reports: &[TrackReport]) -> Result<(), OutputError> {
-        for f in &mut self.tracks {
-            for r in reports {
-                // Numbers, a status and a valid time: serialisation cannot fail.
-                f.write_line(&serde_json::to_string(r).unwrap_or_default())?;
-            }
-        }
-        Ok(())
+        self.sinks
+            .iter_mut()
+            .try_for_each(|s| s.write_tracks(reports))
     }
 
-    /// Writes one warning issue: its JSON line, and its CAP alert (in place
-    /// at once).
+    /// Writes one warning issue everywhere.
     pub fn write_warning(&mut self, w: &WarningReport) -> Result<(), OutputError> {
-        for f in &mut self.warnings {
-            f.write_line(&serde_json::to_string(w).unwrap_or_default())?;
-            // A warning line is worth flushing on its own.
-            f.flush()?;
-        }
-        for c in &mut self.cap {
-            let alert = c.writer.write(w).map_err(|e| OutputError::Spec {
-                spec: c.name.clone(),
-                problem: e.to_string(),
-            })?;
-            let path = c.dir.join(&alert.file_name);
-            let mut partial = path.as_os_str().to_owned();
-            partial.push(".partial");
-            let partial = PathBuf::from(partial);
-            std::fs::write(&partial, alert.xml.as_bytes()).map_err(|e| io(&c.name, &partial, e))?;
-            std::fs::rename(&partial, &path).map_err(|e| io(&c.name, &path, e))?;
-        }
-        Ok(())
+        self.sinks.iter_mut().try_for_each(|s| s.write_warning(w))
     }
 
-    /// Flushes everything to the `.partial` files.
+    /// Flushes everything (files stay `.partial`).
     pub fn flush(&mut self) -> Result<(), OutputError> {
-        for f in self.tracks.iter_mut().chain(&mut self.warnings) {
-            f.flush()?;
-        }
-        Ok(())
+        self.sinks.iter_mut().try_for_each(|s| s.flush())
     }
 
-    /// Puts the JSON lines files in place.
+    /// Puts the files in place.
     pub fn commit(&mut self) -> Result<(), OutputError> {
-        for f in self.tracks.iter_mut().chain(&mut self.warnings) {
-            f.commit()?;
-        }
-        Ok(())
+        self.sinks.iter_mut().try_for_each(|s| s.commit())
     }
 }
