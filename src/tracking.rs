@@ -10,11 +10,27 @@
 //!
 //! Per CPI (one look): the plots with measured angles (monopulse) become
 //! [`Measurement`]s at the CPI's effective measurement time, the tracker
-//! processes the look, its reports go to the tracks outputs, and each
-//! ballistic track is assessed at most once per [`ASSESS_INTERVAL_S`] of
-//! data time (an assessment flies a few dozen sigma points and boosts: tens
-//! of milliseconds); the warning rule ([`WarningRule`]) decides whether an
-//! assessment is issued.
+//! processes the look (well under a millisecond with 100 tracks: `tews
+//! bench --tracks 100`) and its reports go to the tracks outputs. Each
+//! ballistic track's state is handed for assessment at most once per
+//! [`ASSESS_INTERVAL_S`] of data time to the assessor's own thread: an
+//! assessment flies a few dozen sigma points and boosts (tens of
+//! milliseconds), so it never runs on the tracker's thread. Its results
+//! come back to the stage, where the warning rule ([`WarningRule`]) decides
+//! whether each is issued.
+//!
+//! # Assessment queue
+//! - **Recordings** ([`AssessMode::Every`]): every due assessment is made,
+//!   in order, so a recording gives the same warnings on every machine;
+//!   when the assessor falls [`ASSESS_QUEUE`] states behind, the stage
+//!   waits (back-pressure, as a file output gives).
+//! - **Live input** ([`AssessMode::Latest`]): a track's state waiting for
+//!   the assessor is replaced by its newer one (counted in
+//!   `assessments_superseded`): a warning is always made from the freshest
+//!   state the assessor could take, and the stage never waits. One
+//!   assessor keeps each of 30 ballistic tracks assessed about every
+//!   second; with more, each is assessed less often, never later than one
+//!   round of the queue.
 //!
 //! # Measurement time
 //! A plot's range and angles come from the pulses of its CPI summed with a
@@ -28,21 +44,162 @@
 //! beam only says the target is somewhere in it, not a Gaussian
 //! measurement. They are counted (`plots_without_angles`).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::assess::Assessor;
 use crate::assess::warning::{WarningIssuer, WarningPoint, WarningRule};
+use crate::assess::{AssessError, Assessment, Assessor};
 use crate::output::situation::SituationFiles;
 use crate::output::{BeamPosition, OutputError, Overflow, PlotSink};
 use crate::plots::{AngleSource, Plot};
-use crate::track::{Measurement, RadarSite, TrackStatus, Tracker, TrackerConfig};
+use crate::track::{GaussianState, Measurement, RadarSite, TrackStatus, Tracker, TrackerConfig};
 
 /// Shortest data time between two assessments of one track, s.
 pub const ASSESS_INTERVAL_S: f64 = 1.0;
+
+/// States a recording's assessor may have waiting before the stage waits.
+pub const ASSESS_QUEUE: usize = 64;
+
+/// How the assessment queue behaves (module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssessMode {
+    /// Every due state is assessed, in order (recordings).
+    Every,
+    /// A waiting state is replaced by its track's newer one (live input).
+    Latest,
+}
+
+struct Queue {
+    jobs: VecDeque<(u64, GaussianState)>,
+    closed: bool,
+    superseded: u64,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+type AssessResult = (u64, Result<Assessment, AssessError>);
+
+/// The assessor's thread and its queue.
+struct AssessorThread {
+    mode: AssessMode,
+    shared: Arc<Shared>,
+    results: Receiver<AssessResult>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl AssessorThread {
+    fn start(assessor: Assessor, mode: AssessMode) -> Self {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                jobs: VecDeque::new(),
+                closed: false,
+                superseded: 0,
+            }),
+            changed: Condvar::new(),
+        });
+        let (tx, results): (Sender<AssessResult>, _) = channel();
+        let worker_shared = Arc::clone(&shared);
+        let worker = std::thread::Builder::new()
+            .name("assessor".into())
+            .spawn(move || {
+                loop {
+                    let job = {
+                        let mut q = worker_shared.lock();
+                        loop {
+                            if let Some(job) = q.jobs.pop_front() {
+                                break Some(job);
+                            }
+                            if q.closed {
+                                break None;
+                            }
+                            q = worker_shared
+                                .changed
+                                .wait(q)
+                                .unwrap_or_else(|e| e.into_inner());
+                        }
+                    };
+                    worker_shared.changed.notify_all();
+                    let Some((id, state)) = job else { break };
+                    if tx.send((id, assessor.assess(&state))).is_err() {
+                        break;
+                    }
+                }
+            })
+            .ok();
+        AssessorThread {
+            mode,
+            shared,
+            results,
+            worker,
+        }
+    }
+
+    /// Queues a state (module docs for what a full queue does).
+    fn submit(&self, id: u64, state: GaussianState) {
+        let mut q = self.shared.lock();
+        match self.mode {
+            AssessMode::Latest => {
+                if let Some(job) = q.jobs.iter_mut().find(|(j, _)| *j == id) {
+                    job.1 = state;
+                    q.superseded += 1;
+                    return;
+                }
+            }
+            AssessMode::Every => {
+                while q.jobs.len() >= ASSESS_QUEUE && self.worker.is_some() {
+                    q = self
+                        .shared
+                        .changed
+                        .wait(q)
+                        .unwrap_or_else(|e| e.into_inner());
+                }
+            }
+        }
+        q.jobs.push_back((id, state));
+        drop(q);
+        self.shared.changed.notify_all();
+    }
+
+    /// Results ready now.
+    fn ready(&self) -> Vec<AssessResult> {
+        self.results.try_iter().collect()
+    }
+
+    /// Closes the queue, waits for what is in it, returns those results.
+    fn finish(&mut self) -> Vec<AssessResult> {
+        self.shared.lock().closed = true;
+        self.shared.changed.notify_all();
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+        self.results.try_iter().collect()
+    }
+
+    fn superseded(&self) -> u64 {
+        self.shared.lock().superseded
+    }
+}
+
+impl Drop for AssessorThread {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.changed.notify_all();
+    }
+}
 
 /// The last issue of one warning, for the run summary.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -74,6 +231,9 @@ pub struct TrackingSummary {
     pub tracks_ballistic: u64,
     /// Assessments made.
     pub assessments: u64,
+    /// Live input: states replaced in the assessor's queue by their
+    /// track's newer one before they were assessed.
+    pub assessments_superseded: u64,
     /// Assessments that failed (no ground crossing, a bad covariance).
     pub assessment_errors: u64,
     /// Warning issues (first issues and updates).
@@ -98,7 +258,7 @@ pub struct WarningIdentity {
 /// The stage: see the module docs.
 pub struct TrackingStage {
     tracker: Tracker,
-    assessor: Assessor,
+    assessor: AssessorThread,
     identity: WarningIdentity,
     issuer: Option<WarningIssuer>,
     files: SituationFiles,
@@ -133,6 +293,7 @@ impl TrackingStage {
         pri_s: f64,
         identity: WarningIdentity,
         files: SituationFiles,
+        mode: AssessMode,
     ) -> Result<(Self, Arc<Mutex<TrackingSummary>>), TrackingError> {
         let site = site.ok_or(TrackingError::NoSite)?;
         let tracker = Tracker::new(
@@ -143,7 +304,7 @@ impl TrackingStage {
         Ok((
             TrackingStage {
                 tracker,
-                assessor: Assessor::default(),
+                assessor: AssessorThread::start(Assessor::default(), mode),
                 identity,
                 issuer: None,
                 files,
@@ -197,7 +358,7 @@ impl TrackingStage {
         self.files.write_tracks(&reports)?;
         let epoch = self.tracker.epoch().unwrap_or(t);
         let id = &self.identity;
-        let issuer = self.issuer.get_or_insert_with(|| {
+        self.issuer.get_or_insert_with(|| {
             WarningIssuer::new(
                 &id.nation,
                 &id.site,
@@ -207,8 +368,6 @@ impl TrackingStage {
                 epoch,
             )
         });
-        let mut issued = Vec::new();
-        let (mut assessments, mut errors) = (0, 0);
         for track in self.tracker.tracks() {
             if track.is_confirmed() {
                 self.confirmed.insert(track.id);
@@ -222,29 +381,54 @@ impl TrackingStage {
                 .last_assessed_s
                 .get(&track.id)
                 .is_none_or(|&last| state.time_s - last >= ASSESS_INTERVAL_S);
-            if !due {
-                continue;
-            }
-            self.last_assessed_s.insert(track.id, state.time_s);
-            assessments += 1;
-            match self.assessor.assess(&state) {
-                Ok(a) => match issuer.consider(track.id, &a) {
-                    Ok(Some(w)) => issued.push(w),
-                    Ok(None) => {}
-                    Err(e) => {
-                        errors += 1;
-                        tracing::warn!("track {}: warning not issued: {e}", track.id);
-                    }
-                },
-                Err(e) => {
-                    errors += 1;
-                    tracing::debug!("track {}: assessment failed: {e}", track.id);
-                }
+            if due {
+                self.last_assessed_s.insert(track.id, state.time_s);
+                self.assessor.submit(track.id, state);
             }
         }
         let live: std::collections::HashSet<u64> =
             self.tracker.tracks().iter().map(|t| t.id).collect();
         self.last_assessed_s.retain(|id, _| live.contains(id));
+        let results = self.assessor.ready();
+        self.issue(results)?;
+        let rejected = self.tracker.rejected_plots();
+        let (confirmed, ballistic) = (self.confirmed.len() as u64, self.ballistic.len() as u64);
+        let mut s = self.summary();
+        s.looks += 1;
+        s.plots_tracked += measurements.len() as u64;
+        s.plots_without_angles += without_angles;
+        s.plots_rejected = rejected;
+        s.tracks_confirmed = confirmed;
+        s.tracks_ballistic = ballistic;
+        Ok(())
+    }
+
+    /// Issues the warnings the rule wants from these assessment results,
+    /// writes them, and counts.
+    fn issue(&mut self, results: Vec<AssessResult>) -> Result<(), OutputError> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let mut issued = Vec::new();
+        let (mut assessments, mut errors) = (0, 0);
+        for (id, result) in results {
+            assessments += 1;
+            let Some(issuer) = self.issuer.as_mut() else {
+                continue;
+            };
+            match result.map(|a| issuer.consider(id, &a)) {
+                Ok(Ok(Some(w))) => issued.push(w),
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => {
+                    errors += 1;
+                    tracing::warn!("track {id}: warning not issued: {e}");
+                }
+                Err(e) => {
+                    errors += 1;
+                    tracing::debug!("track {id}: assessment failed: {e}");
+                }
+            }
+        }
         for w in &issued {
             self.files.write_warning(w)?;
             if w.sequence == 1 {
@@ -261,17 +445,11 @@ impl TrackingStage {
                 );
             }
         }
-        let rejected = self.tracker.rejected_plots();
-        let (confirmed, ballistic) = (self.confirmed.len() as u64, self.ballistic.len() as u64);
+        let superseded = self.assessor.superseded();
         let mut s = self.summary();
-        s.looks += 1;
-        s.plots_tracked += measurements.len() as u64;
-        s.plots_without_angles += without_angles;
-        s.plots_rejected = rejected;
-        s.tracks_confirmed = confirmed;
-        s.tracks_ballistic = ballistic;
         s.assessments += assessments;
         s.assessment_errors += errors;
+        s.assessments_superseded = superseded;
         for w in issued {
             s.warnings_issued += 1;
             let entry = WarningSummary {
@@ -317,6 +495,9 @@ impl PlotSink for TrackingStage {
     }
 
     fn finish_uncommitted(&mut self) -> Result<(), OutputError> {
+        // The states still queued are assessed and their warnings written.
+        let results = self.assessor.finish();
+        self.issue(results)?;
         self.files.flush()
     }
 

@@ -67,6 +67,7 @@ pub(crate) fn cmd_demo_ballistic(dir: &Path, seed: u64) -> Result<()> {
         &recording.params,
         None,
         recording.simulated,
+        tews::tracking::AssessMode::Every,
     )?
     .context("the tracking stage")?;
     sinks.push(Box::new(stage));

@@ -90,13 +90,18 @@ pub(crate) fn cmd_run_live(
     let mut sinks: Vec<Box<dyn PlotSink>> =
         specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
     // Live input is real unless the site says it is an exercise.
-    let tracking =
-        super::situation::stage(&situation, site_position, &params, Some(&site.site), false)?.map(
-            |(stage, handle)| {
-                sinks.push(Box::new(stage));
-                handle
-            },
-        );
+    let tracking = super::situation::stage(
+        &situation,
+        site_position,
+        &params,
+        Some(&site.site),
+        false,
+        tews::tracking::AssessMode::Latest,
+    )?
+    .map(|(stage, handle)| {
+        sinks.push(Box::new(stage));
+        handle
+    });
     let live_config = udp::LiveConfig {
         assembler: tews::ingest::vrt::AssemblerConfig {
             pulses_per_cpi: params.pulses_per_cpi,

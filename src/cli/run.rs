@@ -198,6 +198,7 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
         &recording.params,
         site.as_ref().map(|s| &s.site),
         recording.simulated,
+        tews::tracking::AssessMode::Every,
     )?;
     let tracking = tracking.map(|(stage, handle)| {
         sinks.push(Box::new(stage));

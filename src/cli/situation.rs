@@ -9,7 +9,7 @@ use tews::output::SiteIdentity;
 use tews::output::cap::CapContext;
 use tews::output::situation::{SituationFiles, SituationSpec};
 use tews::radar::RadarParams;
-use tews::tracking::{TrackingStage, TrackingSummary, WarningIdentity};
+use tews::tracking::{AssessMode, TrackingStage, TrackingSummary, WarningIdentity};
 
 /// The tracks/warnings/CAP outputs, and the plot outputs.
 pub(crate) fn split(specs: Vec<OutputSpec>) -> (Vec<SituationSpec>, Vec<OutputSpec>) {
@@ -33,6 +33,7 @@ pub(crate) fn stage(
     params: &RadarParams,
     site: Option<&SiteIdentity>,
     simulated: bool,
+    mode: AssessMode,
 ) -> Result<Option<(TrackingStage, Arc<Mutex<TrackingSummary>>)>> {
     if specs.is_empty() {
         return Ok(None);
@@ -58,6 +59,7 @@ pub(crate) fn stage(
         params.pri_s,
         identity,
         files,
+        mode,
     )
     .map_err(|e| {
         let names: Vec<String> = specs.iter().map(SituationSpec::name).collect();
