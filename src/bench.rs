@@ -2,6 +2,8 @@
 //! against the time of the chain's FFTs alone (same sizes, same threads), so
 //! the overhead around the FFTs is visible.
 
+pub mod tracking;
+
 use crate::cpi::{Cpi, CpiMeta};
 use crate::process::cpu::CpuChain;
 use crate::process::{Backend, ChainPlan, ProcessConfig, ProcessError};

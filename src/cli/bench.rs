@@ -40,6 +40,10 @@ pub(crate) struct BenchArgs {
     /// Print one JSON object per backend instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Time the tracker and assessor instead, with this many ballistic
+    /// objects in view (plot-level simulation; see tews::bench::tracking).
+    #[arg(long)]
+    pub(crate) tracks: Option<usize>,
     #[command(flatten)]
     pub(crate) process: ProcessArgs,
 }
@@ -57,6 +61,29 @@ pub(crate) fn cmd_bench(args: &BenchArgs) -> Result<()> {
             "--channels {}: 1 (sum), 2 or 3 (sum and difference channels)",
             args.channels
         );
+    }
+    if let Some(n) = args.tracks {
+        if !(1..=1000).contains(&n) {
+            bail!("--tracks {n}: must be 1 to 1000");
+        }
+        let r = tews::bench::tracking::bench_tracking(n).map_err(|e| anyhow::anyhow!(e))?;
+        if args.json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            println!(
+                "tracking, {} objects ({:.0} tracks held on {} timed looks): tracker per look p50 {:.0} us, p99 {:.0} us, max {:.0} us; assessment {:.1} ms mean, {:.1} ms max over {}",
+                r.objects,
+                r.mean_tracks,
+                r.looks_timed,
+                r.tracker_us_p50,
+                r.tracker_us_p99,
+                r.tracker_us_max,
+                r.assess_ms_mean,
+                r.assess_ms_max,
+                r.assessments
+            );
+        }
+        return Ok(());
     }
     let config = args.process.config();
     let mut reports = Vec::new();

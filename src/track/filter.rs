@@ -142,6 +142,18 @@ impl Updater {
         })
     }
 
+    /// What gating needs of a predicted state, computed once for all the
+    /// look's plots ([`Gate::mahalanobis2`]); `None` at a singular point.
+    pub fn gate(&self, predicted: &GaussianState) -> Option<Gate> {
+        let p = predicted.position();
+        let z_hat = self.site.measure(&p)?;
+        let h = self.site.jacobian(&p)?;
+        Some(Gate {
+            z_hat,
+            hph: h * predicted.covariance * h.transpose(),
+        })
+    }
+
     /// The posterior after `m`, with its innovation. Joseph form, so the
     /// covariance stays symmetric and positive through thousands of updates.
     pub fn update(
@@ -170,6 +182,40 @@ impl Updater {
     }
 }
 
+/// A predicted measurement and its covariance `H P H'` (plot noise not
+/// included), for gating many plots against one prediction.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gate {
+    z_hat: Vector3<f64>,
+    hph: Matrix3<f64>,
+}
+
+impl Gate {
+    /// The normalised innovation squared of `m`, or `None` when it exceeds
+    /// `limit` (or `S` is singular). Equal to
+    /// [`Updater::innovation`]'s `mahalanobis2`. A plot is first tested on
+    /// its range alone, `r^2 / S_rr`, which never exceeds the full value (a
+    /// marginal's squared z is at most the joint Mahalanobis distance), so
+    /// the shortcut rejects nothing the full test would keep.
+    pub fn mahalanobis2(&self, m: &Measurement, limit: f64) -> Option<f64> {
+        let z = m.vector();
+        let residual = Vector3::new(
+            z.x - self.z_hat.x,
+            wrap_pi(z.y - self.z_hat.y),
+            z.z - self.z_hat.z,
+        );
+        let s_rr = self.hph[(0, 0)] + m.range_sigma_m * m.range_sigma_m;
+        if !(s_rr > 0.0) || residual.x * residual.x / s_rr > limit {
+            return None;
+        }
+        let s = symmetrise3(&(self.hph + m.noise_covariance()));
+        let det = s.determinant();
+        let s_inv = s.try_inverse().filter(|_| det > 0.0 && det.is_finite())?;
+        let d2 = (residual.transpose() * s_inv * residual)[0];
+        (d2 <= limit).then_some(d2)
+    }
+}
+
 /// `(P + P') / 2`.
 pub fn symmetrise(p: &Matrix6<f64>) -> Matrix6<f64> {
     (p + p.transpose()) * 0.5
@@ -186,6 +232,56 @@ mod tests {
 
     fn site() -> RadarSite {
         RadarSite::new(40.0, 40.0, 0.0).unwrap()
+    }
+
+    #[test]
+    fn the_gate_gives_the_innovation_distance_and_rejects_only_beyond_the_limit() {
+        let s = site();
+        let updater = Updater { site: s };
+        let base = Measurement {
+            time_utc: OffsetDateTime::UNIX_EPOCH,
+            range_m: 300e3,
+            azimuth_deg: 120.0,
+            elevation_deg: 10.0,
+            range_sigma_m: 20.0,
+            azimuth_sigma_deg: 0.05,
+            elevation_sigma_deg: 0.04,
+        };
+        let (p, _) = s.plot_position(&base);
+        let mut mean = StateVector::zeros();
+        mean.fixed_rows_mut::<3>(0).copy_from(&p);
+        let mut covariance = Matrix6::identity() * 4e4;
+        covariance[(0, 1)] = 1e4;
+        covariance[(1, 0)] = 1e4;
+        let pred = GaussianState {
+            time_s: 0.0,
+            mean,
+            covariance,
+        };
+        let gate = updater.gate(&pred).unwrap();
+        for (dr, daz, del) in [
+            (0.0, 0.0, 0.0),
+            (150.0, 0.02, -0.01),
+            (-400.0, 0.1, 0.2),
+            (5e3, 0.0, 0.0),
+        ] {
+            let m = Measurement {
+                range_m: base.range_m + dr,
+                azimuth_deg: base.azimuth_deg + daz,
+                elevation_deg: base.elevation_deg + del,
+                ..base
+            };
+            let full = updater.innovation(&pred, &m).unwrap().mahalanobis2;
+            for limit in [1.0, 16.27, 1e9] {
+                match gate.mahalanobis2(&m, limit) {
+                    Some(d2) => {
+                        assert!((d2 - full).abs() <= 1e-9 * full.max(1.0), "{d2} {full}");
+                        assert!(full <= limit);
+                    }
+                    None => assert!(full > limit, "{full} rejected at {limit}"),
+                }
+            }
+        }
     }
 
     #[test]

@@ -321,21 +321,23 @@ impl Tracker {
             } else {
                 self.model.predict(&track.imm, t).ok()
             };
+            // Gate on the best-fitting model, not the mixture: while the
+            // ballistic model dominates a boosting track, its prediction
+            // drifts off the plots and a mixture gate would reject the very
+            // plots that should revive the powered model (measured: tracks
+            // lost in boost). Each model's predicted measurement is made
+            // once for all plots.
+            let gates: Vec<_> = pred
+                .iter()
+                .flat_map(|p| p.models.iter().filter_map(|g| self.updater.gate(g)))
+                .collect();
             let row = good
                 .iter()
                 .map(|m| {
-                    // Gate on the best-fitting model, not the mixture: while
-                    // the ballistic model dominates a boosting track, its
-                    // prediction drifts off the plots and a mixture gate would
-                    // reject the very plots that should revive the powered
-                    // model (measured: tracks lost in boost).
-                    let p = pred.as_ref()?;
-                    p.models
+                    gates
                         .iter()
-                        .filter_map(|g| self.updater.innovation(g, m).ok())
-                        .map(|inn| inn.mahalanobis2)
+                        .filter_map(|g| g.mahalanobis2(m, self.config.gate_chi2))
                         .min_by(f64::total_cmp)
-                        .filter(|d2| *d2 <= self.config.gate_chi2)
                 })
                 .collect::<Vec<_>>();
             predictions.push(pred);
