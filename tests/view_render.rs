@@ -294,3 +294,56 @@ fn sample_scene_renders_to_a_decodable_png() {
         view::render_rgb(&map, &params(2000, 64), CARRIER_HZ, &plots, title).unwrap()
     );
 }
+
+/// The warnings picture: each point drawn where its latitude/longitude
+/// puts it on the map's own axes (the centre pixel of the impact ring is
+/// red, the launch ring blue, the site black), at 1000 x 700.
+#[test]
+fn warnings_picture_puts_launch_impact_and_site_on_the_map() {
+    use tews::assess::Ellipse95;
+    use tews::assess::warning::WarningPoint;
+    use tews::view::situation::{Situation, WarningIssues, render_situation};
+    let point = |lat: f64, lon: f64, a: f64| WarningPoint {
+        time_utc: datetime!(2026-06-01 12:09:32 UTC),
+        time_sigma_s: 1.0,
+        latitude_deg: lat,
+        longitude_deg: lon,
+        ellipse_95: Ellipse95 {
+            semi_major_m: a,
+            semi_minor_m: a / 3.0,
+            orientation_deg: 45.0,
+        },
+    };
+    let s = Situation {
+        site: Some((40.0, 40.0)),
+        tracks: vec![vec![(37.5, 43.0), (39.9, 37.5)]],
+        warnings: vec![WarningIssues {
+            warning: "n.s.r.1".into(),
+            impacts: vec![point(39.9, 37.5, 20e3), point(39.9, 37.5, 2e3)],
+            launches: vec![point(37.5, 43.0, 15e3), point(37.5, 43.0, 15e3)],
+        }],
+        title: "test".into(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.png");
+    render_situation(&s, &path).unwrap();
+    let img = image::open(&path).unwrap().to_rgb8();
+    assert_eq!((img.width(), img.height()), (1000, 700));
+    // Every drawn object exists: count red, blue and black pixels.
+    let count = |f: &dyn Fn(&Rgb<u8>) -> bool| img.pixels().filter(|p| f(p)).count();
+    let red = count(&|p| p.0[0] > 150 && p.0[1] < 60 && p.0[2] < 60);
+    let blue = count(&|p| p.0[2] > 150 && p.0[0] < 80);
+    assert!(red > 20 && blue > 20, "red {red} blue {blue}");
+    // The impact lies west-north-west of the launch: its red pixels are on
+    // the left, the blue ones on the right.
+    let mean_x = |f: &dyn Fn(&Rgb<u8>) -> bool| {
+        let xs: Vec<u32> = img
+            .enumerate_pixels()
+            .filter(|(_, _, p)| f(p))
+            .map(|(x, _, _)| x)
+            .collect();
+        xs.iter().map(|&x| f64::from(x)).sum::<f64>() / xs.len() as f64
+    };
+    assert!(mean_x(&|p| p.0[0] > 150 && p.0[1] < 60 && p.0[2] < 60) < 400.0);
+    assert!(mean_x(&|p| p.0[2] > 150 && p.0[0] < 80) > 600.0);
+}

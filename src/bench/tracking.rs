@@ -108,10 +108,10 @@ pub fn bench_tracking(objects: usize) -> Result<TrackingBench, String> {
             };
             plots.extend(quiet.look(time_utc, Some(&r), 0.0, 0.0, &mut rng));
         }
-        let (baz, bel) = first
+        let (beam_az, beam_el) = first
             .and_then(|r| site.measure(&r))
             .map_or((300.0, 10.0), |z| (z.y.to_degrees(), z.z.to_degrees()));
-        plots.extend(radar.look(time_utc, None, baz, bel, &mut rng));
+        plots.extend(radar.look(time_utc, None, beam_az, beam_el, &mut rng));
         let start = Instant::now();
         tracker
             .process_look(time_utc, &plots)

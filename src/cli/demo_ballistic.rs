@@ -154,13 +154,22 @@ pub(crate) fn cmd_demo_ballistic(dir: &Path, seed: u64) -> Result<()> {
             inside(ld2)
         );
     }
+    let png = dir.join("warnings.png");
+    super::view::render_warnings_png(
+        &paths[2],
+        Some(&paths[1]),
+        recording.site().map(|g| (g.latitude_deg, g.longitude_deg)),
+        &png,
+    )?;
     println!(
-        "wrote {}, {}, {}, {}/ (CAP 1.2), {}",
+        "wrote {}, {}, {}, {}, {}/ (CAP 1.2), {}, {}",
         meta_path.display(),
         paths[0].display(),
         paths[1].display(),
+        paths[2].display(),
         paths[3].display(),
-        dir.join("summary.json").display()
+        dir.join("summary.json").display(),
+        png.display()
     );
     Ok(())
 }

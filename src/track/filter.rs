@@ -205,7 +205,7 @@ impl Gate {
             z.z - self.z_hat.z,
         );
         let s_rr = self.hph[(0, 0)] + m.range_sigma_m * m.range_sigma_m;
-        if !(s_rr > 0.0) || residual.x * residual.x / s_rr > limit {
+        if s_rr.is_nan() || s_rr <= 0.0 || residual.x * residual.x / s_rr > limit {
             return None;
         }
         let s = symmetrise3(&(self.hph + m.noise_covariance()));

@@ -115,6 +115,49 @@ impl Canvas {
         }
     }
 
+    /// Anti-aliased straight stroke from `(x0, y0)` to `(x1, y1)` (pixel-centre
+    /// coordinates as for [`Canvas::ring`]), `width` pixels wide.
+    pub(crate) fn line(
+        &mut self,
+        (x0, y0): (f64, f64),
+        (x1, y1): (f64, f64),
+        width: f64,
+        colour: Rgb<u8>,
+    ) {
+        if ![x0, y0, x1, y1, width].iter().all(|v| v.is_finite()) {
+            return;
+        }
+        // A stroke far off the picture is not drawn (and cannot loop long).
+        let limit = 4.0 * f64::from(self.img.width().max(self.img.height()));
+        if [x0, y0, x1, y1].iter().any(|v| v.abs() > limit) {
+            return;
+        }
+        let reach = width / 2.0 + 1.0;
+        let (dx, dy) = (x1 - x0, y1 - y0);
+        let len2 = dx * dx + dy * dy;
+        let (xa, xb) = (
+            (x0.min(x1) - reach).floor() as i64,
+            (x0.max(x1) + reach).ceil() as i64,
+        );
+        let (ya, yb) = (
+            (y0.min(y1) - reach).floor() as i64,
+            (y0.max(y1) + reach).ceil() as i64,
+        );
+        for y in ya..=yb {
+            for x in xa..=xb {
+                let (px, py) = (x as f64 + 0.5, y as f64 + 0.5);
+                let t = if len2 > 0.0 {
+                    (((px - x0) * dx + (py - y0) * dy) / len2).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                };
+                let d = (px - (x0 + t * dx)).hypot(py - (y0 + t * dy));
+                let coverage = (width / 2.0 + 0.5 - d).clamp(0.0, 1.0);
+                self.blend(x, y, colour, coverage as f32);
+            }
+        }
+    }
+
     /// Advance width of `text` at `size_px`, pixels.
     pub(crate) fn text_width(&self, text: &str, size_px: f32) -> f32 {
         let font = self.font.as_scaled(PxScale::from(size_px));

@@ -20,6 +20,7 @@
 mod axis;
 mod canvas;
 mod heatmap;
+pub mod situation;
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -354,6 +355,11 @@ pub fn render_png(
         path: path.to_owned(),
         source: Box::new(e),
     })?;
+    write_png(&img, path)
+}
+
+/// Writes `img` to `path` as PNG.
+pub(crate) fn write_png(img: &RgbImage, path: &Path) -> Result<(), ViewError> {
     let file = File::create(path).map_err(|source| ViewError::CreateFile {
         path: path.to_owned(),
         source,
