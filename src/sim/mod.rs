@@ -82,7 +82,33 @@
 //! latitude_deg = 55.0
 //! longitude_deg = 10.0
 //! height_m = 30.0
+//!
+//! [looks]                               # optional: one CPI per look (see trajectory)
+//! interval_s = 2.0                      # first pulse to first pulse, >= one CPI
+//! beam = "track"                        # or "fixed" (the [beam] table's pointing)
+//! track = 0                             # trajectory the beam follows
+//! pointing_sigma_deg = 0.3              # per beam-frame axis, per look
+//! min_elevation_deg = 1.0
+//!
+//! [[trajectories]]                      # ballistic objects; need [site]
+//! latitude_deg = 37.5                   # launch point
+//! longitude_deg = 43.0
+//! azimuth_deg = 300.0                   # launch azimuth, clockwise from north
+//! launch_time_s = 10.0                  # after start_time
+//! burn_time_s = 90.0
+//! thrust_accel_mps2 = 35.0              # constant magnitude
+//! vertical_rise_s = 10.0
+//! burnout_flight_path_deg = 40.0        # pitch programme end
+//! yaw_rate_deg_s = 0.0                  # optional dog-leg
+//! snr_db = -20.0                        # element SNR on axis at reference_range_m, R^-4
+//! reference_range_m = 1000e3
+//! swerling = 0
 //! ```
+//! A trajectory's object is flown per [`ballistic`] (boost, then
+//! formats.md §5 to impact) and echoes at its true range for every pulse;
+//! the truth file adds its launch, burnout, apogee and impact
+//! (`trajectories`) and a record per CPI while it echoes. See
+//! [`trajectory`]; `tews simulate --ballistic` is a built-in example.
 //! `ci16_le`: count = round(value x counts_per_unit), saturating; saturated
 //! I/Q values are counted in the truth file and logged. A reader that scales by
 //! 1/32768 sees model values times [`Truth::sample_scale`].
@@ -101,7 +127,7 @@
 //! `radar:simulated = true`, `core:num_channels` when above 1, `radar:channels`
 //! when named, `core:geolocation` with a `[site]`, and a `core:description`
 //! naming the seed. One capture per CPI whose carrier or beam differs from the
-//! previous CPI's (`core:sample_start = k P N`, `core:datetime = start_time +
+//! previous CPI's (with `[looks]`, one per CPI: they are not back to back) (`core:sample_start = k P N`, `core:datetime = start_time +
 //! k P pri_s`). Files are written as `*.partial` and renamed when complete, the
 //! meta last; existing files at the prefix are replaced. A prefix ending in
 //! `.sigmf`, `.sigmf-meta` or `.sigmf-data` has that ending dropped.
