@@ -2,7 +2,7 @@
 //! (`tews run --input vrt+udp://ADDR:PORT`).
 //!
 //! # Receive path
-//! One **dedicated OS thread** owns the socket and the [`CpiAssembler`]: a
+//! One **dedicated OS thread** owns the socket and the [`crate::ingest::vrt::CpiAssembler`]: a
 //! blocking `recv` loop, one datagram per packet, parsed and assembled in
 //! place. Why a thread and not an async task: there is one socket and one
 //! consumer, so an executor adds nothing but a scheduling hop between the

@@ -13,7 +13,7 @@ pub mod situation;
 
 pub use fanout::{FinishedOutputs, OutputStats, Outputs, OutputsMonitor, Overflow};
 pub use identity::SiteIdentity;
-pub use jsonl::JsonLinesSink;
+pub use jsonl::{JsonLinesSink, PartialFile};
 
 use crate::plots::Plot;
 use std::path::PathBuf;
