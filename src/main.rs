@@ -10,7 +10,42 @@ use std::process::ExitCode;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+/// Mesa's Vulkan drivers (lavapipe among them) print "error:
+/// XDG_RUNTIME_DIR is invalid or not set in the environment." on stderr,
+/// whatever the log level, when probed without a usable runtime directory
+/// (a service account, a container, ssh without a login session). tews
+/// does not use the directory itself; it gives the process a private one,
+/// `$TMPDIR/tews-runtime-UID` (mode 0700, as the XDG spec asks), so that
+/// third-party noise stays off stderr. A set, usable directory is kept.
+fn quiet_runtime_dir() {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let usable = std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| {
+        std::fs::metadata(&d).is_ok_and(|m| m.is_dir() && m.permissions().mode() & 0o077 == 0)
+    });
+    if usable {
+        return;
+    }
+    // Our own uid, from our own process's /proc entry.
+    let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
+    let dir = std::env::temp_dir().join(format!("tews-runtime-{uid}"));
+    let made = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    let ok = match made {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::metadata(&dir).is_ok_and(|m| {
+                m.is_dir() && m.uid() == uid && m.permissions().mode() & 0o077 == 0
+            })
+        }
+        Err(_) => false,
+    };
+    if ok {
+        // SAFETY: called first thing in main, before any thread exists.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+    }
+}
+
 fn main() -> ExitCode {
+    quiet_runtime_dir();
     let cli = Cli::parse();
     let level = if cli.quiet {
         tracing::Level::WARN

@@ -583,3 +583,20 @@ fn drain_timeout_is_bounded() {
     ]);
     assert_one_line_error(&out, &["--drain-timeout-s"]);
 }
+
+/// Item 13: Mesa's "XDG_RUNTIME_DIR is invalid" lines stay off stderr when
+/// the environment has no runtime directory (a service account), with and
+/// without -q; the GPU probe still lists the adapters.
+#[test]
+fn no_mesa_runtime_dir_noise_on_stderr() {
+    for args in [&["info"][..], &["-q", "info"][..]] {
+        let out = Command::new(common::tews_bin())
+            .args(args)
+            .env_remove("XDG_RUNTIME_DIR")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{args:?}: {stderr}");
+    }
+}
