@@ -31,11 +31,8 @@ fn quiet_runtime_dir() {
     let made = std::fs::DirBuilder::new().mode(0o700).create(&dir);
     let ok = match made {
         Ok(()) => true,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            std::fs::metadata(&dir).is_ok_and(|m| {
-                m.is_dir() && m.uid() == uid && m.permissions().mode() & 0o077 == 0
-            })
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::metadata(&dir)
+            .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.permissions().mode() & 0o077 == 0),
         Err(_) => false,
     };
     if ok {
@@ -84,6 +81,7 @@ fn main() -> ExitCode {
         Some(Command::Demo(args)) => cli::demo::cmd_demo(&args),
         Some(Command::Info(args)) => cli::info::cmd_info(&args),
         Some(Command::Replay(args)) => cli::replay::cmd_replay(&args),
+        Some(Command::Site(args)) => cli::site::cmd_site(&args),
         None => cli::demo::cmd_demo(&cli::demo::DemoArgs {
             out: PathBuf::from("tews-demo"),
             seed: 1,

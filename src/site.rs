@@ -179,6 +179,61 @@ fn waveform_table<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Waveform, D:
     }
 }
 
+/// The `[radar]` table (with `[radar.waveform]` and, for a monopulse
+/// receiver, `[radar.monopulse]`) of a live site whose digitizer sends
+/// what a recording with `params` and `carrier_hz` holds, as `tews replay
+/// --stream-id STREAM_ID` sends it (channel `c` as stream `stream_id + c`).
+/// Parsing it back gives `params` (tests/site_from_recording.rs).
+pub fn radar_table_toml(params: &RadarParams, carrier_hz: f64, stream_id: u32) -> String {
+    // `{:?}` of an f64 is the shortest text that reads back to the same bits.
+    let mut t = format!(
+        "[radar]\nsample_rate_hz = {:?}\ncarrier_hz = {:?}\npulses_per_cpi = {}\n\
+         samples_per_pulse = {}\npri_s = {:?}\nwindow_delay_s = {:?}\n",
+        params.sample_rate_hz,
+        carrier_hz,
+        params.pulses_per_cpi,
+        params.samples_per_pulse,
+        params.pri_s,
+        params.window_delay_s
+    );
+    if params.num_channels > 1 && !params.channel_names.is_empty() {
+        let names: Vec<String> = params
+            .channel_names
+            .iter()
+            .map(|n| format!("{n:?}"))
+            .collect();
+        let ids: Vec<String> = (0..params.num_channels as u32)
+            .map(|c| stream_id.saturating_add(c).to_string())
+            .collect();
+        t += &format!(
+            "channels = [{}]\nstream_ids = [{}]\n",
+            names.join(", "),
+            ids.join(", ")
+        );
+    } else {
+        t += &format!("stream_id = {stream_id}\n");
+    }
+    t += "\n[radar.waveform]\n";
+    t += &match params.waveform {
+        Waveform::Lfm {
+            bandwidth_hz,
+            pulse_width_s,
+        } => format!(
+            "type = \"lfm\"\nbandwidth_hz = {bandwidth_hz:?}\npulse_width_s = {pulse_width_s:?}\n"
+        ),
+        Waveform::Rect { pulse_width_s } => {
+            format!("type = \"rect\"\npulse_width_s = {pulse_width_s:?}\n")
+        }
+    };
+    if let Some(m) = &params.monopulse {
+        t += &format!(
+            "\n[radar.monopulse]\nbeamwidth_az_deg = {:?}\nbeamwidth_el_deg = {:?}\nslope_az = {:?}\nslope_el = {:?}\n",
+            m.beamwidth_az_deg, m.beamwidth_el_deg, m.slope_az, m.slope_el
+        );
+    }
+    t
+}
+
 impl SiteRadar {
     /// The radar parameters of the live stream.
     pub fn params(&self) -> RadarParams {

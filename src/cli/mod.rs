@@ -9,6 +9,7 @@ pub(crate) mod live;
 pub(crate) mod replay;
 pub(crate) mod run;
 pub(crate) mod simulate;
+pub(crate) mod site;
 pub(crate) mod situation;
 pub(crate) mod view;
 
@@ -62,6 +63,8 @@ pub(crate) enum Command {
     Info(InfoArgs),
     /// Play a recording as the digitizer's VITA 49.2 packets over UDP.
     Replay(ReplayArgs),
+    /// Print a site file whose [radar] matches a recording (--from REC).
+    Site(site::SiteArgs),
 }
 
 /// Backend choice.
