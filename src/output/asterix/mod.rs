@@ -9,6 +9,7 @@
 
 pub mod cat034;
 pub mod cat048;
+pub mod cat062;
 mod file;
 pub mod scan;
 pub mod udp;
