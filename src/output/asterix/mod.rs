@@ -12,6 +12,7 @@ pub mod cat048;
 pub mod cat062;
 mod file;
 pub mod scan;
+pub mod track_sinks;
 pub mod udp;
 
 pub use file::AsterixFileSink;
