@@ -52,6 +52,11 @@ impl PartialFile {
         writeln!(self.out, "{line}").map_err(|e| self.io(e))
     }
 
+    /// Writes raw bytes (a binary format's records).
+    pub fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), OutputError> {
+        self.out.write_all(bytes).map_err(|e| self.io(e))
+    }
+
     /// Flushes to the `.partial` file.
     pub fn flush(&mut self) -> Result<(), OutputError> {
         self.out.flush().map_err(|e| self.io(e))

@@ -7,16 +7,14 @@
 //! I062/080 TSB and the last report of a track dropped before confirmation
 //! keeps CNF = 1.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::MAX_DATA_BLOCK_LEN_BYTES;
 use super::cat062::{Cat062Config, EncodeStats62, TrackLife, data_blocks, encode_record_with};
 use super::udp::UdpTarget;
 use crate::assess::warning::WarningReport;
-use crate::output::OutputError;
+use crate::output::{OutputError, PartialFile};
 use crate::output::situation::SituationSink;
 use crate::track::TrackReport;
 
@@ -80,8 +78,7 @@ fn summary(name: &str, s: &EncodeStats62, delivery: &str) {
 pub struct Cat062FileSink {
     name: String,
     config: Cat062Config,
-    out: BufWriter<File>,
-    paths: Option<(PathBuf, PathBuf)>,
+    out: PartialFile,
     life: TrackLife,
     stats: EncodeStats62,
     data_blocks: u64,
@@ -91,18 +88,10 @@ impl Cat062FileSink {
     /// Creates `PATH.partial`; the output is named `cat062-file:PATH`.
     pub fn create(path: &Path, config: Cat062Config) -> Result<Self, OutputError> {
         let name = format!("cat062-file:{}", path.display());
-        let mut partial = path.as_os_str().to_owned();
-        partial.push(".partial");
-        let partial = PathBuf::from(partial);
-        let file = File::create(&partial).map_err(|source| OutputError::Io {
-            name: format!("{name} ({})", partial.display()),
-            source,
-        })?;
         Ok(Cat062FileSink {
+            out: PartialFile::create(path, &name)?,
             name,
             config,
-            out: BufWriter::new(file),
-            paths: Some((partial, path.to_path_buf())),
             life: TrackLife::default(),
             stats: EncodeStats62::default(),
             data_blocks: 0,
@@ -118,13 +107,6 @@ impl Cat062FileSink {
     pub fn data_blocks(&self) -> u64 {
         self.data_blocks
     }
-
-    fn io(&self, source: std::io::Error) -> OutputError {
-        OutputError::Io {
-            name: self.name.clone(),
-            source,
-        }
-    }
 }
 
 impl SituationSink for Cat062FileSink {
@@ -137,7 +119,7 @@ impl SituationSink for Cat062FileSink {
         let records = encode_look(reports, &self.config, &mut self.life, &mut self.stats);
         warn_not_encoded(&self.name, &before, &self.stats);
         for block in data_blocks(&records, MAX_DATA_BLOCK_LEN_BYTES) {
-            self.out.write_all(&block).map_err(|e| self.io(e))?;
+            self.out.write_bytes(&block)?;
             self.data_blocks += 1;
         }
         Ok(())
@@ -149,7 +131,7 @@ impl SituationSink for Cat062FileSink {
     }
 
     fn flush(&mut self) -> Result<(), OutputError> {
-        self.out.flush().map_err(|e| self.io(e))?;
+        self.out.flush()?;
         summary(
             &self.name,
             &self.stats,
@@ -159,21 +141,7 @@ impl SituationSink for Cat062FileSink {
     }
 
     fn commit(&mut self) -> Result<(), OutputError> {
-        self.out.flush().map_err(|e| self.io(e))?;
-        if let Some((partial, path)) = self.paths.take() {
-            std::fs::rename(&partial, &path).map_err(|e| self.io(e))?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Cat062FileSink {
-    /// A file never committed (the run failed) leaves no `.partial` behind;
-    /// an earlier file at the path is untouched.
-    fn drop(&mut self) {
-        if let Some((partial, _)) = self.paths.take() {
-            let _ = std::fs::remove_file(partial);
-        }
+        self.out.commit()
     }
 }
 
