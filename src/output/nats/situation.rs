@@ -371,7 +371,7 @@ impl NatsSituationSink {
         }
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
-                queue: VecDeque::new(),
+                queue: VecDeque::with_capacity(QUEUE_REPORTS),
                 in_flight: [0; 3],
                 batch: 0,
                 busy: false,
