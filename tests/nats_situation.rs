@@ -168,7 +168,7 @@ fn track(
         position_sigma_m: 35.5,
         velocity_sigma_mps: 4.125,
         plots: 7 + id as u32,
-        ballistic: id % 2 == 0,
+        ballistic: id.is_multiple_of(2),
     }
 }
 
