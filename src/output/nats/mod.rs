@@ -1,4 +1,6 @@
-//! `--output nats://HOST:PORT`: plot reports onto the partners' NATS fabric.
+//! `--output nats://HOST:PORT`: plot reports onto the partners' NATS fabric
+//! ([`NatsSink`]), and tracks, warnings and CAP alerts beside them
+//! ([`situation::NatsSituationSink`]).
 //!
 //! # Subjects
 //! With `[site] nation = N, name = S, sensor = R` and partners `P`:
@@ -9,12 +11,26 @@
 //! | `tews.asterix.N.S.R` | one CAT048 data block holding that plot's one record (a plot the encoder cannot report, see [`crate::output::asterix::cat048`], has none); off with `[sharing] asterix = false` |
 //! | `tews.release.P.N.S.R` | for each `[[partner]]` P whose policy releases the plot ([`policy`]): its JSON line less the withheld keys |
 //!
+//! and, from the tracking stage ([`situation`] has the details):
+//!
+//! | subject | payload |
+//! | --- | --- |
+//! | `tews.tracks.N.S.R` | one track report, its formats.md §6 JSON line |
+//! | `tews.warnings.N.S.R` | one warning issue, its §7 JSON line |
+//! | `tews.cap.N.S.R` | that issue's CAP 1.2 alert, XML |
+//! | `tews.release.P.N.S.R.tracks` | the track reports P's policy releases, unchanged |
+//! | `tews.release.P.N.S.R.warnings` | the warnings P's policy releases (default: all), unchanged |
+//! | `tews.release.P.N.S.R.cap` | their CAP alerts, unchanged |
+//!
 //! The partner comes right after `release`, so a NATS account can export
-//! `tews.release.P.N.>` to partner P's account and nothing else; the plots
-//! and ASTERIX subjects stay inside the nation's own account (see
-//! `deploy/nats/`). Every message has the header `Tews-Received-Unix-Us`:
-//! when the plot's CPI's last sample reached this host, microseconds since
-//! 1970 UTC (for end-to-end latency at a partner).
+//! `tews.release.P.N.>` to partner P's account and nothing else (it holds
+//! P's plots, tracks, warnings and alerts); the national subjects stay
+//! inside the nation's own account (see `deploy/nats/`). A plot's release
+//! subject is a prefix of the others, so a partner subscribes
+//! `tews.release.P.N.S.R` for plots alone, `tews.release.P.N.S.R.*` for
+//! the tracking stage's. Every plot message has the header
+//! `Tews-Received-Unix-Us`: when the plot's CPI's last sample reached this
+//! host, microseconds since 1970 UTC (for end-to-end latency at a partner).
 //!
 //! # Delivery
 //! The NATS client and its tokio runtime (one worker thread) belong to this
@@ -28,9 +44,14 @@
 //!   within `publish_timeout_s`; messages the client holds while the server
 //!   is away are sent on reconnection or lost with the client.
 //! - **JetStream** (`[sharing] jetstream = true`): tews creates the stream
-//!   `TEWS-N-S-R` (or `[sharing] stream`) capturing `tews.*.N.S.R` and
-//!   `tews.release.*.N.S.R`, or checks that an existing one captures them,
-//!   and a plot counts as sent only when the stream acknowledged every one
+//!   `TEWS-N-S-R` (or `[sharing] stream`) capturing
+//!   [`Subjects::stream_filters`] (`tews.*.N.S.R`, `tews.release.*.N.S.R`
+//!   and `tews.release.*.N.S.R.*`), or checks that an existing one captures
+//!   those its output publishes to (the plots: the first two; tracks and
+//!   warnings: the first and the third, so a stream made by a tews before
+//!   the tracking outputs still serves the plots, and the tracks output
+//!   names the filter it lacks), and a plot counts as sent only when the
+//!   stream acknowledged every one
 //!   of its messages. Each message carries a `Nats-Msg-Id` unique to the run,
 //!   so a message re-sent after a lost ack is stored once (within the
 //!   stream's duplicate window, 2 minutes). Unacknowledged messages are
@@ -42,9 +63,11 @@
 
 pub mod config;
 pub mod policy;
+pub mod situation;
 
 pub use config::SharingConfig;
-pub use policy::PartnerPolicy;
+pub use policy::{PartnerPolicy, TrackRelease};
+pub use situation::NatsSituationSink;
 
 use crate::output::asterix::cat048::{Cat048Config, EncodeStats, encode_data_blocks};
 use crate::output::identity::SiteIdentity;
@@ -98,10 +121,19 @@ impl Subjects {
         }
     }
 
-    /// The subject filters a JetStream stream must capture.
-    pub fn stream_filters(site: &SiteIdentity) -> [String; 2] {
+    /// The subject filters of a site's JetStream stream: `tews.*.N.S.R`
+    /// (every national subject: plots, ASTERIX, tracks, warnings, CAP),
+    /// `tews.release.*.N.S.R` (plot releases) and `tews.release.*.N.S.R.*`
+    /// (track, warning and CAP releases). tews creates a stream with all
+    /// three; the plot output needs the first two, the tracks and warnings
+    /// output the first and the third.
+    pub fn stream_filters(site: &SiteIdentity) -> [String; 3] {
         let tail = format!("{}.{}.{}", site.nation, site.name, site.sensor);
-        [format!("tews.*.{tail}"), format!("tews.release.*.{tail}")]
+        [
+            format!("tews.*.{tail}"),
+            format!("tews.release.*.{tail}"),
+            format!("tews.release.*.{tail}.*"),
+        ]
     }
 }
 
@@ -190,8 +222,12 @@ impl NatsSink {
             .clone()
             .unwrap_or_else(|| default_stream_name(&settings.site));
         let conn_state = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let connecting =
-            Some(rt.spawn(connect(settings.clone(), name.clone(), conn_state.clone())));
+        let connecting = Some(rt.spawn(connect(
+            settings.clone(),
+            name.clone(),
+            conn_state.clone(),
+            RETRYING,
+        )));
         let now = SystemTime::now();
         let run_id = format!(
             "{}-{}",
@@ -297,15 +333,7 @@ impl NatsSink {
     /// disconnected, ...) and the client is not connected. Before any event
     /// (the first connection still being made) it is not.
     fn known_away(&self) -> bool {
-        let failed = {
-            let state = self.conn_state.lock().unwrap_or_else(|e| e.into_inner());
-            !state.is_empty() && *state != "connected"
-        };
-        failed
-            && self
-                .client
-                .as_ref()
-                .is_none_or(|c| c.connection_state() != async_nats::connection::State::Connected)
+        known_away(&self.conn_state, self.client.as_ref())
     }
 
     fn fatal(&self, problem: String) -> OutputError {
@@ -353,73 +381,23 @@ impl NatsSink {
         let Some(js) = self.js.clone() else {
             return Ok(false);
         };
-        let filters = Subjects::stream_filters(&self.settings.site);
-        let s = &self.settings.sharing;
-        let config = jetstream::stream::Config {
-            name: self.stream.clone(),
-            subjects: filters.to_vec(),
-            retention: jetstream::stream::RetentionPolicy::Limits,
-            discard: jetstream::stream::DiscardPolicy::Old,
-            storage: jetstream::stream::StorageType::File,
-            max_age: s.stream_max_age().ok_or_else(|| {
-                self.fatal(format!(
-                    "[sharing] stream_max_age_s {} is not a usable age",
-                    s.stream_max_age_s
-                ))
-            })?,
-            max_bytes: s.stream_max_bytes,
-            num_replicas: s.stream_replicas,
-            duplicate_window: Duration::from_secs(120),
-            description: Some(format!(
-                "tews plots of {}.{}.{}",
-                self.settings.site.nation, self.settings.site.name, self.settings.site.sensor
-            )),
-            ..Default::default()
-        };
-        use jetstream::context::CreateStreamErrorKind as K;
-        let result = timeout_at(deadline, js.get_or_create_stream(config)).await;
-        let mut stream = match result {
-            Err(_) => return Ok(false),
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => match e.kind() {
-                K::TimedOut | K::JetStreamUnavailable if tokio::time::Instant::now() < deadline => {
-                    return Ok(false);
-                }
-                K::TimedOut => return Ok(false),
-                _ => {
-                    return Err(self.fatal(format!(
-                        "JetStream stream {}: cannot create or read it: {e}",
-                        self.stream
-                    )));
-                }
-            },
-        };
-        let info = match timeout_at(deadline, stream.info()).await {
-            Ok(Ok(info)) => info.clone(),
-            _ => return Ok(false),
-        };
-        for filter in &filters {
-            if !info
-                .config
-                .subjects
-                .iter()
-                .any(|s| filter_covers(s, filter))
-            {
-                return Err(self.fatal(format!(
-                    "JetStream stream {} exists but does not capture {filter} (its subjects: {})",
-                    self.stream,
-                    info.config.subjects.join(", ")
-                )));
+        let [national, plot_releases, _] = Subjects::stream_filters(&self.settings.site);
+        match ensure_stream(
+            &js,
+            &self.settings,
+            &self.stream,
+            &[national, plot_releases],
+            &self.name,
+            deadline,
+        )
+        .await
+        {
+            Ok(ready) => {
+                self.stream_ready = ready;
+                Ok(ready)
             }
+            Err(problem) => Err(self.fatal(problem)),
         }
-        tracing::info!(
-            "{}: JetStream stream {} ready ({} messages stored)",
-            self.name,
-            self.stream,
-            info.state.messages
-        );
-        self.stream_ready = true;
-        Ok(true)
     }
 
     async fn publish_core(
@@ -521,9 +499,97 @@ impl NatsSink {
     }
 }
 
-/// Builds the connect options from the site config and connects in the
-/// background (the returned client reconnects by itself).
-/// Said once per outage: the output keeps trying and its plots are counted.
+/// Creates the stream `stream` of `settings`' site, capturing every filter
+/// of [`Subjects::stream_filters`], or reads the existing one, and checks
+/// that it captures each of `required`. `Ok(false)`: not now (timed out,
+/// JetStream not yet available): try again later; `Err`: it cannot work
+/// (its problem, one line). `output` names the output in the log.
+async fn ensure_stream(
+    js: &jetstream::Context,
+    settings: &NatsSettings,
+    stream: &str,
+    required: &[String],
+    output: &str,
+    deadline: tokio::time::Instant,
+) -> Result<bool, String> {
+    let s = &settings.sharing;
+    let site = &settings.site;
+    let config = jetstream::stream::Config {
+        name: stream.to_string(),
+        subjects: Subjects::stream_filters(site).to_vec(),
+        retention: jetstream::stream::RetentionPolicy::Limits,
+        discard: jetstream::stream::DiscardPolicy::Old,
+        storage: jetstream::stream::StorageType::File,
+        max_age: s.stream_max_age().ok_or_else(|| {
+            format!(
+                "[sharing] stream_max_age_s {} is not a usable age",
+                s.stream_max_age_s
+            )
+        })?,
+        max_bytes: s.stream_max_bytes,
+        num_replicas: s.stream_replicas,
+        duplicate_window: Duration::from_secs(120),
+        description: Some(format!(
+            "tews plots, tracks and warnings of {}.{}.{}",
+            site.nation, site.name, site.sensor
+        )),
+        ..Default::default()
+    };
+    use jetstream::context::CreateStreamErrorKind as K;
+    let result = timeout_at(deadline, js.get_or_create_stream(config)).await;
+    let mut handle = match result {
+        Err(_) => return Ok(false),
+        Ok(Ok(handle)) => handle,
+        Ok(Err(e)) => match e.kind() {
+            K::TimedOut | K::JetStreamUnavailable if tokio::time::Instant::now() < deadline => {
+                return Ok(false);
+            }
+            K::TimedOut => return Ok(false),
+            _ => {
+                return Err(format!(
+                    "JetStream stream {stream}: cannot create or read it: {e}"
+                ));
+            }
+        },
+    };
+    let info = match timeout_at(deadline, handle.info()).await {
+        Ok(Ok(info)) => info.clone(),
+        _ => return Ok(false),
+    };
+    for filter in required {
+        if !info
+            .config
+            .subjects
+            .iter()
+            .any(|s| filter_covers(s, filter))
+        {
+            return Err(format!(
+                "JetStream stream {stream} exists but does not capture {filter} (its subjects: {})",
+                info.config.subjects.join(", ")
+            ));
+        }
+    }
+    tracing::info!(
+        "{output}: JetStream stream {stream} ready ({} messages stored)",
+        info.state.messages
+    );
+    Ok(true)
+}
+
+/// True when the server is known to be away: the connection's last
+/// reported state ([`report_state`]) is a failure and `client` (if any) is
+/// not connected. Before any event it is not.
+fn known_away(state: &std::sync::Mutex<String>, client: Option<&async_nats::Client>) -> bool {
+    let failed = {
+        let state = state.lock().unwrap_or_else(|e| e.into_inner());
+        !state.is_empty() && *state != "connected"
+    };
+    failed
+        && client.is_none_or(|c| c.connection_state() != async_nats::connection::State::Connected)
+}
+
+/// Said once per outage by the plot output: it keeps trying and its plots
+/// are counted.
 const RETRYING: &str =
     "retrying in the background; plots not delivered meanwhile are counted dropped";
 
@@ -542,10 +608,15 @@ fn report_state(name: &str, state: &std::sync::Mutex<String>, kind: String, text
     *last = kind;
 }
 
+/// Builds the connect options from the site config and connects in the
+/// background (the returned client reconnects by itself); connection
+/// events go to `state` ([`report_state`]), each failure said once with
+/// `retrying` after it (what the output does meanwhile).
 async fn connect(
     settings: NatsSettings,
     name: String,
     state: std::sync::Arc<std::sync::Mutex<String>>,
+    retrying: &'static str,
 ) -> Result<async_nats::Client, String> {
     let s = &settings.sharing;
     let site = &settings.site;
@@ -570,7 +641,7 @@ async fn connect(
             &name,
             &state,
             "unreachable".into(),
-            &format!("cannot connect to {}: {cause}; {RETRYING}", settings.server),
+            &format!("cannot connect to {}: {cause}; {retrying}", settings.server),
         );
     }
     let mut options = async_nats::ConnectOptions::new()
@@ -595,17 +666,17 @@ async fn connect(
                         async_nats::Event::Connected => ("connected".to_string(), String::new()),
                         async_nats::Event::Disconnected => (
                             "disconnected".to_string(),
-                            format!("disconnected; {RETRYING}"),
+                            format!("disconnected; {retrying}"),
                         ),
                         async_nats::Event::ClientError(e) if e.to_string().contains("IO error") => {
                             // The client's IO error carries no cause; the
                             // probe before connecting said it once.
                             (
                                 "unreachable".to_string(),
-                                format!("cannot reach the server; {RETRYING}"),
+                                format!("cannot reach the server; {retrying}"),
                             )
                         }
-                        other => (format!("{other}"), format!("{other}; {RETRYING}")),
+                        other => (format!("{other}"), format!("{other}; {retrying}")),
                     };
                     report_state(&name, &state, kind, &text);
                 }
@@ -808,6 +879,8 @@ mod tests {
             max_range_m: f64::INFINITY,
             min_snr_db: f64::NEG_INFINITY,
             withhold: vec![],
+            release_tracks: TrackRelease::Sector,
+            release_warnings: true,
         };
         let s = Subjects::new(&site, &[partner("bravo"), partner("charlie")]);
         assert_eq!(s.plots, "tews.plots.alpha.north-1.radar-a");

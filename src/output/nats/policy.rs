@@ -16,6 +16,32 @@
 //! with the keys named in `withhold` removed (the key is absent, not null).
 //! `time_utc`, `range_m` and `azimuth_deg` cannot be withheld: a plot without
 //! its time or position is no warning.
+//!
+//! # Tracks and warnings
+//! Two more keys cover the tracking stage's reports (published by
+//! [`super::situation::NatsSituationSink`]):
+//!
+//! - `release_warnings` (default `true`): every warning (formats.md §7) and
+//!   its CAP alert goes to the partner, wherever the launch or impact lies:
+//!   a warning is what the network exists to share, and a partner cannot
+//!   judge a threat it is not told about. `false` releases none.
+//! - `release_tracks` (default `"sector"`): a track report (formats.md §6)
+//!   is released when the track's position *in that report*, seen from the
+//!   site (azimuth in `[0, 360)` and slant range in the site's local
+//!   east-north-up frame, as a plot's), passes rules 1 and 2 above: the
+//!   partner gets the tracks where it gets the plots. `min_snr_db` and
+//!   `withhold` do not apply (a track has no SNR, and is released whole).
+//!   The rule is per report: a track that leaves the sector stops being
+//!   released, one that enters it starts; its status (tentative, confirmed,
+//!   coasting, dropped) does not matter, as a plot's does not. `"all"`
+//!   releases every track report, `"none"` none.
+//!
+//! Without the site's position (no `[site] latitude_deg`, `longitude_deg`,
+//! `height_m`, and none given to the output) a track's azimuth and range
+//! from the site are unknown: under `"sector"` a partner whose policy limits
+//! neither (no `azimuth_sectors_deg`, `min_range_m = 0`, no `max_range_m`)
+//! still gets every track, one that limits either gets none (withheld, not
+//! guessed; the output says so once at start-up).
 
 use crate::plots::Plot;
 use serde::Deserialize;
@@ -53,6 +79,32 @@ pub struct PartnerPolicy {
     /// §2 keys removed from released plots (see [`WITHHOLDABLE`]).
     #[serde(default)]
     pub withhold: Vec<String>,
+    /// Which track reports are released (module docs, "Tracks and warnings").
+    #[serde(default)]
+    pub release_tracks: TrackRelease,
+    /// Whether warnings and their CAP alerts are released (default: all).
+    #[serde(default = "yes")]
+    pub release_warnings: bool,
+}
+
+/// `release_tracks`: which track reports a partner gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum TrackRelease {
+    /// `"sector"`: those inside the partner's azimuth sectors and range
+    /// limits, seen from the site (the default).
+    #[default]
+    #[serde(rename = "sector")]
+    Sector,
+    /// `"all"`: every track report.
+    #[serde(rename = "all")]
+    All,
+    /// `"none"`: no track report.
+    #[serde(rename = "none")]
+    Never,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn infinite() -> f64 {
@@ -115,6 +167,33 @@ impl PartnerPolicy {
             }
         }
         Ok(())
+    }
+
+    /// True when the policy limits azimuth or range (a sector list, even
+    /// `[0, 360]`, or a range limit), so that a track's release under
+    /// [`TrackRelease::Sector`] needs the site's position.
+    pub fn limits_geometry(&self) -> bool {
+        !self.azimuth_sectors_deg.is_empty()
+            || self.min_range_m > 0.0
+            || self.max_range_m != f64::INFINITY
+    }
+
+    /// True when a track report whose position lies at `seen` = (azimuth
+    /// deg, slant range m) from the site may be released to this partner;
+    /// `seen` is `None` when the site's position is unknown (module docs).
+    pub fn releases_track(&self, seen: Option<(f64, f64)>) -> bool {
+        match self.release_tracks {
+            TrackRelease::Never => false,
+            TrackRelease::All => true,
+            TrackRelease::Sector => match seen {
+                Some((azimuth_deg, range_m)) => {
+                    self.azimuth_released(azimuth_deg)
+                        && range_m >= self.min_range_m
+                        && range_m <= self.max_range_m
+                }
+                None => !self.limits_geometry(),
+            },
+        }
     }
 
     /// True when `plot` may be released to this partner.
@@ -183,6 +262,8 @@ mod tests {
             max_range_m: 20000.0,
             min_snr_db: 15.0,
             withhold: vec!["snr_db".into(), "radial_velocity_mps".into()],
+            release_tracks: TrackRelease::Sector,
+            release_warnings: true,
         }
     }
 
@@ -251,5 +332,61 @@ mod tests {
         assert_eq!(p.validate().unwrap_err().0, "name");
         p.name = "bravo".into();
         assert!(p.validate().is_ok());
+    }
+
+    #[test]
+    fn tracks_follow_the_plot_sectors_and_ranges_or_the_mode() {
+        let mut p = policy(vec![[300.0, 30.0]]);
+        // min_snr_db (15 dB) has no say over tracks.
+        for (seen, want) in [
+            (Some((310.0, 5000.0)), true),
+            (Some((29.9, 1000.0)), true),
+            (Some((30.0, 5000.0)), false),
+            (Some((310.0, 999.0)), false),
+            (Some((310.0, 20000.1)), false),
+            (Some((f64::NAN, 5000.0)), false),
+            (Some((310.0, f64::NAN)), false),
+            (None, false),
+        ] {
+            assert_eq!(p.releases_track(seen), want, "{seen:?}");
+        }
+        p.release_tracks = TrackRelease::All;
+        assert!(p.releases_track(Some((100.0, 1e9))) && p.releases_track(None));
+        p.release_tracks = TrackRelease::Never;
+        assert!(!p.releases_track(Some((310.0, 5000.0))));
+        // No geometric limit: every track, even without the site position.
+        let mut open = policy(vec![]);
+        open.min_range_m = 0.0;
+        open.max_range_m = f64::INFINITY;
+        assert!(!open.limits_geometry());
+        assert!(open.releases_track(None));
+        open.azimuth_sectors_deg = vec![[0.0, 360.0]];
+        assert!(open.limits_geometry() && !open.releases_track(None));
+    }
+
+    #[test]
+    fn new_keys_default_and_bad_values_name_their_key() {
+        let p: PartnerPolicy = toml::from_str("name = \"x\"").unwrap();
+        assert_eq!(p.release_tracks, TrackRelease::Sector);
+        assert!(p.release_warnings);
+        let p: PartnerPolicy =
+            toml::from_str("name = \"x\"\nrelease_tracks = \"none\"\nrelease_warnings = false")
+                .unwrap();
+        assert_eq!(p.release_tracks, TrackRelease::Never);
+        assert!(!p.release_warnings);
+        let site = "[site]\nname = \"s\"\nsac = 1\nsic = 2\n[[partner]]\nname = \"x\"\n";
+        for (bad, key) in [
+            ("release_tracks = \"nearby\"", "partner[0].release_tracks"),
+            ("release_tracks = true", "partner[0].release_tracks"),
+            ("release_warnings = \"yes\"", "partner[0].release_warnings"),
+        ] {
+            let e = crate::site::SiteConfig::from_toml_str(&format!("{site}{bad}\n"), "s.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("s.toml: line 7: ") && e.contains(key) && !e.contains('\n'),
+                "{bad}: {e}"
+            );
+        }
     }
 }
