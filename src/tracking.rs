@@ -240,6 +240,10 @@ pub struct TrackingSummary {
     pub warnings_issued: u64,
     /// Per warning, its last issue.
     pub warnings: Vec<WarningSummary>,
+    /// Per NATS output (`nats://HOST:PORT`): tracks, warnings and CAP
+    /// alerts sent and dropped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nats: Vec<(String, crate::output::nats::situation::SituationStats)>,
 }
 
 /// Who issues the warnings, and how.

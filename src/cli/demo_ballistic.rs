@@ -61,8 +61,9 @@ pub(crate) fn cmd_demo_ballistic(dir: &Path, seed: u64) -> Result<()> {
     ];
     let mut sinks: Vec<Box<dyn PlotSink>> =
         vec![OutputSpec::JsonLines(Some(paths[0].clone())).open()?];
-    let (stage, handle) = super::situation::stage(
+    let tracking = super::situation::stage(
         &situation,
+        &[],
         recording.site(),
         &recording.params,
         None,
@@ -70,7 +71,7 @@ pub(crate) fn cmd_demo_ballistic(dir: &Path, seed: u64) -> Result<()> {
         tews::tracking::AssessMode::Every,
     )?
     .context("the tracking stage")?;
-    sinks.push(Box::new(stage));
+    let handle = tracking.into_sink(&mut sinks);
     let backend: Box<dyn Backend> = Box::new(CpuChain::new(plan.clone()));
     let plot_maker = tews::plots::PlotMaker::new(&recording.params, &plan, recording.site());
     let mut warnings = Vec::new();

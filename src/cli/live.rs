@@ -92,16 +92,14 @@ pub(crate) fn cmd_run_live(
     // Live input is real unless the site says it is an exercise.
     let tracking = super::situation::stage(
         &situation,
+        &specs,
         site_position,
         &params,
         Some(&site.site),
         false,
         tews::tracking::AssessMode::Latest,
     )?
-    .map(|(stage, handle)| {
-        sinks.push(Box::new(stage));
-        handle
-    });
+    .map(|t| t.into_sink(&mut sinks));
     let live_config = udp::LiveConfig {
         assembler: tews::ingest::vrt::AssemblerConfig {
             pulses_per_cpi: params.pulses_per_cpi,

@@ -194,16 +194,14 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
         specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
     let tracking = super::situation::stage(
         &situation,
+        &specs,
         recording.site(),
         &recording.params,
         site.as_ref().map(|s| &s.site),
         recording.simulated,
         tews::tracking::AssessMode::Every,
     )?;
-    let tracking = tracking.map(|(stage, handle)| {
-        sinks.push(Box::new(stage));
-        handle
-    });
+    let tracking = tracking.map(|t| t.into_sink(&mut sinks));
     let plot_maker = tews::plots::PlotMaker::new(&recording.params, &plan, recording.site());
     let (mut summary, finished) = process_recording(
         &recording,

@@ -64,7 +64,7 @@ pub enum OutputSpec {
         /// Site identity and SIM flag.
         config: Option<asterix::cat048::Cat048Config>,
     },
-    /// `tracks:PATH`, `warnings:PATH` or `cap:DIR`: written by the tracking
+    /// `tracks:PATH`, `warnings:PATH`, `cap:DIR` or `cat062-file:PATH`: written by the tracking
     /// stage ([`crate::tracking`]), not opened as a plot sink.
     Situation(situation::SituationSpec),
     /// `nats://HOST:PORT`: the sharing fabric ([`nats`]). Like ASTERIX it
@@ -119,6 +119,10 @@ impl FromStr for OutputSpec {
             Some(("cap", path)) => Ok(OutputSpec::Situation(situation::SituationSpec::Cap(
                 PathBuf::from(path),
             ))),
+            Some(("cat062-file", "")) => Err(err("missing path after \"cat062-file:\"")),
+            Some(("cat062-file", path)) => Ok(OutputSpec::Situation(
+                situation::SituationSpec::Cat062File(PathBuf::from(path)),
+            )),
             Some(("nats", rest)) => {
                 let server = rest.strip_prefix("//").unwrap_or("");
                 let valid = server.rsplit_once(':').is_some_and(|(host, port)| {
@@ -133,7 +137,7 @@ impl FromStr for OutputSpec {
                 })
             }
             _ => Err(err(
-                "unknown output kind (expected jsonl:PATH, jsonl:-, asterix-file:PATH, asterix+udp://HOST:PORT, nats://HOST:PORT, tracks:PATH, warnings:PATH or cap:DIR)",
+                "unknown output kind (expected jsonl:PATH, jsonl:-, asterix-file:PATH, asterix+udp://HOST:PORT, nats://HOST:PORT, tracks:PATH, warnings:PATH, cap:DIR or cat062-file:PATH)",
             )),
         }
     }

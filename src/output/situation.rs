@@ -25,6 +25,8 @@ pub enum SituationSpec {
     Warnings(PathBuf),
     /// `cap:DIR`.
     Cap(PathBuf),
+    /// `cat062-file:PATH`: tracks as ASTERIX CAT062 data blocks.
+    Cat062File(PathBuf),
 }
 
 impl SituationSpec {
@@ -34,6 +36,7 @@ impl SituationSpec {
             SituationSpec::Tracks(p) => format!("tracks:{}", p.display()),
             SituationSpec::Warnings(p) => format!("warnings:{}", p.display()),
             SituationSpec::Cap(p) => format!("cap:{}", p.display()),
+            SituationSpec::Cat062File(p) => format!("cat062-file:{}", p.display()),
         }
     }
 }
@@ -153,7 +156,13 @@ pub struct SituationFiles {
 impl SituationFiles {
     /// Opens every file output (creating a CAP directory if needed) before
     /// any processing, so a bad path fails the run at once.
-    pub fn create(specs: &[SituationSpec], cap: &CapContext) -> Result<Self, OutputError> {
+    /// `cat062` is the CAT062 identity (`None` without `--site`: a
+    /// `cat062-file:` output is then refused, as plots' ASTERIX is).
+    pub fn create(
+        specs: &[SituationSpec],
+        cap: &CapContext,
+        cat062: Option<super::asterix::cat062::Cat062Config>,
+    ) -> Result<Self, OutputError> {
         let mut sinks: Vec<Box<dyn SituationSink>> = Vec::new();
         for spec in specs {
             let name = spec.name();
@@ -163,6 +172,15 @@ impl SituationFiles {
                 }
                 SituationSpec::Warnings(p) => {
                     sinks.push(Box::new(WarningsFile(PartialFile::create(p, &name)?, name)))
+                }
+                SituationSpec::Cat062File(p) => {
+                    let config = cat062.ok_or_else(|| OutputError::Spec {
+                        spec: name.clone(),
+                        problem: "ASTERIX needs the site's SAC/SIC: give --site SITE.toml".into(),
+                    })?;
+                    sinks.push(Box::new(
+                        super::asterix::track_sinks::Cat062FileSink::create(p, config)?,
+                    ));
                 }
                 SituationSpec::Cap(dir) => {
                     std::fs::create_dir_all(dir).map_err(|e| io(&name, dir, e))?;

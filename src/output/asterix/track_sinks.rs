@@ -14,8 +14,8 @@ use super::MAX_DATA_BLOCK_LEN_BYTES;
 use super::cat062::{Cat062Config, EncodeStats62, TrackLife, data_blocks, encode_record_with};
 use super::udp::UdpTarget;
 use crate::assess::warning::WarningReport;
-use crate::output::{OutputError, PartialFile};
 use crate::output::situation::SituationSink;
+use crate::output::{OutputError, PartialFile};
 use crate::track::TrackReport;
 
 /// Encodes one look's reports, in order, with each track's lifecycle.
