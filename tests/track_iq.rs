@@ -40,6 +40,7 @@ fn utc(s: &str) -> time::OffsetDateTime {
 fn run(
     scenario: &tews::sim::Scenario,
     seed: u64,
+    extra: &dyn Fn(&std::path::Path, &std::path::Path) -> Vec<String>,
 ) -> (
     serde_json::Value,
     Vec<serde_json::Value>,
@@ -62,6 +63,7 @@ fn run(
         .arg(format!("jsonl:{}", dir.path().join("p.jsonl").display()))
         .arg("--summary")
         .arg(dir.path().join("s.json"))
+        .args(extra(dir.path(), &prefix))
         .output()
         .unwrap();
     assert!(
@@ -97,8 +99,57 @@ fn run(
 #[test]
 fn a_simulated_missile_is_tracked_and_warned_of_with_honest_ellipses() {
     let scenario = tews::sim::trajectory::ballistic_scenario();
+    // Seed 1 also sends the tracks as CAT062: over UDP beside the plots'
+    // CAT048, and to a file; the site file is tews site --from's.
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = udp.local_addr().unwrap().port();
+    // Read while the run sends (a socket buffer holds only a few hundred
+    // datagrams): count the data blocks by category.
+    udp.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 65536];
+        let mut cat = std::collections::BTreeMap::<u8, usize>::new();
+        while let Ok(n) = udp.recv(&mut buf) {
+            *cat.entry(buf[0]).or_default() += usize::from(n > 0);
+        }
+        cat
+    });
+    let mut reader = Some(reader);
+    let asterix = |dir: &std::path::Path, rec: &std::path::Path| -> Vec<String> {
+        let out = Command::new(common::tews_bin())
+            .arg("site")
+            .arg("--from")
+            .arg(rec)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout)
+            .unwrap()
+            .replace("sac = 0", "sac = 7")
+            .replace("sic = 0", "sic = 9");
+        let site = dir.join("site.toml");
+        std::fs::write(&site, text).unwrap();
+        vec![
+            "--site".into(),
+            site.display().to_string(),
+            "--output".into(),
+            format!("asterix+udp://127.0.0.1:{port}"),
+            "--output".into(),
+            format!("cat062-file:{}", dir.join("t.ast").display()),
+        ]
+    };
     for seed in [1, 2, 3] {
-        let (summary, warnings, truth, caps) = run(&scenario, seed);
+        let none = |_: &std::path::Path, _: &std::path::Path| Vec::new();
+        let extra: &dyn Fn(&std::path::Path, &std::path::Path) -> Vec<String> =
+            if seed == 1 { &asterix } else { &none };
+        let (summary, warnings, truth, caps) = run(&scenario, seed, extra);
+        if seed == 1 {
+            // Every look with a track sends a CAT062 block.
+            let cat = reader.take().unwrap().join().unwrap();
+            let tracks_looks = summary["tracking"]["looks"].as_u64().unwrap() as usize;
+            assert!(cat.get(&62).copied().unwrap_or(0) >= tracks_looks * 8 / 10, "{cat:?}");
+            assert!(cat.get(&48).copied().unwrap_or(0) > 200, "{cat:?}");
+        }
         let tr = &summary["tracking"];
         assert_eq!(tr["tracks_confirmed"], 1, "seed {seed}: {tr}");
         assert_eq!(tr["tracks_ballistic"], 1, "seed {seed}: {tr}");
@@ -176,7 +227,7 @@ fn noise_alone_makes_no_track_and_no_warning() {
     // The object is there but far below the noise: only false alarms at
     // the run's Pfa reach the tracker.
     scenario.trajectories[0].snr_db = -150.0;
-    let (summary, warnings, _, caps) = run(&scenario, 7);
+    let (summary, warnings, _, caps) = run(&scenario, 7, &|_, _| Vec::new());
     let tr = &summary["tracking"];
     assert_eq!(tr["tracks_confirmed"], 0, "{tr}");
     assert!(warnings.is_empty() && caps == 0);
