@@ -30,8 +30,8 @@
 //!
 //! Asserted: each batch fit converged with chi2/dof in [0.8, 1.25]; tews's
 //! final 95% impact ellipse area is within [0.5, 2] of the batch fit's in
-//! every run whose track was never unlatched (see the KNOWN SHORTFALL in the
-//! test) and on the mean over all runs; the number of runs whose true impact
+//! every run and on the mean over all runs (at most 5% of tracks unlatched in
+//! ballistic flight); the number of runs whose true impact
 //! point is inside each 95% ellipse (Mahalanobis d2 <= 5.991) is inside the
 //! two-sided binomial 99% acceptance region of 0.95 for N runs. Printed: a
 //! table per run (with the semi-major ratio 120 s after burnout), the mean
@@ -546,28 +546,28 @@ fn impact_ellipse_matches_an_independent_batch_fit() {
             r.seed,
             c.batch.chi2_dof
         );
-        // KNOWN SHORTFALL (open): in 10 of 100 runs (seeds 3000-3099; 23 of
-        // 200 to 3199) the track's NIS window (tracker.rs: the 0.999 point of
-        // chi-square with 30 dof, tested at every look, so a few hundred
-        // chances per flight) unlatches it in true ballistic flight. The
-        // unlatch gives the powered model back 20000 (m/s)^2 of velocity
-        // variance at probability 0.5, the IMM mixes it into the ballistic
-        // estimate, and its impact ellipse takes minutes to shrink back:
-        // seed 3048 unlatched 328 s after burnout, was 21x the batch fit's
-        // semi-major axis at 360 s and 1.56x at the end; end-of-observation
-        // area ratios reach 8 (55 for seed 3195, unlatched 585 s after
-        // burnout). Runs that never unlatched are within 0.996-1.09 in
-        // semi-major axis. Until that is fixed, a ratio outside [0.5, 2] is
-        // allowed only in a run that unlatched, and the mean over all runs
-        // must still be inside.
-        let unlatched = !r.unlatched_s.is_empty();
+        // Every run within [0.5, 2]. History: with the NIS window's unlatch
+        // test at the 0.999 point of chi-square 30 (tested at every look, a
+        // few hundred chances per flight), 10 of these 100 runs were
+        // unlatched in true ballistic flight and the powered model's
+        // variance given back inflated their ellipses up to 8x in area
+        // (1.9x in semi-major axis); at the 1 - 1e-5 point (tracker.rs,
+        // NIS_WINDOW_LIMIT) 1 run of 100 unlatched and the worst area ratio
+        // was 1.20.
         assert!(
-            unlatched || (0.5..=2.0).contains(&c.area_ratio()),
+            (0.5..=2.0).contains(&c.area_ratio()),
             "seed {}: tews/batch impact ellipse area ratio {:.3} outside [0.5, 2]",
             r.seed,
             c.area_ratio()
         );
     }
+    // False unlatching in ballistic flight stays rare.
+    let unlatched = flights.iter().filter(|r| !r.unlatched_s.is_empty()).count();
+    assert!(
+        unlatched * 100 <= 5 * flights.len(),
+        "{unlatched} of {} tracks unlatched in ballistic flight",
+        flights.len()
+    );
     assert!(
         (0.5..=2.0).contains(&area.0),
         "mean tews/batch area ratio {:.3} outside [0.5, 2]",

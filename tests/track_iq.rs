@@ -147,7 +147,10 @@ fn a_simulated_missile_is_tracked_and_warned_of_with_honest_ellipses() {
             // Every look with a track sends a CAT062 block.
             let cat = reader.take().unwrap().join().unwrap();
             let tracks_looks = summary["tracking"]["looks"].as_u64().unwrap() as usize;
-            assert!(cat.get(&62).copied().unwrap_or(0) >= tracks_looks * 8 / 10, "{cat:?}");
+            assert!(
+                cat.get(&62).copied().unwrap_or(0) >= tracks_looks * 8 / 10,
+                "{cat:?}"
+            );
             assert!(cat.get(&48).copied().unwrap_or(0) > 200, "{cat:?}");
         }
         let tr = &summary["tracking"];
