@@ -235,3 +235,54 @@ fn noise_alone_makes_no_track_and_no_warning() {
     assert_eq!(tr["tracks_confirmed"], 0, "{tr}");
     assert!(warnings.is_empty() && caps == 0);
 }
+
+/// A spent booster separating from the re-entry vehicle 5 s after burnout
+/// at 10 m/s: both objects end with their own track and warning, each
+/// holding its own impact point (a track formed before the objects were
+/// resolved may follow either or end; docs/tracking.md).
+#[test]
+fn two_separating_objects_get_two_tracks_each_with_its_own_warning() {
+    let mut scenario = tews::sim::trajectory::ballistic_scenario();
+    scenario.trajectories[0].separation = Some(tews::sim::trajectory::Separation {
+        after_burnout_s: 5.0,
+        delta_v_mps: 10.0,
+        snr_db: -14.0,
+    });
+    let (summary, warnings, truth, _) = run(&scenario, 5, &|_, _| Vec::new());
+    let tr = &summary["tracking"];
+    assert!(tr["tracks_ballistic"].as_u64().unwrap() >= 2, "{tr}");
+    let objects = truth["trajectories"].as_array().unwrap();
+    assert_eq!(objects.len(), 2, "the vehicle and its booster");
+    // The last issue of each warning id.
+    let mut last: std::collections::BTreeMap<String, &serde_json::Value> = Default::default();
+    for w in &warnings {
+        last.insert(w["warning"].as_str().unwrap().to_string(), w);
+    }
+    let mut matched = Vec::new();
+    for o in objects {
+        let (lat, lon) = (
+            o["impact"]["latitude_deg"].as_f64().unwrap(),
+            o["impact"]["longitude_deg"].as_f64().unwrap(),
+        );
+        let holding: Vec<&String> = last
+            .iter()
+            .filter(|(_, w)| {
+                let p: WarningPoint = serde_json::from_value(w["impact"].clone()).unwrap();
+                d2(&p, lat, lon) <= D2_999
+            })
+            .map(|(id, _)| id)
+            .collect();
+        eprintln!("object {}: held by {holding:?}", o["trajectory"]);
+        assert!(
+            !holding.is_empty(),
+            "no warning holds object {}",
+            o["trajectory"]
+        );
+        matched.push(holding);
+    }
+    // Two different warnings, one per object.
+    assert!(
+        matched[0].iter().any(|a| matched[1].iter().any(|b| a != b)),
+        "{matched:?}"
+    );
+}

@@ -372,6 +372,71 @@ fn fly_inner(
     })
 }
 
+/// Unpowered flight from `start` (time s, ECEF state) to impact, sampled
+/// every `interval_s` from `start`'s time: a separated object (a spent
+/// booster). `launch` and `burnout` are `start`.
+pub fn fly_free(
+    time_s: f64,
+    start: StateVector,
+    interval_s: f64,
+) -> Result<BallisticTruth, BallisticError> {
+    check(
+        "interval_s",
+        interval_s,
+        (0.01..=100.0).contains(&interval_s),
+        "must be in [0.01, 100] s",
+    )?;
+    let fail = |what: &str| BallisticError::Flight(what.to_string());
+    if height_m(&start) <= 0.0 {
+        return Err(fail("separation below the ground"));
+    }
+    let prop = Propagator {
+        model: GravityModel::J2,
+        max_step_s: 0.5,
+    };
+    let first = TruthEvent::at(time_s, start);
+    let mut samples = vec![TruthSample {
+        time_s,
+        state: start,
+        powered: false,
+    }];
+    let mut x = start;
+    let impact = loop {
+        let t = samples.len() as f64 * interval_s;
+        if t > 20_000.0 {
+            return Err(fail("no impact within 20000 s of separation"));
+        }
+        let hit = prop
+            .propagate_to_event(&x, interval_s, height_m, 1e-6)
+            .map_err(|e| fail(&e.to_string()))?;
+        if let Some((dt, state)) = hit {
+            break TruthEvent::at(time_s + t - interval_s + dt, state);
+        }
+        x = prop
+            .propagate(&x, interval_s)
+            .map_err(|e| fail(&e.to_string()))?;
+        samples.push(TruthSample {
+            time_s: time_s + t,
+            state: x,
+            powered: false,
+        });
+    };
+    let apogee = match prop
+        .propagate_to_event(&start, impact.time_s - time_s, vertical_speed_mps, 1e-6)
+        .map_err(|e| fail(&e.to_string()))?
+    {
+        Some((dt, s)) => TruthEvent::at(time_s + dt, s),
+        None => first,
+    };
+    Ok(BallisticTruth {
+        samples,
+        launch: first,
+        burnout: first,
+        apogee,
+        impact,
+    })
+}
+
 /// Plot-level radar model: see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlotRadar {

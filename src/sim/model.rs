@@ -36,10 +36,23 @@ pub struct Simulator {
     target_amplitude: Vec<f64>,
     /// The site's ENU frame, when the scenario has a `[site]`.
     site_frame: Option<LocalFrame>,
-    /// The scenario's trajectories, flown.
+    /// The scenario's trajectories, flown, then their separated boosters.
     trajectories: Vec<Trajectory>,
+    /// Echo of each flown object: element SNR dB at the reference range,
+    /// the reference range m, Swerling case, and the trajectory a booster
+    /// separated from.
+    echoes: Vec<ObjectEcho>,
     /// Phase of each trajectory object's amplitude, radians.
     trajectory_phase_rad: Vec<f64>,
+}
+
+/// How a flown object echoes.
+#[derive(Debug, Clone, Copy)]
+struct ObjectEcho {
+    snr_db: f64,
+    reference_range_m: f64,
+    swerling: u8,
+    booster_of: Option<usize>,
 }
 
 /// One target's complex amplitude in one CPI and its angular offset.
@@ -90,17 +103,37 @@ impl Simulator {
             .collect();
         // Drawn after the targets' phases, so adding a trajectory leaves
         // the targets' phases as they were.
-        let trajectory_phase_rad = scenario
-            .trajectories
-            .iter()
-            .map(|_| phase_rng.random::<f64>() * TWO_PI)
-            .collect();
-        let trajectories = scenario
+        let mut trajectories = scenario
             .trajectories
             .iter()
             .enumerate()
             .map(|(i, t)| Trajectory::fly(t, i))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut echoes: Vec<ObjectEcho> = scenario
+            .trajectories
+            .iter()
+            .map(|t| ObjectEcho {
+                snr_db: t.snr_db,
+                reference_range_m: t.reference_range_m,
+                swerling: t.swerling,
+                booster_of: None,
+            })
+            .collect();
+        for (i, t) in scenario.trajectories.iter().enumerate() {
+            if let Some(sep) = &t.separation {
+                trajectories.push(trajectories[i].booster(sep, i)?);
+                echoes.push(ObjectEcho {
+                    snr_db: sep.snr_db,
+                    reference_range_m: t.reference_range_m,
+                    swerling: t.swerling,
+                    booster_of: Some(i),
+                });
+            }
+        }
+        let trajectory_phase_rad = echoes
+            .iter()
+            .map(|_| phase_rng.random::<f64>() * TWO_PI)
+            .collect();
         let target_amplitude = scenario
             .targets
             .iter()
@@ -125,6 +158,7 @@ impl Simulator {
                 })
             }),
             trajectories,
+            echoes,
             trajectory_phase_rad,
         })
     }
@@ -186,6 +220,7 @@ impl Simulator {
             .map(|(i, t)| {
                 Ok(TrajectoryTruth {
                     trajectory: i,
+                    booster_of: self.echoes.get(i).and_then(|e| e.booster_of),
                     launch: event(&t.truth.launch)?,
                     burnout: event(&t.truth.burnout)?,
                     apogee: event(&t.truth.apogee)?,
@@ -303,13 +338,7 @@ impl Simulator {
         // after impact.
         let t_ref = self.reference_time_s(cpi);
         let frame = BeamFrame::new(beam_az, beam_el);
-        for (j, (spec, traj)) in self
-            .scenario
-            .trajectories
-            .iter()
-            .zip(&self.trajectories)
-            .enumerate()
-        {
+        for (j, (spec, traj)) in self.echoes.iter().zip(&self.trajectories).enumerate() {
             let fluctuation = complex_gaussian(&mut swerling_rng, 1.0);
             let seen = self
                 .site_frame

@@ -72,6 +72,26 @@ pub struct TrajectorySpec {
     /// Swerling case, 0 or 1 (as for targets).
     #[serde(default)]
     pub swerling: u8,
+    /// A spent booster that separates from the object after burnout
+    /// (`[trajectories.separation]`); absent: one object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub separation: Option<Separation>,
+}
+
+/// The booster's separation: at `after_burnout_s` the booster leaves the
+/// object (the re-entry vehicle, which flies on unchanged) with
+/// `delta_v_mps` opposite to their common velocity, then flies unpowered
+/// to its own impact. It echoes as its own object with its own SNR.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Separation {
+    /// Time from burnout to separation, s.
+    pub after_burnout_s: f64,
+    /// Booster's velocity change, m/s, backwards along the flight.
+    pub delta_v_mps: f64,
+    /// Booster's element SNR on axis at the trajectory's
+    /// `reference_range_m`, dB (a booster is larger than its payload).
+    pub snr_db: f64,
 }
 
 impl TrajectorySpec {
@@ -189,6 +209,23 @@ pub(super) fn validate(
                 format!("must be 0 or 1 (got {})", t.swerling),
             ));
         }
+        if let Some(sep) = &t.separation {
+            in_range(
+                &key("separation.after_burnout_s"),
+                sep.after_burnout_s,
+                0.0,
+                600.0,
+                "s",
+            )?;
+            in_range(
+                &key("separation.delta_v_mps"),
+                sep.delta_v_mps,
+                0.01,
+                500.0,
+                "m/s",
+            )?;
+            in_range(&key("separation.snr_db"), sep.snr_db, -200.0, 200.0, "dB")?;
+        }
         t.launch().validate().map_err(|e| match e {
             super::ballistic::BallisticError::BadParameter { key: k, .. } => {
                 invalid(key(k), e.to_string())
@@ -204,6 +241,8 @@ pub(super) fn validate(
 pub struct Trajectory {
     /// The flight and its key points (times in slow time, s).
     pub truth: BallisticTruth,
+    /// A separated booster exists only from its separation: `None` before.
+    pub exists_from_s: Option<f64>,
 }
 
 impl Trajectory {
@@ -212,7 +251,30 @@ impl Trajectory {
     pub fn fly(spec: &TrajectorySpec, index: usize) -> Result<Self, SimError> {
         let truth = fly(&spec.launch(), SAMPLE_S)
             .map_err(|e| invalid(format!("trajectories[{index}]"), e.to_string()))?;
-        Ok(Trajectory { truth })
+        Ok(Trajectory {
+            truth,
+            exists_from_s: None,
+        })
+    }
+
+    /// The booster that separates from this flight per `sep`.
+    pub fn booster(&self, sep: &Separation, index: usize) -> Result<Self, SimError> {
+        let t0 = self.truth.burnout.time_s + sep.after_burnout_s;
+        let x = self.state(t0).ok_or_else(|| {
+            invalid(
+                format!("trajectories[{index}].separation.after_burnout_s"),
+                "separation after the impact",
+            )
+        })?;
+        let v: Vector3<f64> = x.fixed_rows::<3>(3).into();
+        let dv = -v.normalize() * sep.delta_v_mps;
+        let start = StateVector::new(x[0], x[1], x[2], x[3] + dv.x, x[4] + dv.y, x[5] + dv.z);
+        let truth = super::ballistic::fly_free(t0, start, SAMPLE_S)
+            .map_err(|e| invalid(format!("trajectories[{index}].separation"), e.to_string()))?;
+        Ok(Trajectory {
+            truth,
+            exists_from_s: Some(t0),
+        })
     }
 
     /// ECEF state at slow time `t_s`: on the pad before launch, `None`
@@ -220,6 +282,9 @@ impl Trajectory {
     pub fn state(&self, t_s: f64) -> Option<StateVector> {
         let s = &self.truth.samples;
         let first = s.first()?;
+        if self.exists_from_s.is_some_and(|t0| t_s < t0) {
+            return None;
+        }
         if t_s <= first.time_s {
             return Some(first.state);
         }
@@ -386,6 +451,7 @@ pub fn ballistic_scenario() -> super::Scenario {
             snr_db: -20.0,
             reference_range_m: 1000e3,
             swerling: 0,
+            separation: None,
         }],
     }
 }
@@ -408,6 +474,7 @@ mod tests {
             snr_db: 0.0,
             reference_range_m: 1e6,
             swerling: 0,
+            separation: None,
         }
     }
 

@@ -73,9 +73,13 @@ pub struct EventTruth {
 /// crossing of height 0 after apogee).
 #[derive(Debug, Clone, Serialize)]
 pub struct TrajectoryTruth {
-    /// Index into the scenario's `trajectories`.
+    /// Index into the scenario's `trajectories`, then continuing over the
+    /// separated boosters (in the order of their trajectories).
     pub trajectory: usize,
-    /// Leaving the pad.
+    /// For a separated booster: the trajectory it left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booster_of: Option<usize>,
+    /// Leaving the pad (a booster: its separation).
     pub launch: EventTruth,
     /// End of thrust.
     pub burnout: EventTruth,
@@ -111,7 +115,8 @@ pub struct TargetTruth {
     /// Object index: into the scenario's `targets`, then continuing over
     /// its `trajectories` (target count + trajectory index).
     pub target: usize,
-    /// For a trajectory's object: its index into `trajectories`.
+    /// For a trajectory's object: its index into the truth's
+    /// `trajectories` (the scenario's, then the separated boosters).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trajectory: Option<usize>,
     /// Transmit time of the CPI's first pulse, UTC (as a plot report's `time_utc`).
