@@ -30,7 +30,9 @@ pub(crate) struct RunArgs {
     pub(crate) metrics: Option<String>,
     /// Where plots go: jsonl:PATH, jsonl:- (stdout), asterix-file:PATH or
     /// asterix+udp://HOST:PORT[?ttl=N&iface=ADDR&loop=0|1&max_datagram=N] or
-    /// nats://HOST:PORT (ASTERIX and NATS need --site). Repeatable; default jsonl:-.
+    /// nats://HOST:PORT (ASTERIX and NATS need --site); tracks and warnings:
+    /// tracks:PATH, warnings:PATH, cap:DIR (CAP 1.2 alerts), cat062-file:PATH
+    /// (these need the radar's position). Repeatable; default jsonl:-.
     #[arg(long = "output")]
     pub(crate) outputs: Vec<String>,
     /// Processing backend.
@@ -189,20 +191,31 @@ pub(crate) fn cmd_run(args: &RunArgs) -> Result<()> {
         .as_deref()
         .map(SummaryFile::create)
         .transpose()?;
+    // The radar's position: the recording's core:geolocation, else the
+    // site file's [site] position.
+    let position = match recording.site() {
+        Some(g) => Some(g),
+        None => site
+            .as_ref()
+            .map(|s| s.position())
+            .transpose()
+            .map_err(|(key, problem)| anyhow::anyhow!("site file: {key}: {problem}"))?
+            .flatten(),
+    };
     let (situation, specs) = super::situation::split(specs);
     let mut sinks: Vec<Box<dyn PlotSink>> =
         specs.iter().map(|s| s.open()).collect::<Result<_, _>>()?;
     let tracking = super::situation::stage(
         &situation,
         &specs,
-        recording.site(),
+        position,
         &recording.params,
         site.as_ref().map(|s| &s.site),
         recording.simulated,
         tews::tracking::AssessMode::Every,
     )?;
     let tracking = tracking.map(|t| t.into_sink(&mut sinks));
-    let plot_maker = tews::plots::PlotMaker::new(&recording.params, &plan, recording.site());
+    let plot_maker = tews::plots::PlotMaker::new(&recording.params, &plan, position);
     let (mut summary, finished) = process_recording(
         &recording,
         Processor {

@@ -60,7 +60,8 @@ pub(crate) fn stage(
             sac: s.sac,
             sic: s.sic,
         },
-        simulated: exercise,
+        // SIM marks simulated targets (as CAT048's does), not an exercise.
+        simulated,
     });
     let mut files = SituationFiles::create(specs, &cap, cat062)?;
     let mut nats = Vec::new();
