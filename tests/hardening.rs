@@ -600,3 +600,82 @@ fn no_mesa_runtime_dir_noise_on_stderr() {
         assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{args:?}: {stderr}");
     }
 }
+
+/// Item 17: value names are case-insensitive (`--cfar OS`, `--backend CPU`,
+/// `--range-window Hamming`).
+#[test]
+fn option_values_are_case_insensitive() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = write_recording(dir.path(), "rec", 1, |_| {});
+    let out = tews(&[
+        "run",
+        "-q",
+        "--input",
+        rec.to_str().unwrap(),
+        "--cfar",
+        "OS",
+        "--backend",
+        "CPU",
+        "--range-window",
+        "Hamming",
+        "--doppler-window",
+        "HANN",
+        "--output",
+        "jsonl:/dev/null",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Item 17: a partner's released JSON line keeps the plot's key order
+/// (formats.md §2), less the withheld keys.
+#[test]
+fn released_lines_keep_the_plot_key_order() {
+    use tews::output::nats::PartnerPolicy;
+    let plot = tews::plots::Plot {
+        range_m: 1000.0,
+        ..Default::default()
+    };
+    let full = serde_json::to_string(&plot).unwrap();
+    let policy: PartnerPolicy = toml::from_str("name = \"p\"\nwithhold = [\"snr_db\"]").unwrap();
+    let released = policy.release_json(&plot);
+    let keys = |s: &str| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(s).unwrap();
+        v.as_object().unwrap().keys().cloned().collect()
+    };
+    let mut expected = keys(&full);
+    expected.retain(|k| k != "snr_db");
+    assert_eq!(keys(&released), expected);
+    assert!(
+        released.starts_with("{\"cpi\":0,\"time_utc\""),
+        "{released}"
+    );
+}
+
+/// Item 17: `tews replay` to a port nobody listens on ends with exit
+/// status 3 and one line saying so (it used to exit 0).
+#[test]
+fn replay_to_a_closed_port_is_not_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = write_recording(dir.path(), "rec", 4, |_| {});
+    // A port that was just free: bind, note it, close.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = tews(&[
+        "replay",
+        rec.to_str().unwrap(),
+        "--to",
+        &format!("udp://127.0.0.1:{port}"),
+        "--rate",
+        "max",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("refused"), "{stderr}");
+}

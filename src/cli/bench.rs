@@ -28,7 +28,7 @@ pub(crate) struct BenchArgs {
     #[arg(long, default_value_t = 50)]
     pub(crate) iterations: usize,
     /// Backend to time.
-    #[arg(long, value_enum, default_value_t = BenchBackend::Cpu)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = BenchBackend::Cpu)]
     pub(crate) backend: BenchBackend,
     /// Receive channels: 1, or 2-3 (sum plus difference channels) to also
     /// time monopulse angles for --plots plots per CPI.

@@ -89,5 +89,16 @@ pub(crate) fn cmd_replay(args: &ReplayArgs) -> Result<()> {
     if let Some(file) = summary_file {
         file.write(&report)?;
     }
+    if report.send_errors > 0 {
+        // A refusal is the kernel saying no one listens there (an ICMP port
+        // unreachable came back): the datagrams around it were lost too.
+        return Err(super::run::NothingDelivered(format!(
+            "{}: {} of {} datagrams refused (is anything listening there?)",
+            args.to,
+            report.send_errors,
+            report.send_errors + report.packets_sent
+        ))
+        .into());
+    }
     Ok(())
 }

@@ -36,7 +36,7 @@ pub(crate) struct RunArgs {
     #[arg(long = "output")]
     pub(crate) outputs: Vec<String>,
     /// Processing backend.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = BackendChoice::Auto)]
     pub(crate) backend: BackendChoice,
     /// Write the run summary (JSON) here.
     #[arg(long)]
@@ -276,11 +276,18 @@ pub(crate) fn process_recording(
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(recording.num_cpis * pacing.passes);
         bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} CPI {pos}/{len} [{bar:40}] {per_sec} ETA {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+            ProgressStyle::with_template("{spinner} CPI {pos}/{len} [{bar:40}] {rate} ETA {eta}")
+                .map(|s| {
+                    // indicatif's {per_sec} prints "714.3642/s": one decimal, with the unit.
+                    s.with_key(
+                        "rate",
+                        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                            let _ = write!(w, "{:.1} CPI/s", state.per_sec());
+                        },
+                    )
+                })
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
         );
         bar
     } else {

@@ -39,7 +39,7 @@ pub(crate) struct ViewArgs {
     #[arg(long)]
     pub(crate) png: PathBuf,
     /// Processing backend.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = BackendChoice::Auto)]
     pub(crate) backend: BackendChoice,
     #[command(flatten)]
     pub(crate) process: ProcessArgs,

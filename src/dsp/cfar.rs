@@ -34,15 +34,14 @@ pub enum CfarKind {
 
 impl FromStr for CfarKind {
     type Err = String;
+    /// Case-insensitive (`OS` is `os`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
+        match s.to_ascii_lowercase().as_str() {
             "ca" => Ok(CfarKind::Ca),
             "go" => Ok(CfarKind::Go),
             "so" => Ok(CfarKind::So),
             "os" => Ok(CfarKind::Os),
-            other => Err(format!(
-                "unknown CFAR \"{other}\" (expected ca, go, so or os)"
-            )),
+            _ => Err(format!("unknown CFAR \"{s}\" (expected ca, go, so or os)")),
         }
     }
 }

@@ -49,14 +49,15 @@ pub enum Window {
 
 impl FromStr for Window {
     type Err = String;
+    /// Case-insensitive (`Hann` is `hann`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
+        match s.to_ascii_lowercase().as_str() {
             "none" | "rect" => Ok(Window::None),
             "hann" => Ok(Window::Hann),
             "hamming" => Ok(Window::Hamming),
             "blackman" => Ok(Window::Blackman),
-            other => Err(format!(
-                "unknown window \"{other}\" (expected none, hann, hamming or blackman)"
+            _ => Err(format!(
+                "unknown window \"{s}\" (expected none, hann, hamming or blackman)"
             )),
         }
     }

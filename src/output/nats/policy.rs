@@ -226,7 +226,8 @@ impl PartnerPolicy {
         let mut value = serde_json::to_value(plot).unwrap_or_default();
         if let Some(map) = value.as_object_mut() {
             for key in &self.withhold {
-                map.remove(key);
+                // shift_remove keeps the order of the keys left (remove would swap).
+                map.shift_remove(key);
             }
         }
         value.to_string()
