@@ -682,3 +682,52 @@ fn a_site_radar_table_that_disagrees_with_the_stream_is_named_once_and_gives_no_
     assert_eq!(s["cpis"], 0);
     assert_eq!(s["cpis_dropped_bad_frame"], 6, "{s}");
 }
+
+/// Live input tracks too: the first 80 looks of the built-in ballistic
+/// scenario replayed (10x real time) into `tews run` with a warnings output
+/// (site file from `tews site --from`) give a confirmed ballistic track and
+/// warnings, marked exercise because the site file says so.
+#[test]
+fn live_input_is_tracked_and_warned_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut scenario = tews::sim::trajectory::ballistic_scenario();
+    scenario.num_cpis = 80;
+    let prefix = dir.path().join("rec");
+    tews::sim::simulate(&scenario, 2, &prefix).unwrap();
+    let site_text = Command::new(tews_bin())
+        .args(["site", "--from"])
+        .arg(&prefix)
+        .output()
+        .unwrap();
+    assert!(site_text.status.success());
+    let site = dir.path().join("site.toml");
+    std::fs::write(&site, &site_text.stdout).unwrap();
+    let f = Fixture {
+        rec: dir.path().join("rec.sigmf-meta"),
+        site,
+        file_plots: Vec::new(),
+        dir,
+    };
+    let warnings = f.dir.path().join("w.jsonl");
+    let mut run = start_live(
+        &f,
+        "track",
+        &[
+            "--max-cpis",
+            "80",
+            "--idle-timeout-s",
+            "60",
+            "--output",
+            &format!("warnings:{}", warnings.display()),
+        ],
+    );
+    replay(&f, run.udp_port, &["--rate", "10"]);
+    wait(&mut run);
+    let s = summary(&f, "track");
+    assert_eq!(s["cpis"], 80, "{s}");
+    let t = &s["tracking"];
+    assert_eq!(t["tracks_ballistic"], 1, "{t}");
+    let w = lines(&warnings);
+    assert!(!w.is_empty(), "no warning from live input");
+    assert!(w.iter().all(|l| l.contains("\"exercise\":true")));
+}
