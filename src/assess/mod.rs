@@ -33,8 +33,10 @@
 //! planar); for others, the family must be widened. Measured on the
 //! plot-level Monte Carlo: 0.98 at the first warning, but 0.87-0.91 late in
 //! the flight, when the family's spread is all that is left: an open
-//! shortfall (the minor axis is ~20% thin) that tests/track_montecarlo.rs
-//! states.
+//! shortfall (misses across the track) whose cause is not found. Until it
+//! is, the offset's minor axis is widened 1.5x in sigma
+//! ([`MINOR_INFLATION`], measured on 120 runs and checked on 60 others:
+//! 0.92-0.97 at the end of the observation).
 //!
 //! # Ellipses
 //! `ellipse_95` of a 2x2 east/north covariance: semi-axes `k sqrt(lambda)`
@@ -479,6 +481,18 @@ struct BoostOffset {
 /// track). Only the minor axis is widened; the along-track spread is close
 /// to Gaussian and left as it is. `b_cov` is the back-propagated point's own
 /// covariance in the same axes.
+/// Variance factor on the minor (cross-track) axis of the boost family's
+/// launch offset: 1.5x in sigma. An empirical calibration of an open
+/// shortfall, not a model: the family reproduces its own draws, yet on the
+/// plot-level Monte Carlo the end-of-flight launch ellipse (where the
+/// family's spread is all that is left) held the true launch point only
+/// 0.87 (seeds 1000-1059) and 0.88-0.91 (other sets) of the time, the
+/// misses across the track. Chosen on seeds 1000-1059 and 3000-3059 (0.95
+/// and 0.92 with it), checked on 5000-5059 (0.97). An over-confident
+/// launch ellipse is a defect; a slightly wide one until the cause is
+/// found is not.
+pub const MINOR_INFLATION: f64 = 2.25;
+
 fn calibrated_offset_cov(offset: &BoostOffset, b_cov: &Matrix2<f64>) -> Matrix2<f64> {
     let total = offset.cov + b_cov;
     let eig = SymmetricEigen::new(total);
@@ -525,8 +539,8 @@ fn calibrated_offset_cov(offset: &BoostOffset, b_cov: &Matrix2<f64>) -> Matrix2<
         }
         scale = hi;
     }
-    let widened =
-        u_major * u_major.transpose() * l_major + u_minor * u_minor.transpose() * (l_minor * scale);
+    let widened = u_major * u_major.transpose() * l_major
+        + u_minor * u_minor.transpose() * (l_minor * scale * MINOR_INFLATION);
     widened - b_cov
 }
 
