@@ -98,7 +98,8 @@ fn released(p: &Policy, plot: &Value) -> bool {
 fn withheld(p: &Policy, plot: &Value) -> String {
     let mut v = plot.clone();
     for k in &p.withhold {
-        v.as_object_mut().unwrap().remove(k);
+        // shift_remove: the released line keeps the plot's key order.
+        v.as_object_mut().unwrap().shift_remove(k);
     }
     v.to_string()
 }
