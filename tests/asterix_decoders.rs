@@ -234,3 +234,28 @@ fn tshark_decodes_every_field() {
         check_service("tshark", &service, &SERVICE_EXPECTED);
     }
 }
+
+/// `asterix-pcap:`: the file output as a capture tshark opens directly
+/// (issue: hardening, item 12): every CPI's CAT048 records decode field by
+/// field, one data block per UDP datagram under 1400 octets.
+#[test]
+fn tshark_opens_the_pcap_output_directly() {
+    if common::require(tshark_available(), "tshark").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cpis = test_cpis();
+    let pcap = dir.path().join("out.pcap");
+    let config = Cat048Config {
+        site: SITE,
+        simulated: false,
+    };
+    let mut sink = AsterixFileSink::create_pcap(&pcap, config).unwrap();
+    for plots in &cpis {
+        sink.write(plots).unwrap();
+    }
+    sink.finish().unwrap();
+    let (packets, decoded, _) = tshark_decode(&pcap);
+    assert!(packets >= cpis.len(), "{packets} datagrams");
+    check_records("tshark (asterix-pcap)", &decoded, &expected(&cpis), false);
+}

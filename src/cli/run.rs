@@ -28,7 +28,8 @@ pub(crate) struct RunArgs {
     /// Live input: serve Prometheus metrics at http://ADDR:PORT/metrics.
     #[arg(long)]
     pub(crate) metrics: Option<String>,
-    /// Where plots go: jsonl:PATH, jsonl:- (stdout), asterix-file:PATH or
+    /// Where plots go: jsonl:PATH, jsonl:- (stdout), asterix-file:PATH,
+    /// asterix-pcap:PATH (a capture Wireshark opens) or
     /// asterix+udp://HOST:PORT[?ttl=N&iface=ADDR&loop=0|1&max_datagram=N] or
     /// nats://HOST:PORT (ASTERIX and NATS need --site); tracks and warnings:
     /// tracks:PATH, warnings:PATH, cap:DIR (CAP 1.2 alerts), cat062-file:PATH

@@ -55,6 +55,14 @@ pub enum OutputSpec {
         /// Site identity and SIM flag.
         config: Option<asterix::cat048::Cat048Config>,
     },
+    /// `asterix-pcap:PATH`: the same blocks as a pcap capture, one UDP
+    /// datagram each on port 8600 (see [`asterix::file`]), for Wireshark.
+    AsterixPcap {
+        /// The file written.
+        path: PathBuf,
+        /// Site identity and SIM flag.
+        config: Option<asterix::cat048::Cat048Config>,
+    },
     /// `asterix+udp://HOST:PORT[?ttl=N&iface=ADDR&loop=0|1&max_datagram=N]`:
     /// CAT034 and CAT048 over UDP, one data block per datagram (see
     /// [`asterix::udp`]); `config` as for [`OutputSpec::AsterixFile`].
@@ -100,6 +108,12 @@ impl FromStr for OutputSpec {
             Some(("asterix-file", "-")) => Err(err(
                 "asterix-file needs a file path (binary ASTERIX is not written to stdout)",
             )),
+            Some(("asterix-pcap", "")) => Err(err("missing path after \"asterix-pcap:\"")),
+            Some(("asterix-pcap", "-")) => Err(err("asterix-pcap needs a file path")),
+            Some(("asterix-pcap", path)) => Ok(OutputSpec::AsterixPcap {
+                path: PathBuf::from(path),
+                config: None,
+            }),
             Some(("asterix-file", path)) => Ok(OutputSpec::AsterixFile {
                 path: PathBuf::from(path),
                 config: None,
@@ -137,7 +151,7 @@ impl FromStr for OutputSpec {
                 })
             }
             _ => Err(err(
-                "unknown output kind (expected jsonl:PATH, jsonl:-, asterix-file:PATH, asterix+udp://HOST:PORT, nats://HOST:PORT, tracks:PATH, warnings:PATH, cap:DIR or cat062-file:PATH)",
+                "unknown output kind (expected jsonl:PATH, jsonl:-, asterix-file:PATH, asterix-pcap:PATH, asterix+udp://HOST:PORT, nats://HOST:PORT, tracks:PATH, warnings:PATH, cap:DIR or cat062-file:PATH)",
             )),
         }
     }
@@ -148,6 +162,10 @@ impl OutputSpec {
     /// outputs are returned unchanged.
     pub fn with_asterix(self, config: asterix::cat048::Cat048Config) -> Self {
         match self {
+            OutputSpec::AsterixPcap { path, .. } => OutputSpec::AsterixPcap {
+                path,
+                config: Some(config),
+            },
             OutputSpec::AsterixFile { path, .. } => OutputSpec::AsterixFile {
                 path,
                 config: Some(config),
@@ -192,6 +210,16 @@ impl OutputSpec {
                 path,
                 config: Some(config),
             } => Ok(Box::new(asterix::AsterixFileSink::create(path, *config)?)),
+            OutputSpec::AsterixPcap {
+                path,
+                config: Some(config),
+            } => Ok(Box::new(asterix::AsterixFileSink::create_pcap(
+                path, *config,
+            )?)),
+            OutputSpec::AsterixPcap { path, config: None } => Err(OutputError::Spec {
+                spec: format!("asterix-pcap:{}", path.display()),
+                problem: "SAC/SIC and the input's simulated flag were not configured".into(),
+            }),
             OutputSpec::AsterixFile { path, config: None } => Err(OutputError::Spec {
                 spec: format!("asterix-file:{}", path.display()),
                 problem: "SAC/SIC and the input's simulated flag were not configured".into(),

@@ -10,7 +10,7 @@
 pub mod cat034;
 pub mod cat048;
 pub mod cat062;
-mod file;
+pub mod file;
 pub mod scan;
 pub mod track_sinks;
 pub mod udp;
