@@ -325,44 +325,15 @@ fn fly_inner(
             impact: burnout,
         });
     }
-    // Ballistic flight, sample to sample, watching for impact.
-    let prop = Propagator {
-        model: GravityModel::J2,
-        max_step_s: 0.5,
-    };
-    let max_flight_s = 20_000.0;
-    let impact;
-    loop {
-        let next_sample = k as f64 * interval_s;
-        let span = next_sample - tau;
-        if next_sample - b.burn_time_s > max_flight_s {
-            return Err(fail("no impact within 20000 s of burnout"));
-        }
-        let hit = prop
-            .propagate_to_event(&x, span, height_m, 1e-6)
-            .map_err(|e| fail(&e.to_string()))?;
-        if let Some((dt, state)) = hit {
-            impact = TruthEvent::at(launch.time_s + tau + dt, state);
-            break;
-        }
-        x = prop.propagate(&x, span).map_err(|e| fail(&e.to_string()))?;
-        tau = next_sample;
-        samples.push(TruthSample {
-            time_s: launch.time_s + tau,
-            state: x,
-            powered: false,
-        });
-        k += 1;
-    }
-    let to_impact = impact.time_s - burnout.time_s;
-    let apogee = match prop
-        .propagate_to_event(&burnout.state, to_impact, vertical_speed_mps, 1e-6)
-        .map_err(|e| fail(&e.to_string()))?
-    {
-        Some((dt, s)) => TruthEvent::at(burnout.time_s + dt, s),
-        // Descending from burnout: the highest point is burnout itself.
-        None => burnout,
-    };
+    let (impact, apogee) = coast_to_impact(
+        launch.time_s,
+        b.burn_time_s,
+        &burnout,
+        k,
+        interval_s,
+        &mut samples,
+        "burnout",
+    )?;
     Ok(BallisticTruth {
         samples,
         launch: launch_event,
@@ -370,6 +341,65 @@ fn fly_inner(
         apogee,
         impact,
     })
+}
+
+/// Unpowered flight from `start` to impact, for [`fly`] (from burnout) and
+/// [`fly_free`] (from a separation). Times are `origin + tau`: `start` is at
+/// `tau = start_tau`, and a sample is pushed at every `tau = k interval_s`
+/// from `k = first_k` until impact (the first crossing of height 0). Returns
+/// the impact and the apogee (the highest point after `start`, or `start`
+/// itself when it is already descending); `from` names `start` in errors.
+fn coast_to_impact(
+    origin: f64,
+    start_tau: f64,
+    start: &TruthEvent,
+    first_k: u64,
+    interval_s: f64,
+    samples: &mut Vec<TruthSample>,
+    from: &str,
+) -> Result<(TruthEvent, TruthEvent), BallisticError> {
+    let fail = |what: &str| BallisticError::Flight(what.to_string());
+    let prop = Propagator {
+        model: GravityModel::J2,
+        max_step_s: 0.5,
+    };
+    let max_flight_s = 20_000.0;
+    let (mut x, mut tau, mut k) = (start.state, start_tau, first_k);
+    let impact = loop {
+        let next_sample = k as f64 * interval_s;
+        let span = next_sample - tau;
+        if next_sample - start_tau > max_flight_s {
+            return Err(fail(&format!("no impact within 20000 s of {from}")));
+        }
+        let hit = prop
+            .propagate_to_event(&x, span, height_m, 1e-6)
+            .map_err(|e| fail(&e.to_string()))?;
+        if let Some((dt, state)) = hit {
+            break TruthEvent::at(origin + tau + dt, state);
+        }
+        x = prop.propagate(&x, span).map_err(|e| fail(&e.to_string()))?;
+        tau = next_sample;
+        samples.push(TruthSample {
+            time_s: origin + tau,
+            state: x,
+            powered: false,
+        });
+        k += 1;
+    };
+    let apogee = match prop
+        .propagate_to_event(
+            &start.state,
+            impact.time_s - start.time_s,
+            vertical_speed_mps,
+            1e-6,
+        )
+        .map_err(|e| fail(&e.to_string()))?
+    {
+        Some((dt, s)) => TruthEvent::at(start.time_s + dt, s),
+        // Descending from the start: the highest point is the start itself.
+        None => *start,
+    };
+    Ok((impact, apogee))
 }
 
 /// Unpowered flight from `start` (time s, ECEF state) to impact, sampled
@@ -390,44 +420,21 @@ pub fn fly_free(
     if height_m(&start) <= 0.0 {
         return Err(fail("separation below the ground"));
     }
-    let prop = Propagator {
-        model: GravityModel::J2,
-        max_step_s: 0.5,
-    };
     let first = TruthEvent::at(time_s, start);
     let mut samples = vec![TruthSample {
         time_s,
         state: start,
         powered: false,
     }];
-    let mut x = start;
-    let impact = loop {
-        let t = samples.len() as f64 * interval_s;
-        if t > 20_000.0 {
-            return Err(fail("no impact within 20000 s of separation"));
-        }
-        let hit = prop
-            .propagate_to_event(&x, interval_s, height_m, 1e-6)
-            .map_err(|e| fail(&e.to_string()))?;
-        if let Some((dt, state)) = hit {
-            break TruthEvent::at(time_s + t - interval_s + dt, state);
-        }
-        x = prop
-            .propagate(&x, interval_s)
-            .map_err(|e| fail(&e.to_string()))?;
-        samples.push(TruthSample {
-            time_s: time_s + t,
-            state: x,
-            powered: false,
-        });
-    };
-    let apogee = match prop
-        .propagate_to_event(&start, impact.time_s - time_s, vertical_speed_mps, 1e-6)
-        .map_err(|e| fail(&e.to_string()))?
-    {
-        Some((dt, s)) => TruthEvent::at(time_s + dt, s),
-        None => first,
-    };
+    let (impact, apogee) = coast_to_impact(
+        time_s,
+        0.0,
+        &first,
+        1,
+        interval_s,
+        &mut samples,
+        "separation",
+    )?;
     Ok(BallisticTruth {
         samples,
         launch: first,
