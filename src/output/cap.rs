@@ -626,49 +626,41 @@ pub fn alert_xml(
         lo = le.orientation_deg,
         ap = report.apogee_height_m / 1e3,
     );
-    let parameters: Vec<(&str, String)> = vec![
-        ("warning", report.warning.clone()),
-        ("sequence", report.sequence.to_string()),
-        ("track", report.track.to_string()),
-        ("time_utc", sent.clone()),
-        ("launch.time_utc", launch_time),
-        ("launch.time_sigma_s", format!("{:.1}", l.time_sigma_s)),
-        ("launch.latitude_deg", fmt_deg(llat)),
-        ("launch.longitude_deg", fmt_deg(llon)),
+    // A point's parameters: time, its sigma, position and 95% ellipse.
+    let point = |name: &str, time: &str, p: &WarningPoint, lat: f64, lon: f64| {
+        let e = &p.ellipse_95;
+        [
+            ("time_utc", time.to_string()),
+            ("time_sigma_s", format!("{:.1}", p.time_sigma_s)),
+            ("latitude_deg", fmt_deg(lat)),
+            ("longitude_deg", fmt_deg(lon)),
+            ("ellipse_95.semi_major_m", format!("{:.0}", e.semi_major_m)),
+            ("ellipse_95.semi_minor_m", format!("{:.0}", e.semi_minor_m)),
+            (
+                "ellipse_95.orientation_deg",
+                format!("{:.1}", e.orientation_deg),
+            ),
+        ]
+        .map(|(key, value)| (format!("{name}.{key}"), value))
+    };
+    let mut parameters: Vec<(String, String)> = vec![
+        ("warning".into(), report.warning.clone()),
+        ("sequence".into(), report.sequence.to_string()),
+        ("track".into(), report.track.to_string()),
+        ("time_utc".into(), sent.clone()),
+    ];
+    parameters.extend(point("launch", &launch_time, l, llat, llon));
+    parameters.extend(point("impact", &onset, i, ilat, ilon));
+    parameters.extend([
         (
-            "launch.ellipse_95.semi_major_m",
-            format!("{:.0}", le.semi_major_m),
-        ),
-        (
-            "launch.ellipse_95.semi_minor_m",
-            format!("{:.0}", le.semi_minor_m),
-        ),
-        (
-            "launch.ellipse_95.orientation_deg",
-            format!("{:.1}", le.orientation_deg),
-        ),
-        ("impact.time_utc", onset.clone()),
-        ("impact.time_sigma_s", format!("{:.1}", i.time_sigma_s)),
-        ("impact.latitude_deg", fmt_deg(ilat)),
-        ("impact.longitude_deg", fmt_deg(ilon)),
-        (
-            "impact.ellipse_95.semi_major_m",
-            format!("{:.0}", ie.semi_major_m),
-        ),
-        (
-            "impact.ellipse_95.semi_minor_m",
-            format!("{:.0}", ie.semi_minor_m),
-        ),
-        (
-            "impact.ellipse_95.orientation_deg",
-            format!("{:.1}", ie.orientation_deg),
-        ),
-        (
-            "time_to_impact_s",
+            "time_to_impact_s".into(),
             format!("{:.1}", report.time_to_impact_s),
         ),
-        ("apogee_height_m", format!("{:.0}", report.apogee_height_m)),
-    ];
+        (
+            "apogee_height_m".into(),
+            format!("{:.0}", report.apogee_height_m),
+        ),
+    ]);
     let polygon = polygon_text(&ellipse_polygon(ilat, ilon, ie));
     let circle = format!(
         "{},{} {:.3}",
