@@ -131,12 +131,11 @@ impl SituationSink for CapDir {
             spec: self.name.clone(),
             problem: e.to_string(),
         })?;
-        let path = self.dir.join(&alert.file_name);
-        let mut partial = path.as_os_str().to_owned();
-        partial.push(".partial");
-        let partial = PathBuf::from(partial);
-        std::fs::write(&partial, alert.xml.as_bytes()).map_err(|e| io(&self.name, &partial, e))?;
-        std::fs::rename(&partial, &path).map_err(|e| io(&self.name, &path, e))
+        // Written as NAME.partial and renamed at once: a reader never sees
+        // half an alert.
+        let mut file = PartialFile::create(&self.dir.join(&alert.file_name), &self.name)?;
+        file.write_bytes(alert.xml.as_bytes())?;
+        file.commit()
     }
 }
 
