@@ -27,6 +27,8 @@
 //! | `tews_output_queued_plots{output}` | gauge | plots waiting in an output's queue |
 //! | `tews_output_sent_plots_total{output}` | counter | plots an output sent |
 //! | `tews_output_dropped_plots_total{output}` | counter | plots an output dropped |
+//! | `tews_output_released_plots_total{output,partner}` | counter | plots released to a partner and delivered (NATS `[[partner]]`) |
+//! | `tews_output_withheld_plots_total{output,partner}` | counter | plots a partner's policy did not release |
 //! | `tews_processing_latency_seconds` | histogram | last datagram of a CPI received to its plots handed to the outputs |
 
 use std::io::{Read, Write};
@@ -64,6 +66,8 @@ pub struct Metrics {
     output_queued: Family<Labels, Gauge>,
     output_sent: Family<Labels, Counter>,
     output_dropped: Family<Labels, Counter>,
+    output_released: Family<Labels, Counter>,
+    output_withheld: Family<Labels, Counter>,
     latency: Histogram,
 }
 
@@ -147,6 +151,18 @@ impl Metrics {
             "Plots an output dropped (queue full or output failed)",
             output_dropped.clone(),
         );
+        let output_released = Family::<Labels, Counter>::default();
+        registry.register(
+            "output_released_plots",
+            "Plots released to a partner and delivered",
+            output_released.clone(),
+        );
+        let output_withheld = Family::<Labels, Counter>::default();
+        registry.register(
+            "output_withheld_plots",
+            "Plots a partner's release policy did not release",
+            output_withheld.clone(),
+        );
         // 100 us to about 13 s.
         let latency = Histogram::new(exponential_buckets(1e-4, 2.0, 18));
         registry.register(
@@ -171,6 +187,8 @@ impl Metrics {
             output_queued,
             output_sent,
             output_dropped,
+            output_released,
+            output_withheld,
             latency,
         }
     }
@@ -224,6 +242,14 @@ impl Metrics {
                 .set(o.queued as i64);
             raise_to(&self.output_sent.get_or_create(&labels), o.sent);
             raise_to(&self.output_dropped.get_or_create(&labels), o.dropped);
+            for r in &o.releases {
+                let labels = vec![
+                    ("output".to_string(), o.name.clone()),
+                    ("partner".to_string(), r.partner.clone()),
+                ];
+                raise_to(&self.output_released.get_or_create(&labels), r.released);
+                raise_to(&self.output_withheld.get_or_create(&labels), r.withheld);
+            }
         }
     }
 
@@ -316,4 +342,36 @@ fn respond(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()> {
         body.len()
     )?;
     stream.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::PartnerRelease;
+
+    #[test]
+    fn partner_releases_are_labelled_by_output_and_partner() {
+        let m = Metrics::new();
+        let release = |partner: &str, released, withheld| PartnerRelease {
+            partner: partner.into(),
+            released,
+            withheld,
+            dropped: 0,
+        };
+        m.set_outputs(&[OutputStats {
+            name: "nats://h:4222".into(),
+            sent: 40,
+            releases: vec![release("bravo", 12, 28), release("charlie", 0, 40)],
+            ..OutputStats::default()
+        }]);
+        let text = m.encode();
+        for line in [
+            r#"tews_output_released_plots_total{output="nats://h:4222",partner="bravo"} 12"#,
+            r#"tews_output_withheld_plots_total{output="nats://h:4222",partner="bravo"} 28"#,
+            r#"tews_output_released_plots_total{output="nats://h:4222",partner="charlie"} 0"#,
+            r#"tews_output_withheld_plots_total{output="nats://h:4222",partner="charlie"} 40"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+        }
+    }
 }

@@ -189,6 +189,7 @@ fn three_nations_each_partner_gets_exactly_its_release() {
     // Three sensors, one after the other (each a few hundred ms).
     let mut plots: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
     let mut sites: BTreeMap<&str, toml::Value> = BTreeMap::new();
+    let mut summaries: BTreeMap<&str, Value> = BTreeMap::new();
     for n in NATIONS {
         let site_file = repo(&format!("deploy/nats/sites/{n}.toml"));
         let jsonl = dir.path().join(format!("{n}.jsonl"));
@@ -217,6 +218,7 @@ fn three_nations_each_partner_gets_exactly_its_release() {
             .unwrap();
         assert_eq!(nats["sent"].as_u64().unwrap(), lines.len() as u64, "{n}");
         assert_eq!(nats["dropped"].as_u64().unwrap(), 0, "{n}");
+        summaries.insert(n, nats["releases"].clone());
         plots.insert(n, lines);
         sites.insert(
             n,
@@ -239,14 +241,26 @@ fn three_nations_each_partner_gets_exactly_its_release() {
                 .or_default()
                 .push((format!("tews.plots.{tail}"), plot.to_string()));
         }
-        for p in policies(&sites[src]) {
+        let partners = policies(&sites[src]);
+        let counted = summaries[src].as_array().expect("summary releases");
+        assert_eq!(counted.len(), partners.len(), "{src}: summary partners");
+        for (p, c) in partners.iter().zip(counted) {
             let dst: &str = NATIONS.iter().find(|&&d| d == p.name).unwrap();
-            for plot in plots[src].iter().filter(|pl| released(&p, pl)) {
-                expected.entry(dst).or_default().push((
-                    format!("tews.release.{}.{tail}", p.name),
-                    withheld(&p, plot),
-                ));
+            let mut n = 0;
+            for plot in plots[src].iter().filter(|pl| released(p, pl)) {
+                expected
+                    .entry(dst)
+                    .or_default()
+                    .push((format!("tews.release.{}.{tail}", p.name), withheld(p, plot)));
+                n += 1;
             }
+            // The summary's count per partner is what this test's own
+            // reading of the policy releases (and the partner receives:
+            // the messages are compared below).
+            assert_eq!(c["partner"], p.name.as_str(), "{src}");
+            assert_eq!(c["released"], n, "{src} -> {}", p.name);
+            assert_eq!(c["withheld"], plots[src].len() - n, "{src} -> {}", p.name);
+            assert_eq!(c["dropped"], 0, "{src} -> {}", p.name);
         }
     }
     let canonical = |v: &[(String, String)]| {
@@ -346,4 +360,43 @@ fn an_absent_server_never_stops_the_run() {
     assert_eq!(s["outputs"][1]["sent"], 0);
     assert_eq!(s["outputs"][1]["dropped"].as_u64().unwrap(), plots);
     assert_eq!(s["cpis"], 360);
+}
+
+/// deploy/nats/example.sh, as the README there runs it: every partner of
+/// every sensor is told how many plots it was released, and each gets some
+/// (the counts themselves are checked against the policy above).
+#[test]
+fn the_deploy_example_shows_each_partner_its_release() {
+    let Some(()) = require_nats_server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("bash")
+        .arg(repo("deploy/nats/example.sh"))
+        .arg(dir.path().join("work"))
+        .env("TEWS", common::tews_bin())
+        .env("TEWS_NATS_PORT", free_port().to_string())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("partner ")).collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    for line in lines {
+        let released: u64 = line
+            .split(": ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count in {line:?}"));
+        assert!(released > 0, "{line}");
+        assert!(line.ends_with(", 0 not delivered"), "{line}");
+    }
+    for n in NATIONS {
+        assert!(dir.path().join(format!("work/{n}.summary.json")).exists());
+    }
 }

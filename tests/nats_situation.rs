@@ -42,7 +42,7 @@ use tews::output::SiteIdentity;
 use tews::output::asterix::SiteId;
 use tews::output::asterix::cat048::Cat048Config;
 use tews::output::cap::{CapContext, CapWriter};
-use tews::output::nats::situation::SituationStats;
+use tews::output::nats::situation::{PartnerSituationRelease, SituationStats};
 use tews::output::nats::{NatsSettings, NatsSink, NatsSituationSink};
 use tews::output::situation::SituationSink;
 use tews::site::SiteConfig;
@@ -399,6 +399,8 @@ fn three_nations_each_partner_gets_exactly_its_tracks_warnings_and_alerts() {
             *published.entry(src).or_default() += 1;
         };
         let (mut tracks, mut warnings) = (0u64, 0u64);
+        // Per partner, in the site file's order: tracks, warnings, alerts.
+        let mut to_partner = vec![[0u64; 3]; policies.len()];
         let mut previous: BTreeMap<String, (String, OffsetDateTime)> = BTreeMap::new();
         for w in script(&site, position) {
             let t0 = Instant::now();
@@ -416,7 +418,11 @@ fn three_nations_each_partner_gets_exactly_its_tracks_warnings_and_alerts() {
                         tracks += 1;
                         let json = serde_json::to_string(&r).unwrap();
                         push("self", format!("tews.tracks.{tail}"), json.as_bytes());
-                        for p in policies.iter().filter(|p| track_released(p, az, range)) {
+                        for (k, p) in policies.iter().enumerate() {
+                            if !track_released(p, az, range) {
+                                continue;
+                            }
+                            to_partner[k][0] += 1;
                             push(
                                 &p.name,
                                 format!("tews.release.{}.{tail}.tracks", p.name),
@@ -431,7 +437,12 @@ fn three_nations_each_partner_gets_exactly_its_tracks_warnings_and_alerts() {
                     let xml = writer.write(&r).unwrap().xml;
                     push("self", format!("tews.warnings.{tail}"), json.as_bytes());
                     push("self", format!("tews.cap.{tail}"), xml.as_bytes());
-                    for p in policies.iter().filter(|p| p.warnings) {
+                    for (k, p) in policies.iter().enumerate() {
+                        if !p.warnings {
+                            continue;
+                        }
+                        to_partner[k][1] += 1;
+                        to_partner[k][2] += 1;
                         let release = format!("tews.release.{}.{tail}", p.name);
                         push(&p.name, format!("{release}.warnings"), json.as_bytes());
                         push(&p.name, format!("{release}.cap"), xml.as_bytes());
@@ -468,6 +479,16 @@ fn three_nations_each_partner_gets_exactly_its_tracks_warnings_and_alerts() {
                 tracks_sent: tracks,
                 warnings_sent: warnings,
                 alerts_sent: warnings,
+                releases: policies
+                    .iter()
+                    .zip(&to_partner)
+                    .map(|(p, n)| PartnerSituationRelease {
+                        partner: p.name.clone(),
+                        tracks: n[0],
+                        warnings: n[1],
+                        alerts: n[2],
+                    })
+                    .collect(),
                 ..SituationStats::default()
             },
             "{src}"
@@ -859,6 +880,11 @@ fn an_unreachable_or_silent_server_never_blocks_a_write_and_every_report_is_coun
                 tracks_dropped: tracks,
                 warnings_dropped: warnings,
                 alerts_dropped: warnings,
+                // Nothing reached partner p.
+                releases: vec![PartnerSituationRelease {
+                    partner: "p".into(),
+                    ..PartnerSituationRelease::default()
+                }],
                 ..SituationStats::default()
             },
             "{what}"

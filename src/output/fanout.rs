@@ -32,7 +32,7 @@
 //! inside a `write` at that moment. [`Outputs::monitor`] gives a handle that
 //! reads the counters from another thread (a metrics endpoint).
 
-use crate::output::{BeamPosition, OutputError, PlotSink, Undelivered};
+use crate::output::{BeamPosition, OutputError, PartnerRelease, PlotSink, Undelivered};
 use crate::plots::Plot;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -86,6 +86,10 @@ pub struct OutputStats {
     pub output_us_p99: u64,
     /// Largest time the output stage added, microseconds.
     pub output_us_max: u64,
+    /// Per partner of an output with a release policy (NATS): plots
+    /// released, withheld and not delivered. Absent for other outputs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub releases: Vec<PartnerRelease>,
 }
 
 /// One CPI's plots as queued for one output.
@@ -110,6 +114,7 @@ struct State {
     sent: u64,
     dropped: u64,
     send_errors: u64,
+    releases: Vec<PartnerRelease>,
     latency_us: Histogram<u64>,
     output_us: Histogram<u64>,
 }
@@ -128,6 +133,7 @@ impl State {
             output_us_p50: self.output_us.value_at_quantile(0.50),
             output_us_p99: self.output_us.value_at_quantile(0.99),
             output_us_max: self.output_us.max(),
+            releases: self.releases.clone(),
         }
     }
 }
@@ -188,6 +194,7 @@ impl Outputs {
                         sent: 0,
                         dropped: 0,
                         send_errors: 0,
+                        releases: Vec::new(),
                         latency_us: latency_histogram(),
                         output_us: latency_histogram(),
                     }),
@@ -482,7 +489,7 @@ fn work(mut sink: Box<dyn PlotSink>, shared: &Shared) -> Box<dyn PlotSink> {
                 Some(beam) => sink.write_cpi(beam, &batch.plots),
                 None => sink.write(&batch.plots),
             };
-            result.map(|()| sink.take_undelivered())
+            result.map(|()| (sink.take_undelivered(), sink.releases()))
         }))
         .unwrap_or_else(|_| {
             Err(OutputError::Io {
@@ -495,7 +502,8 @@ fn work(mut sink: Box<dyn PlotSink>, shared: &Shared) -> Box<dyn PlotSink> {
         state.busy = false;
         let n = batch.plots.len() as u64;
         match result {
-            Ok(Undelivered { plots, send_errors }) => {
+            Ok((Undelivered { plots, send_errors }, releases)) => {
+                state.releases = releases;
                 let lost = plots.min(n);
                 let delivered = n - lost;
                 state.sent += delivered;

@@ -16,6 +16,7 @@ pub use identity::SiteIdentity;
 pub use jsonl::{JsonLinesSink, PartialFile};
 
 use crate::plots::Plot;
+use serde::Serialize;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -290,6 +291,21 @@ pub struct Undelivered {
     pub send_errors: u64,
 }
 
+/// What an output with a release policy (NATS, `[[partner]]`) did for one
+/// partner, over the plots it handled: the plots its queue dropped before
+/// they reached it are in the output's `dropped`, not here.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PartnerRelease {
+    /// The partner's name (`[[partner]] name`).
+    pub partner: String,
+    /// Plots the policy released whose release message was delivered.
+    pub released: u64,
+    /// Plots the policy did not release (sector, range or SNR rules).
+    pub withheld: u64,
+    /// Plots the policy released whose release message was not delivered.
+    pub dropped: u64,
+}
+
 /// A destination for plot reports.
 pub trait PlotSink: Send {
     /// The output's name as the user gave it, for logs and the summary.
@@ -314,6 +330,11 @@ pub trait PlotSink: Send {
     /// default (none).
     fn take_undelivered(&mut self) -> Undelivered {
         Undelivered::default()
+    }
+    /// Per partner, what the release policy did so far (counts since the
+    /// output opened). Outputs without partners keep the default (none).
+    fn releases(&self) -> Vec<PartnerRelease> {
+        Vec::new()
     }
     /// The run has ended: from now on, `write` must return by `deadline`
     /// (counting what it could not send as undelivered). Outputs that never

@@ -17,11 +17,11 @@ pub fn require_nats_server() -> Option<()> {
     super::require(ok, "nats-server (Debian package nats-server)")
 }
 
-/// Simulates `tests/data/nats_scenario.toml` (the sharing tests' recording)
+/// Simulates `deploy/nats/scenario.toml` (the sharing tests' recording)
 /// to `dir/rec`; returns the prefix.
 pub fn simulate_scenario(dir: &Path) -> PathBuf {
     let rec = dir.join("rec");
-    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nats_scenario.toml");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nats/scenario.toml");
     let status = Command::new(super::tews_bin())
         .args(["-q", "simulate", "--scenario"])
         .arg(scenario)

@@ -71,7 +71,7 @@ pub use situation::NatsSituationSink;
 
 use crate::output::asterix::cat048::{Cat048Config, EncodeStats, encode_data_blocks};
 use crate::output::identity::SiteIdentity;
-use crate::output::{OutputError, PlotSink};
+use crate::output::{OutputError, PartnerRelease, PlotSink};
 use crate::plots::Plot;
 use async_nats::jetstream;
 use bytes::Bytes;
@@ -159,6 +159,8 @@ pub fn filter_covers(outer: &str, inner: &str) -> bool {
 /// One message to publish and the plot it belongs to.
 struct Message {
     plot: usize,
+    /// The partner of a release message (index into `[[partner]]`).
+    partner: Option<usize>,
     subject: String,
     payload: Bytes,
     headers: async_nats::HeaderMap,
@@ -184,6 +186,8 @@ pub struct NatsSink {
     /// Wall clock at `mono`, to turn `received_at` into Unix time.
     clock: (SystemTime, Instant),
     encode_stats: EncodeStats,
+    /// Per partner, in `[[partner]]` order.
+    releases: Vec<PartnerRelease>,
     acked_messages: u64,
     last_sequence: u64,
     /// The last batch was not delivered and the server is still away: wait
@@ -228,6 +232,14 @@ impl NatsSink {
             conn_state.clone(),
             RETRYING,
         )));
+        let releases = settings
+            .partners
+            .iter()
+            .map(|p| PartnerRelease {
+                partner: p.name.clone(),
+                ..PartnerRelease::default()
+            })
+            .collect();
         let now = SystemTime::now();
         let run_id = format!(
             "{}-{}",
@@ -251,6 +263,7 @@ impl NatsSink {
             lost: 0,
             clock: (now, Instant::now()),
             encode_stats: EncodeStats::default(),
+            releases,
             acked_messages: 0,
             last_sequence: 0,
             outage: false,
@@ -275,29 +288,32 @@ impl NatsSink {
         let jetstream = self.settings.sharing.jetstream;
         for (i, plot) in plots.iter().enumerate() {
             let received = plot.received_at.map(|t| self.unix_us(t).to_string());
-            let mut push = |subject: &str, payload: Bytes, next_id: &mut u64| {
-                let mut headers = async_nats::HeaderMap::new();
-                if let Some(r) = &received {
-                    headers.insert(RECEIVED_HEADER, r.as_str());
-                }
-                if jetstream {
-                    headers.insert(
-                        "Nats-Msg-Id",
-                        format!("{}-{}", self.run_id, *next_id).as_str(),
-                    );
-                    *next_id += 1;
-                }
-                out.push(Message {
-                    plot: i,
-                    subject: subject.to_string(),
-                    payload,
-                    headers,
-                    acked: false,
-                });
-            };
+            let mut push =
+                |subject: &str, partner: Option<usize>, payload: Bytes, next_id: &mut u64| {
+                    let mut headers = async_nats::HeaderMap::new();
+                    if let Some(r) = &received {
+                        headers.insert(RECEIVED_HEADER, r.as_str());
+                    }
+                    if jetstream {
+                        headers.insert(
+                            "Nats-Msg-Id",
+                            format!("{}-{}", self.run_id, *next_id).as_str(),
+                        );
+                        *next_id += 1;
+                    }
+                    out.push(Message {
+                        plot: i,
+                        partner,
+                        subject: subject.to_string(),
+                        payload,
+                        headers,
+                        acked: false,
+                    });
+                };
             let mut next_id = self.next_id;
             push(
                 &self.subjects.plots,
+                None,
                 Bytes::from(crate::output::jsonl::plot_to_json(plot)),
                 &mut next_id,
             );
@@ -311,16 +327,30 @@ impl NatsSink {
                     &mut block,
                 );
                 if !block.is_empty() {
-                    push(&self.subjects.asterix, Bytes::from(block), &mut next_id);
+                    push(
+                        &self.subjects.asterix,
+                        None,
+                        Bytes::from(block),
+                        &mut next_id,
+                    );
                 }
             }
-            for (policy, subject) in self.settings.partners.iter().zip(&self.subjects.release) {
+            for (k, (policy, subject)) in self
+                .settings
+                .partners
+                .iter()
+                .zip(&self.subjects.release)
+                .enumerate()
+            {
                 if policy.releases(plot) {
                     push(
                         subject,
+                        Some(k),
                         Bytes::from(policy.release_json(plot)),
                         &mut next_id,
                     );
+                } else {
+                    self.releases[k].withheld += 1;
                 }
             }
             self.next_id = next_id;
@@ -745,6 +775,14 @@ impl PlotSink for NatsSink {
         let mut delivered = vec![true; plots.len()];
         for m in &messages {
             delivered[m.plot] &= m.acked;
+            if let Some(k) = m.partner {
+                let r = &mut self.releases[k];
+                if m.acked {
+                    r.released += 1;
+                } else {
+                    r.dropped += 1;
+                }
+            }
         }
         self.lost = delivered.iter().filter(|&&d| !d).count() as u64;
         let connected = self
@@ -773,6 +811,10 @@ impl PlotSink for NatsSink {
         self.drain_deadline = Some(deadline);
     }
 
+    fn releases(&self) -> Vec<PartnerRelease> {
+        self.releases.clone()
+    }
+
     fn take_undelivered(&mut self) -> crate::output::Undelivered {
         crate::output::Undelivered {
             plots: std::mem::take(&mut self.lost),
@@ -793,6 +835,16 @@ impl PlotSink for NatsSink {
             if !matches!(flushed, Ok(Ok(()))) {
                 tracing::warn!("{}: could not flush at the end of the run", self.name);
             }
+        }
+        for r in &self.releases {
+            tracing::info!(
+                "{}: partner {}: {} plots released, {} withheld by its policy, {} not delivered",
+                self.name,
+                r.partner,
+                r.released,
+                r.withheld,
+                r.dropped
+            );
         }
         if self.settings.sharing.jetstream {
             tracing::info!(

@@ -192,7 +192,7 @@ pub fn site_position(site: &SiteIdentity) -> Option<Geodetic> {
 }
 
 /// What this output did, per kind of report (module docs, "Delivery").
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SituationStats {
     /// Track reports delivered (on every subject they go to).
     pub tracks_sent: u64,
@@ -210,6 +210,23 @@ pub struct SituationStats {
     pub alerts_refused: u64,
     /// Reports (of any kind) queued or being sent now.
     pub queued: u64,
+    /// Per `[[partner]]`, in order: what was released to it and delivered.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub releases: Vec<PartnerSituationRelease>,
+}
+
+/// The track reports, warnings and CAP alerts released to one partner and
+/// delivered on its release subjects.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PartnerSituationRelease {
+    /// The partner's name (`[[partner]] name`).
+    pub partner: String,
+    /// Track reports delivered to the partner.
+    pub tracks: u64,
+    /// Warning issues delivered to the partner.
+    pub warnings: u64,
+    /// CAP alerts delivered to the partner.
+    pub alerts: u64,
 }
 
 /// Reads an output's [`SituationStats`] from any thread.
@@ -231,6 +248,8 @@ enum Kind {
 }
 
 struct Message {
+    /// The partner of a release message (index into `[[partner]]`).
+    partner: Option<usize>,
     subject: String,
     payload: Bytes,
     /// `Nats-Msg-Id` (JetStream only).
@@ -264,6 +283,9 @@ struct State {
     sent: [u64; 3],
     dropped: [u64; 3],
     alerts_refused: u64,
+    /// Per partner, per kind: release messages delivered.
+    released: Vec<[u64; 3]>,
+    partner_names: Vec<String>,
 }
 
 impl State {
@@ -278,6 +300,17 @@ impl State {
             alerts_dropped: self.dropped[2],
             alerts_refused: self.alerts_refused,
             queued: self.queue.len() as u64 + in_flight,
+            releases: self
+                .partner_names
+                .iter()
+                .zip(&self.released)
+                .map(|(partner, r)| PartnerSituationRelease {
+                    partner: partner.clone(),
+                    tracks: r[Kind::Track as usize],
+                    warnings: r[Kind::Warning as usize],
+                    alerts: r[Kind::Alert as usize],
+                })
+                .collect(),
         }
     }
 
@@ -384,6 +417,8 @@ impl NatsSituationSink {
                 sent: [0; 3],
                 dropped: [0; 3],
                 alerts_refused: 0,
+                released: vec![[0; 3]; settings.partners.len()],
+                partner_names: settings.partners.iter().map(|p| p.name.clone()).collect(),
             }),
             done: Condvar::new(),
             wake: tokio::sync::Notify::new(),
@@ -444,12 +479,13 @@ impl NatsSituationSink {
         }
     }
 
-    fn message(&mut self, subject: &str, payload: &Bytes) -> Message {
+    fn message(&mut self, subject: &str, partner: Option<usize>, payload: &Bytes) -> Message {
         let id = self.jetstream.then(|| {
             self.next_id += 1;
             format!("{}-{}", self.run_id, self.next_id)
         });
         Message {
+            partner,
             subject: subject.to_string(),
             payload: payload.clone(),
             id,
@@ -509,11 +545,11 @@ impl SituationSink for NatsSituationSink {
                 let (azimuth_deg, _, range_m) = azimuth_elevation_range(&enu);
                 (azimuth_deg, range_m)
             });
-            let mut messages = vec![self.message(&self.subjects.tracks.clone(), &json)];
+            let mut messages = vec![self.message(&self.subjects.tracks.clone(), None, &json)];
             for k in 0..self.partners.len() {
                 if self.partners[k].releases_track(seen) {
                     let subject = self.subjects.release[k].tracks.clone();
-                    messages.push(self.message(&subject, &json));
+                    messages.push(self.message(&subject, Some(k), &json));
                 }
             }
             entries.push(Entry {
@@ -535,14 +571,14 @@ impl SituationSink for NatsSituationSink {
                 Kind::Alert => sink.subjects.cap.clone(),
                 _ => sink.subjects.warnings.clone(),
             };
-            let mut messages = vec![sink.message(&national, &payload)];
+            let mut messages = vec![sink.message(&national, None, &payload)];
             for &k in &released {
                 let r = &sink.subjects.release[k];
                 let subject = match kind {
                     Kind::Alert => r.cap.clone(),
                     _ => r.warnings.clone(),
                 };
-                messages.push(sink.message(&subject, &payload));
+                messages.push(sink.message(&subject, Some(k), &payload));
             }
             Entry { kind, messages }
         };
@@ -614,6 +650,16 @@ impl SituationSink for NatsSituationSink {
             stats.alerts_dropped,
             stats.alerts_refused
         );
+        for r in &stats.releases {
+            tracing::info!(
+                "{}: partner {}: {} track reports, {} warnings, {} CAP alerts released",
+                self.name,
+                r.partner,
+                r.tracks,
+                r.warnings,
+                r.alerts
+            );
+        }
         self.take_failure()
     }
 }
@@ -724,12 +770,17 @@ async fn worker(shared: Arc<Shared>, settings: NatsSettings, name: String) {
         {
             let mut st = shared.lock();
             if st.abandoned != Some(batch) {
-                for (e, d) in entries.iter().zip(&delivered) {
+                for ((e, d), a) in entries.iter().zip(&delivered).zip(&acked) {
                     let k = e.kind as usize;
                     if *d {
                         st.sent[k] += 1;
                     } else {
                         st.dropped[k] += 1;
+                    }
+                    for (m, &ok) in e.messages.iter().zip(a) {
+                        if let (Some(p), true) = (m.partner, ok) {
+                            st.released[p][k] += 1;
+                        }
                     }
                 }
                 st.in_flight = [0; 3];
