@@ -67,7 +67,7 @@ fn main() -> ExitCode {
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
+                .with_writer(cli::progress::LogWriter)
                 .with_target(false)
                 .with_ansi(std::io::stderr().is_terminal()),
         )

@@ -157,6 +157,15 @@ pub enum ReplayError {
 
 /// Plays `recording` to `opts.to`.
 pub fn replay(recording: &Recording, opts: &ReplayOptions) -> Result<ReplayReport, ReplayError> {
+    replay_with_progress(recording, opts, |_| {})
+}
+
+/// As [`replay`], calling `on_cpi` with the report so far after each CPI.
+pub fn replay_with_progress(
+    recording: &Recording,
+    opts: &ReplayOptions,
+    mut on_cpi: impl FnMut(&ReplayReport),
+) -> Result<ReplayReport, ReplayError> {
     if !(0.0..=1.0).contains(&opts.loss) {
         return Err(ReplayError::Options(format!(
             "--loss {} is not a probability from 0 to 1",
@@ -300,6 +309,7 @@ pub fn replay(recording: &Recording, opts: &ReplayOptions) -> Result<ReplayRepor
             }
             index += 1;
             report.cpis += 1;
+            on_cpi(&report);
         }
     }
     report.seconds = start.elapsed().as_secs_f64();

@@ -22,6 +22,8 @@ missing=()
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3 python3-venv)
 command -v iverilog >/dev/null 2>&1 || missing+=(iverilog)
 command -v make >/dev/null 2>&1 || missing+=(make)
+# A pseudo-terminal for the progress tests (tests/progress_tty.rs).
+command -v script >/dev/null 2>&1 || missing+=(bsdutils)
 # Wireshark's dissector: an independent ASTERIX decoder for the encoder tests.
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
 # A real NATS server for the sharing output tests (tests/nats_*.rs).

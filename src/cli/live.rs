@@ -17,7 +17,7 @@ pub(crate) fn cmd_run_live(
     site: Option<tews::site::SiteConfig>,
 ) -> Result<()> {
     use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use tews::ingest::udp;
     let addr = udp::parse_url(input, "vrt+udp")?;
     let (Some(site_path), Some(site)) = (&args.site, site) else {
@@ -135,13 +135,41 @@ pub(crate) fn cmd_run_live(
         .context("the receiver's CPIs are taken once")?;
     let plot_maker = tews::plots::PlotMaker::new(&params, &plan, site_position);
     tracing::info!("{}", plot_maker.describe_angles());
+    // What came in and what came out, every few seconds on a terminal.
+    let done = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    let status = {
+        let (shared, done, input, t0) = (
+            shared.clone(),
+            Arc::clone(&done),
+            input.to_string(),
+            std::time::Instant::now(),
+        );
+        let mut last = (t0, 0u64);
+        super::progress::StatusLine::start(move || {
+            let (now, stats) = (std::time::Instant::now(), shared.stats());
+            let dt = now.duration_since(last.0).as_secs_f64();
+            let rate = stats.packets_received.saturating_sub(last.1) as f64 / dt.max(1e-3);
+            last = (now, stats.packets_received);
+            super::progress::live_status(
+                &input,
+                t0.elapsed(),
+                &stats,
+                rate,
+                done[0].load(Ordering::Relaxed),
+                done[1].load(Ordering::Relaxed),
+            )
+        })
+    };
     let result =
         pipeline::run_uncommitted(cpis, &plot_maker, backend.as_mut(), outputs, |k, d, p| {
+            done[0].fetch_add(1, Ordering::Relaxed);
+            done[1].fetch_add(p.len() as u64, Ordering::Relaxed);
             let latency_s = shared.take_arrival(k).map(|t| t.elapsed().as_secs_f64());
             if let Some(m) = &metrics {
                 m.observe_cpi(d.detections.len() as u64, p.len() as u64, latency_s);
             }
         });
+    drop(status);
     let live = source.join();
     let (mut summary, finished) = result.with_context(|| format!("processing {input}"))?;
     summary.input = input.to_string();

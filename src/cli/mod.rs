@@ -6,6 +6,7 @@ pub(crate) mod demo;
 pub(crate) mod demo_ballistic;
 pub(crate) mod info;
 pub(crate) mod live;
+pub(crate) mod progress;
 pub(crate) mod replay;
 pub(crate) mod run;
 pub(crate) mod simulate;

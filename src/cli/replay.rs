@@ -59,7 +59,8 @@ pub(crate) fn cmd_replay(args: &ReplayArgs) -> Result<()> {
         .as_deref()
         .map(super::SummaryFile::create)
         .transpose()?;
-    let report = tews::replay::replay(
+    let bar = super::progress::Bar::new(recording.num_cpis * args.repeat.max(1));
+    let report = tews::replay::replay_with_progress(
         &recording,
         &tews::replay::ReplayOptions {
             to,
@@ -71,7 +72,19 @@ pub(crate) fn cmd_replay(args: &ReplayArgs) -> Result<()> {
             repeat: args.repeat,
             full_scale: args.full_scale,
         },
+        |r| {
+            bar.inc();
+            if r.send_errors > 0 || r.packets_dropped > 0 {
+                bar.message(format!(
+                    "{} packets ({} dropped on purpose, {} refused)",
+                    r.packets_sent, r.packets_dropped, r.send_errors
+                ));
+            } else {
+                bar.message(format!("{} packets", r.packets_sent));
+            }
+        },
     )?;
+    drop(bar);
     let secs = report.seconds.max(1e-9);
     tracing::info!(
         "{} CPIs to {}: {} packets sent ({} dropped on purpose, {} refused), {:.2} s, \

@@ -2,8 +2,6 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use tews::ingest::sigmf::Recording;
 use tews::output::{FinishedOutputs, OutputSpec, Outputs, PlotSink};
@@ -274,26 +272,7 @@ pub(crate) fn process_recording(
     drain: std::time::Duration,
     mut on_cpi: impl FnMut(u64, &tews::process::CpiDetections, &[tews::plots::Plot]),
 ) -> Result<(Summary, FinishedOutputs)> {
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(recording.num_cpis * pacing.passes);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} CPI {pos}/{len} [{bar:40}] {rate} ETA {eta}")
-                .map(|s| {
-                    // indicatif's {per_sec} prints "714.3642/s": one decimal, with the unit.
-                    s.with_key(
-                        "rate",
-                        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                            let _ = write!(w, "{:.1} CPI/s", state.per_sec());
-                        },
-                    )
-                })
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = super::progress::Bar::new(recording.num_cpis * pacing.passes);
     let cpis = tews::ingest::pacing::Paced::new(
         || recording.cpis(),
         recording.num_cpis,
@@ -309,11 +288,11 @@ pub(crate) fn process_recording(
     tracing::info!("{}", plot_maker.describe_angles());
     let (mut summary, finished) =
         pipeline::run_uncommitted(cpis, &plot_maker, backend.as_mut(), outputs, |k, d, p| {
-            bar.inc(1);
+            bar.inc();
             on_cpi(k, d, p);
         })
         .with_context(|| format!("processing {}", input.display()))?;
-    bar.finish_and_clear();
+    drop(bar);
     summary.input = input.display().to_string();
     Ok((summary, finished))
 }
