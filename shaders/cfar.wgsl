@@ -12,7 +12,8 @@
 //   detect when cut > alpha * statistic;
 // - OS: detect when at least k reference cells x have alpha * x < cut (the
 //   same test as alpha * T_k < cut); the statistic is T_k, the k-th
-//   smallest reference value, selected only for the cells that pass;
+//   smallest reference value, selected only for the cells that pass (by
+//   bisection over the bit patterns: any window size);
 // - noise = statistic / noise_scale.
 
 @group(0) @binding(0) var<uniform> params: ChainParams;
@@ -20,9 +21,6 @@
 @group(0) @binding(2) var<storage, read_write> list: DetectionList;
 
 const WG: u32 = 64u;
-// Largest reference window OS-CFAR can hold per invocation (the host plan
-// refuses larger ones for the GPU).
-const MAX_REFERENCE_CELLS: u32 = 64u;
 
 fn at(r: u32, d: u32) -> f32 {
     return power[r * params.pulses + d];
@@ -36,35 +34,39 @@ fn dop_hi(d: u32, off: u32) -> u32 {
     return (d + off) % params.pulses;
 }
 
-// The k-th smallest (1-based) of the reference cells of (r, d).
-fn kth_reference(r: u32, d: u32) -> f32 {
-    var cells: array<f32, MAX_REFERENCE_CELLS>;
+// How many reference cells of (r, d) have a bit pattern <= t.
+fn count_at_most(r: u32, d: u32, t: u32) -> u32 {
     var n = 0u;
     for (var i = 1u; i <= params.train_range; i++) {
         let off = params.guard_range + i;
-        cells[n] = at(r - off, d);
-        cells[n + 1u] = at(r + off, d);
-        n += 2u;
+        n += u32(bitcast<u32>(at(r - off, d)) <= t);
+        n += u32(bitcast<u32>(at(r + off, d)) <= t);
     }
     for (var i = 1u; i <= params.train_doppler; i++) {
         let off = params.guard_doppler + i;
-        cells[n] = at(r, dop_lo(d, off));
-        cells[n + 1u] = at(r, dop_hi(d, off));
-        n += 2u;
+        n += u32(bitcast<u32>(at(r, dop_lo(d, off))) <= t);
+        n += u32(bitcast<u32>(at(r, dop_hi(d, off))) <= t);
     }
-    // Partial selection sort: the first k places end up the k smallest.
-    for (var i = 0u; i < params.os_k; i++) {
-        var best = i;
-        for (var j = i + 1u; j < n; j++) {
-            if cells[j] < cells[best] {
-                best = j;
-            }
+    return n;
+}
+
+// The k-th smallest (1-based) of the reference cells of (r, d), for any
+// window size and without holding the cells: powers are finite and >= +0,
+// whose IEEE bit patterns order as the values do, so the smallest pattern
+// t with at least k cells <= t is exactly the k-th smallest value (a
+// bisection over the patterns, 31 counting sweeps over the window).
+fn kth_reference(r: u32, d: u32) -> f32 {
+    var lo = 0u;
+    var hi = 0x7f800000u;
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2u;
+        if count_at_most(r, d, mid) >= params.os_k {
+            hi = mid;
+        } else {
+            lo = mid + 1u;
         }
-        let tmp = cells[i];
-        cells[i] = cells[best];
-        cells[best] = tmp;
     }
-    return cells[params.os_k - 1u];
+    return bitcast<f32>(lo);
 }
 
 @compute @workgroup_size(WG)

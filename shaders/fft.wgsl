@@ -1,38 +1,49 @@
-// Batched complex FFT, Stockham autosort (natural order in and out),
-// radix 4 with one radix-2 pass first when log2(N) is odd.
+// Batched complex FFT of any length: Stockham autosort (natural order in
+// and out) with mixed radices 2, 3, 4, 5, 7 and 8, and Bluestein's chirp-z
+// (through a power-of-two FFT) for lengths with other prime factors.
 //
-// Pass with stride ns (1, then x2 or x4 each pass), butterfly j in 0..N/R:
+// Pass with stride ns (1, then times each pass's radix R), butterfly j in 0..N/R:
 //   v[r]  = x[j + r*N/R] * w^(r * (j mod ns) * N/(ns*R)),  w = exp(SIGN*2*pi*i/N)
 //   y[(j/ns)*ns*R + (j mod ns) + r*ns] = DFT_R(v)[r]
-// Twiddles come from a host table computed in f64 (`tw[k] = w^k`).
+// Twiddles come from a host table computed in f64 (`tw[k] = w^k`); the
+// radix-R DFT's own roots are w^(N/R * s), from the same table.
 // The inverse is unnormalised (as rustfft's): SIGN = +1.
 //
-// Two kernels, chosen by the host plan (src/process/gpu/fft.rs):
-// - fft_shared: one dispatch, all passes in workgroup memory, FFTS_PER_GROUP
-//   transforms per workgroup, THREADS per transform, each thread holding at
-//   most 16 values (4 radix-4 or 8 radix-2 butterflies) between barriers.
-// - fft_global_radix4 / fft_global_radix2: one dispatch per pass through
-//   global memory, for sizes beyond the workgroup storage.
-// Each has a *_filtered twin that multiplies its output by filt[k]; the
-// plan uses it for the last pass only (pulse compression fuses the
-// spectrum product into the forward FFT this way).
+// Kernels, chosen by the host plan (src/process/gpu/fft.rs):
+// - fft_shared: one dispatch, every pass in workgroup memory, FFTS_PER_GROUP
+//   transforms per workgroup, THREADS per transform, each thread holding
+//   at most 24 values between barriers. The radices, first pass first, are
+//   packed four bits each into RADICES.
+// - fft_global: one dispatch per pass through global memory (radix RADIX,
+//   stride from the pass uniform), for sizes beyond the workgroup memory.
+// - bluestein_pre / bluestein_post: around a power-of-two FFT of length
+//   M_LEN >= 2N - 1 (two more plans, built by the host):
+//   a[n] = x[n] * c[n] (n < N; zero up to M_LEN), A = FFT(a) * filt,
+//   conv = IFFT(A), X[k] = conv[k] * c[k], where c[n] = exp(SIGN*pi*i*n^2/N)
+//   and filt = FFT(b) / M_LEN, b[m] = conj(c[|m|]) for |m| < N (wrapped).
+// The *_filtered twins multiply their output by filt[k] (the plan uses it
+// for the last dispatch only: pulse compression fuses the spectrum
+// product into the forward FFT this way).
 
-// Transform length N (power of two).
+// Transform length N.
 override N: u32 = 1024u;
-// log2(N).
-override LOG2N: u32 = 10u;
 // Transforms in the batch.
 override BATCH: u32 = 1u;
 // -1: forward, +1: inverse.
 override SIGN: f32 = -1.0;
 // Workgroup size in x of the kernel.
 override WG: u32 = 64u;
-// fft_shared only: threads per transform (>= N/16), transforms per
-// workgroup (WG = THREADS * FFTS_PER_GROUP), and N * FFTS_PER_GROUP.
+// fft_shared only: threads per transform, transforms per workgroup (WG =
+// THREADS * FFTS_PER_GROUP), N * FFTS_PER_GROUP, and the radices.
 override THREADS: u32 = 64u;
 override FFTS_PER_GROUP: u32 = 1u;
-// (Small default: the global kernels do not use `sh`.)
+// (Small default: the other kernels do not use `sh`.)
 override SHARED_LEN: u32 = 64u;
+override RADICES: u32 = 4u;
+// fft_global only: the pass's radix.
+override RADIX: u32 = 4u;
+// bluestein_* only: the inner power-of-two length.
+override M_LEN: u32 = 2u;
 
 // Keep in sync with FftPassParams in src/process/gpu/fft.rs.
 struct FftPassParams {
@@ -47,73 +58,129 @@ struct FftPassParams {
 @group(0) @binding(1) var<storage, read_write> dst: array<vec2<f32>>;
 @group(0) @binding(2) var<storage, read> tw: array<vec2<f32>>;
 // *_filtered kernels only: per-bin factor applied to the output (the
-// matched filter's conj(replica spectrum) / N, see src/process/gpu/fft.rs).
+// matched filter's conj(replica spectrum) / N, see src/process/gpu/fft.rs;
+// Bluestein's FFT(b) / M_LEN).
 @group(0) @binding(4) var<storage, read> filt: array<vec2<f32>>;
+// bluestein_* only: c[n], n < N.
+@group(0) @binding(5) var<storage, read> chirp: array<vec2<f32>>;
 
-// Radix-4 DFT of (a, b, c, d), in place; SIGN selects the direction.
-fn dft4(v: ptr<function, array<vec2<f32>, 4>>) {
-    let a0 = (*v)[0] + (*v)[2];
-    let a1 = (*v)[0] - (*v)[2];
-    let a2 = (*v)[1] + (*v)[3];
-    let a3 = quarter_turn((*v)[1] - (*v)[3], SIGN);
-    (*v)[0] = a0 + a2;
-    (*v)[1] = a1 + a3;
-    (*v)[2] = a0 - a2;
-    (*v)[3] = a1 - a3;
+// Radix-4 DFT of v[0..4], in place; SIGN selects the direction.
+fn dft4(v: ptr<function, array<vec2<f32>, 8>>, o: u32, s: u32) {
+    let x0 = (*v)[o];
+    let x1 = (*v)[o + s];
+    let x2 = (*v)[o + 2u * s];
+    let x3 = (*v)[o + 3u * s];
+    let a0 = x0 + x2;
+    let a1 = x0 - x2;
+    let a2 = x1 + x3;
+    let a3 = quarter_turn(x1 - x3, SIGN);
+    (*v)[o] = a0 + a2;
+    (*v)[o + s] = a1 + a3;
+    (*v)[o + 2u * s] = a0 - a2;
+    (*v)[o + 3u * s] = a1 - a3;
+}
+
+const HALF_SQRT2: f32 = 0.70710678118654752;
+const HALF_SQRT3: f32 = 0.86602540378443865;
+
+// Radix-R DFT of v[0..R], in place: 2, 3, 4, 8 written out, 5 and 7 from
+// the twiddle table (w^(N/R * s) are the R-th roots of unity).
+fn dft(v: ptr<function, array<vec2<f32>, 8>>, r: u32) {
+    switch r {
+        case 2u: {
+            let a = (*v)[0];
+            let b = (*v)[1];
+            (*v)[0] = a + b;
+            (*v)[1] = a - b;
+        }
+        case 3u: {
+            let a = (*v)[0];
+            let t = (*v)[1] + (*v)[2];
+            let u = quarter_turn((*v)[1] - (*v)[2], SIGN) * HALF_SQRT3;
+            let m = a - 0.5 * t;
+            (*v)[0] = a + t;
+            (*v)[1] = m + u;
+            (*v)[2] = m - u;
+        }
+        case 4u: {
+            dft4(v, 0u, 1u);
+        }
+        case 8u: {
+            // Even and odd samples: two radix-4 DFTs, then one radix-2 layer.
+            var e: array<vec2<f32>, 8>;
+            for (var k = 0u; k < 4u; k++) {
+                e[k] = (*v)[2u * k];
+                e[k + 4u] = (*v)[2u * k + 1u];
+            }
+            dft4(&e, 0u, 1u);
+            dft4(&e, 4u, 1u);
+            let w1 = vec2<f32>(HALF_SQRT2, SIGN * HALF_SQRT2);
+            let w3 = vec2<f32>(-HALF_SQRT2, SIGN * HALF_SQRT2);
+            let o0 = e[4];
+            let o1 = cmul(e[5], w1);
+            let o2 = quarter_turn(e[6], SIGN);
+            let o3 = cmul(e[7], w3);
+            (*v)[0] = e[0] + o0;
+            (*v)[4] = e[0] - o0;
+            (*v)[1] = e[1] + o1;
+            (*v)[5] = e[1] - o1;
+            (*v)[2] = e[2] + o2;
+            (*v)[6] = e[2] - o2;
+            (*v)[3] = e[3] + o3;
+            (*v)[7] = e[3] - o3;
+        }
+        default: {
+            let step = N / r;
+            var out: array<vec2<f32>, 8>;
+            for (var k = 0u; k < r; k++) {
+                var acc = (*v)[0];
+                for (var s = 1u; s < r; s++) {
+                    acc += cmul((*v)[s], tw[step * ((k * s) % r)]);
+                }
+                out[k] = acc;
+            }
+            for (var k = 0u; k < r; k++) {
+                (*v)[k] = out[k];
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------- shared
 
 var<workgroup> sh: array<vec2<f32>, SHARED_LEN>;
 
-// One radix-2 pass (stride 1) on the transform at sh[base..base+N].
-fn shared_radix2(base: u32, tid: u32) {
-    let half = N / 2u;
-    var v: array<vec2<f32>, 16>;
-    var k = 0u;
-    for (var j = tid; j < half; j += THREADS) {
-        v[k] = sh[base + j];
-        v[k + 1u] = sh[base + j + half];
-        k += 2u;
-    }
-    workgroupBarrier();
-    k = 0u;
-    for (var j = tid; j < half; j += THREADS) {
-        // ns = 1: no twiddle; output index 2j, 2j+1.
-        sh[base + 2u * j] = v[k] + v[k + 1u];
-        sh[base + 2u * j + 1u] = v[k] - v[k + 1u];
-        k += 2u;
-    }
-    workgroupBarrier();
-}
+// Values a thread holds in one pass: R * ceil(N / (R * THREADS)) with
+// THREADS >= N / 16 is at most 21 (R = 7).
+const HELD: u32 = 24u;
 
-// One radix-4 pass with stride ns on the transform at sh[base..base+N].
-fn shared_radix4(base: u32, tid: u32, ns: u32) {
-    let q = N / 4u;
-    let tw_step = N / (ns * 4u);
-    var v: array<vec2<f32>, 16>;
+// One radix-r pass with stride ns on the transform at sh[base..base+N].
+fn shared_pass(base: u32, tid: u32, ns: u32, r: u32) {
+    let q = N / r;
+    let tw_step = N / (ns * r);
+    var v: array<vec2<f32>, HELD>;
     var k = 0u;
     for (var j = tid; j < q; j += THREADS) {
-        for (var r = 0u; r < 4u; r++) {
-            v[k + r] = sh[base + j + r * q];
+        for (var i = 0u; i < r; i++) {
+            v[k + i] = sh[base + j + i * q];
         }
-        k += 4u;
+        k += r;
     }
     workgroupBarrier();
     k = 0u;
     for (var j = tid; j < q; j += THREADS) {
         let m = j % ns;
-        var b: array<vec2<f32>, 4>;
+        var b: array<vec2<f32>, 8>;
         b[0] = v[k];
-        for (var r = 1u; r < 4u; r++) {
-            b[r] = cmul(v[k + r], tw[r * m * tw_step]);
+        for (var i = 1u; i < r; i++) {
+            b[i] = cmul(v[k + i], tw[i * m * tw_step]);
         }
-        dft4(&b);
-        let d = base + (j / ns) * ns * 4u + m;
-        for (var r = 0u; r < 4u; r++) {
-            sh[d + r * ns] = b[r];
+        dft(&b, r);
+        let d = base + (j / ns) * ns * r + m;
+        for (var i = 0u; i < r; i++) {
+            sh[d + i * ns] = b[i];
         }
-        k += 4u;
+        k += r;
     }
     workgroupBarrier();
 }
@@ -127,13 +194,12 @@ fn shared_transform(tid: u32, base: u32, g: u32, in_batch: bool) {
     }
     workgroupBarrier();
     var ns = 1u;
-    if (LOG2N & 1u) == 1u {
-        shared_radix2(base, tid);
-        ns = 2u;
-    }
-    while ns < N {
-        shared_radix4(base, tid, ns);
-        ns *= 4u;
+    var radices = RADICES;
+    while radices != 0u {
+        let r = radices & 15u;
+        shared_pass(base, tid, ns, r);
+        ns *= r;
+        radices >>= 4u;
     }
 }
 
@@ -184,116 +250,115 @@ fn fft_shared_filtered(
 
 @group(0) @binding(3) var<uniform> pass_params: FftPassParams;
 
-// One radix-4 butterfly: its four outputs and where the first goes in the
+// One radix-RADIX butterfly: its outputs and where the first goes in the
 // transform (the others follow at stride ns).
-struct Butterfly4 {
-    v: array<vec2<f32>, 4>,
+struct Butterfly {
+    v: array<vec2<f32>, 8>,
     // Index within the transform of output 0.
     k: u32,
 }
 
-fn butterfly4(g: u32, j: u32) -> Butterfly4 {
-    let q = N / 4u;
+fn butterfly(g: u32, j: u32) -> Butterfly {
+    let q = N / RADIX;
     let ns = pass_params.ns;
     let m = j % ns;
-    let tw_step = N / (ns * 4u);
-    var b: array<vec2<f32>, 4>;
+    let tw_step = N / (ns * RADIX);
+    var b: array<vec2<f32>, 8>;
     b[0] = src[g + j];
-    for (var r = 1u; r < 4u; r++) {
+    for (var r = 1u; r < RADIX; r++) {
         b[r] = cmul(src[g + j + r * q], tw[r * m * tw_step]);
     }
-    dft4(&b);
-    return Butterfly4(b, (j / ns) * ns * 4u + m);
+    dft(&b, RADIX);
+    return Butterfly(b, (j / ns) * ns * RADIX + m);
 }
 
-// One thread per radix-4 butterfly over the whole batch.
+// One thread per butterfly over the whole batch.
 @compute @workgroup_size(WG)
-fn fft_global_radix4(
+fn fft_global(
     @builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let q = N / 4u;
+    let q = N / RADIX;
     let t = linear_group(wid, nwg) * WG + lid;
     if t >= BATCH * q {
         return;
     }
     let g = (t / q) * N;
-    let b = butterfly4(g, t % q);
-    for (var r = 0u; r < 4u; r++) {
+    let b = butterfly(g, t % q);
+    for (var r = 0u; r < RADIX; r++) {
         dst[g + b.k + r * pass_params.ns] = b.v[r];
     }
 }
 
-// fft_global_radix4 with the output multiplied by filt (last pass only).
+// fft_global with the output multiplied by filt (last pass only).
 @compute @workgroup_size(WG)
-fn fft_global_radix4_filtered(
+fn fft_global_filtered(
     @builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let q = N / 4u;
+    let q = N / RADIX;
     let t = linear_group(wid, nwg) * WG + lid;
     if t >= BATCH * q {
         return;
     }
     let g = (t / q) * N;
-    let b = butterfly4(g, t % q);
-    for (var r = 0u; r < 4u; r++) {
+    let b = butterfly(g, t % q);
+    for (var r = 0u; r < RADIX; r++) {
         let k = b.k + r * pass_params.ns;
         dst[g + k] = cmul(b.v[r], filt[k]);
     }
 }
 
-// One radix-2 butterfly: outputs a (at k) and b (at k + ns).
-struct Butterfly2 {
-    a: vec2<f32>,
-    b: vec2<f32>,
-    k: u32,
-}
+// ------------------------------------------------------------- Bluestein
 
-fn butterfly2(g: u32, j: u32) -> Butterfly2 {
-    let half = N / 2u;
-    let ns = pass_params.ns;
-    let m = j % ns;
-    let a = src[g + j];
-    let b = cmul(src[g + j + half], tw[m * (N / (ns * 2u))]);
-    return Butterfly2(a + b, a - b, (j / ns) * ns * 2u + m);
-}
-
-// One thread per radix-2 butterfly over the whole batch.
+// a[b][n] = x[b][n] * c[n] for n < N, 0 up to M_LEN: one thread per a value.
 @compute @workgroup_size(WG)
-fn fft_global_radix2(
+fn bluestein_pre(
     @builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let half = N / 2u;
     let t = linear_group(wid, nwg) * WG + lid;
-    if t >= BATCH * half {
+    if t >= BATCH * M_LEN {
         return;
     }
-    let g = (t / half) * N;
-    let b = butterfly2(g, t % half);
-    dst[g + b.k] = b.a;
-    dst[g + b.k + pass_params.ns] = b.b;
+    let b = t / M_LEN;
+    let n = t % M_LEN;
+    var a = vec2<f32>(0.0, 0.0);
+    if n < N {
+        a = cmul(src[b * N + n], chirp[n]);
+    }
+    dst[t] = a;
 }
 
-// fft_global_radix2 with the output multiplied by filt (last pass only).
+// X[b][k] = conv[b][k] * c[k], k < N: one thread per output.
 @compute @workgroup_size(WG)
-fn fft_global_radix2_filtered(
+fn bluestein_post(
     @builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let half = N / 2u;
     let t = linear_group(wid, nwg) * WG + lid;
-    if t >= BATCH * half {
+    if t >= BATCH * N {
         return;
     }
-    let g = (t / half) * N;
-    let b = butterfly2(g, t % half);
-    let k2 = b.k + pass_params.ns;
-    dst[g + b.k] = cmul(b.a, filt[b.k]);
-    dst[g + k2] = cmul(b.b, filt[k2]);
+    let k = t % N;
+    dst[t] = cmul(src[(t / N) * M_LEN + k], chirp[k]);
+}
+
+// bluestein_post with the output multiplied by filt[k].
+@compute @workgroup_size(WG)
+fn bluestein_post_filtered(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let t = linear_group(wid, nwg) * WG + lid;
+    if t >= BATCH * N {
+        return;
+    }
+    let k = t % N;
+    dst[t] = cmul(cmul(src[(t / N) * M_LEN + k], chirp[k]), filt[k]);
 }

@@ -233,8 +233,13 @@ fn compare_plots(label: &str, cpu: &[Plot], gpu: &[Plot]) {
 /// recording's CPIs decoded first) or as ci16 (counts from the decoded
 /// samples, handed over by `process_ci16`).
 fn run_both(label: &str, rec: &Recording, kind: CfarKind, pfa: f64, ci16: bool) -> usize {
+    run_both_with(label, rec, &config(kind, pfa), ci16)
+}
+
+fn run_both_with(label: &str, rec: &Recording, config: &ProcessConfig, ci16: bool) -> usize {
+    let kind = config.cfar;
     let Some(ctx) = ctx() else { return 0 };
-    let plan = ChainPlan::new(&rec.params, &config(kind, pfa)).unwrap();
+    let plan = ChainPlan::new(&rec.params, config).unwrap();
     let mut cpu = CpuChain::new(plan.clone());
     let mut gpu = GpuChain::new(ctx, plan).unwrap();
     let mut total = 0;
@@ -303,6 +308,52 @@ fn float_recording_non_power_of_two_samples_every_cfar() {
         let plots = run_both("cf32 32x500", &rec, kind, 1e-4, false);
         assert!(plots >= 4, "{kind}: targets must be found ({plots} plots)");
     }
+}
+
+/// Pulse counts the GPU once refused: mixed radices (48 = 2 x 8 x 3,
+/// 96 = 4 x 8 x 3, 100 = 4 x 5 x 5) and Bluestein (127, prime) for the
+/// Doppler FFT.
+#[test]
+fn any_pulse_count_matches_the_cpu() {
+    if ctx().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (pulses, seed) in [(48, 21), (96, 22), (100, 23), (127, 24)] {
+        let rec = recording(&dir, "cf32_le", pulses, 300, 1, seed);
+        for kind in [CfarKind::Os, CfarKind::Ca] {
+            let plots = run_both(&format!("cf32 {pulses}x300"), &rec, kind, 1e-4, false);
+            assert!(
+                plots >= 3,
+                "{pulses} {kind}: targets must be found ({plots} plots)"
+            );
+        }
+    }
+    let rec = recording(&dir, "ci16_le", 48, 512, 1, 25);
+    let plots = run_both("ci16 48x512", &rec, CfarKind::Go, 1e-4, true);
+    assert!(plots >= 2, "ci16 48: {plots} plots");
+}
+
+/// OS-CFAR with 2 x (40 + 12) = 104 reference cells (the GPU once held at
+/// most 64): the k-th smallest found by bisection equals the CPU's sort.
+#[test]
+fn os_cfar_with_more_than_64_reference_cells_matches_the_cpu() {
+    if ctx().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rec = recording(&dir, "cf32_le", 64, 400, 1, 31);
+    let config = ProcessConfig {
+        window: tews::process::CfarWindow {
+            train_range: 40,
+            guard_range: 2,
+            train_doppler: 12,
+            guard_doppler: 1,
+        },
+        ..config(CfarKind::Os, 1e-4)
+    };
+    let plots = run_both_with("cf32 64x400 OS 104 cells", &rec, &config, false);
+    assert!(plots >= 3, "{plots} plots");
 }
 
 #[test]

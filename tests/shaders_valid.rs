@@ -59,10 +59,11 @@ fn fft_shader_has_its_entry_points() {
     assert_eq!(
         names,
         [
-            "fft_global_radix2",
-            "fft_global_radix2_filtered",
-            "fft_global_radix4",
-            "fft_global_radix4_filtered",
+            "bluestein_post",
+            "bluestein_post_filtered",
+            "bluestein_pre",
+            "fft_global",
+            "fft_global_filtered",
             "fft_shared",
             "fft_shared_filtered"
         ]

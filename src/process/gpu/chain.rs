@@ -30,7 +30,6 @@ use super::layout::{
 };
 use super::shaders;
 use crate::cpi::Cpi;
-use crate::dsp::cfar::CfarKind;
 use crate::process::{
     Backend, ChainPlan, CpiDetections, Detection, ProcessError, RangeDopplerMap, UploadStats,
 };
@@ -42,9 +41,6 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 use wgpu::util::DeviceExt;
 
-/// Largest OS-CFAR reference window the CFAR kernel holds per invocation
-/// (`MAX_REFERENCE_CELLS` in `shaders/cfar.wgsl`).
-pub const MAX_OS_REFERENCE_CELLS: usize = 64;
 /// Longest a CPI may take on the device before the chain calls it a fault.
 const DEVICE_TIMEOUT: Duration = Duration::from_secs(60);
 const COMPLEX_BYTES: u64 = 8;
@@ -146,17 +142,11 @@ impl ChainRecipe {
         limits: &GpuLimits,
     ) -> Result<Self, GpuError> {
         let (p, n, m) = (plan.pulses, plan.samples, plan.fft_len);
-        if !p.is_power_of_two() || p < 2 {
+        // Any P: mixed radices, or Bluestein for other prime factors (fft.rs).
+        if p < 2 {
             return Err(plan_error(format!(
-                "the GPU Doppler FFT needs a power-of-two number of pulses >= 2, \
-                 this radar has {p} pulses per CPI (use --backend cpu)"
-            )));
-        }
-        if plan.cfar == CfarKind::Os && plan.reference_cells > MAX_OS_REFERENCE_CELLS {
-            return Err(plan_error(format!(
-                "OS-CFAR on the GPU holds at most {MAX_OS_REFERENCE_CELLS} reference cells, \
-                 the window has {}",
-                plan.reference_cells
+                "the GPU Doppler FFT needs at least 2 pulses per CPI, this radar has {p} \
+                 (use --backend cpu)"
             )));
         }
         if !(1..=3).contains(&options.slots) {
@@ -1103,6 +1093,8 @@ impl Backend for GpuChain {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dsp::cfar::CfarKind;
+    use crate::process::gpu::fft::FftSchedule;
     use crate::process::{CfarWindow, ProcessConfig};
     use crate::radar::{RadarParams, Waveform};
 
@@ -1151,23 +1143,38 @@ mod tests {
     }
 
     #[test]
-    fn shapes_the_gpu_cannot_take_are_clear_errors() {
+    fn any_pulse_count_and_any_os_window_plan() {
         let l = GpuLimits::webgpu_defaults();
         let o = GpuChainOptions::default();
-        let err = ChainRecipe::new(&plan(24, 500, CfarKind::Ca, CfarWindow::default()), &o, &l)
-            .unwrap_err();
-        assert!(
-            err.to_string().contains("power-of-two number of pulses"),
-            "{err}"
-        );
+        for (p, bluestein) in [
+            (24, false),
+            (48, false),
+            (96, false),
+            (100, false),
+            (127, true),
+        ] {
+            let r = ChainRecipe::new(&plan(p, 500, CfarKind::Ca, CfarWindow::default()), &o, &l)
+                .unwrap();
+            assert_eq!((r.doppler.size, r.doppler.batch), (p, 500));
+            assert_eq!(
+                matches!(r.doppler.schedule, FftSchedule::Bluestein { .. }),
+                bluestein,
+                "{p}"
+            );
+        }
         let wide = CfarWindow {
             train_range: 30,
             guard_range: 1,
             train_doppler: 4,
             guard_doppler: 1,
         };
-        let err = ChainRecipe::new(&plan(32, 500, CfarKind::Os, wide), &o, &l).unwrap_err();
-        assert!(err.to_string().contains("reference cells"), "{err}");
+        assert!(ChainRecipe::new(&plan(32, 500, CfarKind::Os, wide), &o, &l).is_ok());
+    }
+
+    #[test]
+    fn shapes_the_gpu_cannot_take_are_clear_errors() {
+        let l = GpuLimits::webgpu_defaults();
+        let o = GpuChainOptions::default();
         let mut small = l;
         small.max_storage_buffer_binding_size = 1 << 16;
         let err = ChainRecipe::new(

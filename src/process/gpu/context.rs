@@ -250,6 +250,19 @@ pub struct GpuContext {
     /// the chain after each submission so a fault becomes a CPU fallback.
     fault: Arc<Mutex<Option<String>>>,
     timestamps: bool,
+    /// Pipelines made so far, by stage file, entry point and constants:
+    /// plans of the same shape (and Bluestein's inner transforms, shared by
+    /// many lengths) compile once.
+    pipelines: Mutex<PipelineCache>,
+}
+
+/// Stage file, entry point, and the constants' names and values (as bits).
+type PipelineKey = (&'static str, String, Vec<(String, u64)>);
+
+#[derive(Default)]
+struct PipelineCache {
+    modules: std::collections::HashMap<&'static str, wgpu::ShaderModule>,
+    pipelines: std::collections::HashMap<PipelineKey, wgpu::ComputePipeline>,
 }
 
 impl fmt::Debug for GpuContext {
@@ -333,7 +346,56 @@ impl GpuContext {
             limits,
             fault,
             timestamps,
+            pipelines: Mutex::default(),
         })
+    }
+
+    /// The compute pipeline of `entry` in stage `file` with the override
+    /// `constants` (auto layout), made once per context and then shared.
+    pub fn compute_pipeline(
+        &self,
+        file: &'static str,
+        entry: &str,
+        constants: &[(&str, f64)],
+    ) -> Result<wgpu::ComputePipeline, GpuError> {
+        let key: PipelineKey = (
+            file,
+            entry.to_string(),
+            constants
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_bits()))
+                .collect(),
+        );
+        let mut cache = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = cache.pipelines.get(&key) {
+            return Ok(p.clone());
+        }
+        let module = match cache.modules.get(file) {
+            Some(m) => m.clone(),
+            None => {
+                let m = super::shaders::module(self, file)?;
+                cache.modules.insert(file, m.clone());
+                m
+            }
+        };
+        let pipeline = self.checked(&format!("pipeline {file} {entry}"), || {
+            self.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(entry),
+                    layout: None,
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants,
+                        // Every kernel writes its workgroup memory before
+                        // reading it.
+                        zero_initialize_workgroup_memory: false,
+                    },
+                    cache: None,
+                })
+        })?;
+        cache.pipelines.insert(key, pipeline.clone());
+        Ok(pipeline)
     }
 
     /// The adapter this context runs on.

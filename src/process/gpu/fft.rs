@@ -12,7 +12,6 @@
 //! the inverse is unnormalised (`e^{+...}`, no `1/N`).
 
 use super::context::{GpuContext, GpuError, GpuLimits, MIN_WORKGROUP_X};
-use super::shaders;
 use rustfft::num_complex::Complex32;
 use std::f64::consts::PI;
 use wgpu::util::DeviceExt;
@@ -21,6 +20,11 @@ use wgpu::util::DeviceExt;
 pub const MIN_FFT_LEN: usize = 2;
 /// Largest supported transform length.
 pub const MAX_FFT_LEN: usize = 65536;
+/// Radices of the Stockham passes; a length with any other prime factor
+/// runs as Bluestein's chirp-z through a power-of-two FFT.
+pub const RADICES: [u32; 6] = [2, 3, 4, 5, 7, 8];
+/// Most passes the workgroup-memory kernel runs (four bits each in a u32).
+const MAX_SHARED_PASSES: usize = 8;
 
 /// Transform direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -44,7 +48,7 @@ impl FftDirection {
 /// One global-memory Stockham pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct FftPass {
-    /// 2 or 4.
+    /// One of [`RADICES`].
     pub radix: u32,
     /// Stride: product of the radices of the passes before this one.
     pub ns: u32,
@@ -57,17 +61,34 @@ pub struct FftPass {
 pub enum FftSchedule {
     /// One dispatch of `fft_shared`: every pass in workgroup memory.
     Shared {
-        /// Threads per transform (`>= N/16`: at most 16 values per thread).
+        /// Threads per transform (`>= N/16`).
         threads_per_fft: u32,
         /// Transforms per workgroup.
         ffts_per_group: u32,
         /// Workgroups in x and y.
         workgroups: [u32; 2],
+        /// The passes' radices, first pass first.
+        radices: Vec<u32>,
     },
     /// One dispatch per pass through global memory (ping-pong with scratch).
     Global {
-        /// The passes in order: a radix-2 first when `log2 N` is odd.
+        /// The passes in order.
         passes: Vec<FftPass>,
+    },
+    /// Bluestein's chirp-z: premultiply and zero-pad to `len`, a forward
+    /// FFT fused with the chirp filter's spectrum, an inverse FFT, and a
+    /// postmultiply (`shaders/fft.wgsl`).
+    Bluestein {
+        /// The inner power-of-two length, `>= 2N - 1`.
+        len: usize,
+        /// The inner forward transform (`len` x batch).
+        forward: Box<FftRecipe>,
+        /// The inner inverse transform (`len` x batch).
+        inverse: Box<FftRecipe>,
+        /// Workgroups of the premultiply (one thread per padded value).
+        pre_workgroups: [u32; 2],
+        /// Workgroups of the postmultiply (one thread per output).
+        post_workgroups: [u32; 2],
     },
 }
 
@@ -80,7 +101,8 @@ pub struct FftRecipe {
     pub batch: usize,
     /// Direction.
     pub direction: FftDirection,
-    /// Workgroup size in x.
+    /// Workgroup size in x of the kernel (Bluestein: of the pre- and
+    /// postmultiply).
     pub workgroup_size: u32,
     /// Kernel and dispatches.
     pub schedule: FftSchedule,
@@ -88,62 +110,112 @@ pub struct FftRecipe {
 
 /// Workgroup size of the global passes: the floor every adapter offers.
 const GLOBAL_WORKGROUP: u32 = MIN_WORKGROUP_X;
-/// Values one thread holds between barriers in `fft_shared` (its private
-/// array length): 4 radix-4 or 8 radix-2 butterflies.
+/// Values one thread of `fft_shared` holds between barriers per 16 of the
+/// transform: threads per transform are `ceil(N / 16)`.
 const VALUES_PER_THREAD: usize = 16;
 const COMPLEX_BYTES: u64 = 8;
 
+/// The radices of `size`'s Stockham passes, first pass first: a 2 or a 4
+/// for the power of two's remainder, then 8s, then 3s, 5s and 7s; `None`
+/// when `size` has a prime factor above 7 (it runs as Bluestein).
+pub fn radices(size: usize) -> Option<Vec<u32>> {
+    if size < 2 {
+        return None;
+    }
+    let mut n = size;
+    let twos = n.trailing_zeros() as usize;
+    n >>= twos;
+    let mut odd = Vec::new();
+    for p in [3u32, 5, 7] {
+        while n.is_multiple_of(p as usize) {
+            n /= p as usize;
+            odd.push(p);
+        }
+    }
+    if n != 1 {
+        return None;
+    }
+    let mut r = match twos % 3 {
+        1 => vec![2],
+        2 => vec![4],
+        _ => Vec::new(),
+    };
+    r.extend(std::iter::repeat_n(8, twos / 3));
+    r.extend(odd);
+    Some(r)
+}
+
+/// The inner length Bluestein uses for `size`: the smallest power of two
+/// `>= 2 size - 1`.
+pub fn bluestein_len(size: usize) -> usize {
+    (2 * size - 1).next_power_of_two()
+}
+
 impl FftRecipe {
     /// The fastest schedule the limits allow: all passes in workgroup
-    /// memory when a transform fits, else global passes.
+    /// memory when a transform fits, else global passes; Bluestein for
+    /// lengths with a prime factor above 7.
     pub fn new(
         size: usize,
         batch: usize,
         direction: FftDirection,
         limits: &GpuLimits,
     ) -> Result<Self, GpuError> {
-        check_shape(size, batch, limits)?;
-        match shared_layout(size, batch, limits) {
-            Some((threads, per_group)) => {
-                let groups = batch.div_ceil(per_group as usize) as u64;
-                Ok(FftRecipe {
-                    size,
-                    batch,
-                    direction,
-                    workgroup_size: threads * per_group,
-                    schedule: FftSchedule::Shared {
-                        threads_per_fft: threads,
-                        ffts_per_group: per_group,
-                        workgroups: split_dispatch(groups, limits)?,
-                    },
-                })
-            }
-            None => Self::global(size, batch, direction, limits),
-        }
+        check_shape(size, batch, limits, MAX_FFT_LEN)?;
+        Self::plan(size, batch, direction, limits, false)
     }
 
     /// The global-memory schedule regardless of size (for tests and for
-    /// adapters whose workgroup memory is too small).
+    /// adapters whose workgroup memory is too small); a Bluestein length
+    /// gets global passes inside.
     pub fn global(
         size: usize,
         batch: usize,
         direction: FftDirection,
         limits: &GpuLimits,
     ) -> Result<Self, GpuError> {
-        check_shape(size, batch, limits)?;
-        let log2 = size.trailing_zeros();
+        check_shape(size, batch, limits, MAX_FFT_LEN)?;
+        Self::plan(size, batch, direction, limits, true)
+    }
+
+    fn plan(
+        size: usize,
+        batch: usize,
+        direction: FftDirection,
+        limits: &GpuLimits,
+        global: bool,
+    ) -> Result<Self, GpuError> {
+        let Some(radices) = radices(size) else {
+            return Self::bluestein(size, batch, direction, limits, global);
+        };
+        let shared = (!global)
+            .then(|| shared_layout(size, batch, limits, radices.len()))
+            .flatten();
+        if let Some((threads, per_group)) = shared {
+            let groups = batch.div_ceil(per_group as usize) as u64;
+            return Ok(FftRecipe {
+                size,
+                batch,
+                direction,
+                workgroup_size: threads * per_group,
+                schedule: FftSchedule::Shared {
+                    threads_per_fft: threads,
+                    ffts_per_group: per_group,
+                    workgroups: split_dispatch(groups, limits)?,
+                    radices,
+                },
+            });
+        }
         let mut passes = Vec::new();
         let mut ns = 1usize;
-        let mut radix = if log2 % 2 == 1 { 2 } else { 4 };
-        while ns < size {
-            let threads = (batch * size / radix) as u64;
+        for radix in radices {
+            let threads = (batch * size / radix as usize) as u64;
             passes.push(FftPass {
-                radix: radix as u32,
+                radix,
                 ns: ns as u32,
                 workgroups: split_dispatch(threads.div_ceil(GLOBAL_WORKGROUP as u64), limits)?,
             });
-            ns *= radix;
-            radix = 4;
+            ns *= radix as usize;
         }
         Ok(FftRecipe {
             size,
@@ -151,6 +223,33 @@ impl FftRecipe {
             direction,
             workgroup_size: GLOBAL_WORKGROUP,
             schedule: FftSchedule::Global { passes },
+        })
+    }
+
+    fn bluestein(
+        size: usize,
+        batch: usize,
+        direction: FftDirection,
+        limits: &GpuLimits,
+        global: bool,
+    ) -> Result<Self, GpuError> {
+        let len = bluestein_len(size);
+        check_shape(len, batch, limits, 2 * MAX_FFT_LEN)?;
+        let inner = |d| Self::plan(len, batch, d, limits, global).map(Box::new);
+        let groups =
+            |n: usize| split_dispatch((n as u64).div_ceil(GLOBAL_WORKGROUP as u64), limits);
+        Ok(FftRecipe {
+            size,
+            batch,
+            direction,
+            workgroup_size: GLOBAL_WORKGROUP,
+            schedule: FftSchedule::Bluestein {
+                len,
+                forward: inner(FftDirection::Forward)?,
+                inverse: inner(FftDirection::Inverse)?,
+                pre_workgroups: groups(batch * len)?,
+                post_workgroups: groups(batch * size)?,
+            },
         })
     }
 
@@ -164,14 +263,22 @@ impl FftRecipe {
         match &self.schedule {
             FftSchedule::Shared { .. } => 1,
             FftSchedule::Global { passes } => passes.len(),
+            FftSchedule::Bluestein {
+                forward, inverse, ..
+            } => 2 + forward.dispatches() + inverse.dispatches(),
         }
     }
 }
 
-fn check_shape(size: usize, batch: usize, limits: &GpuLimits) -> Result<(), GpuError> {
-    if !size.is_power_of_two() || !(MIN_FFT_LEN..=MAX_FFT_LEN).contains(&size) {
+fn check_shape(
+    size: usize,
+    batch: usize,
+    limits: &GpuLimits,
+    max_len: usize,
+) -> Result<(), GpuError> {
+    if !(MIN_FFT_LEN..=max_len).contains(&size) {
         return Err(GpuError::Plan(format!(
-            "FFT length {size} is not a power of two in {MIN_FFT_LEN}..={MAX_FFT_LEN}"
+            "FFT length {size} is outside {MIN_FFT_LEN}..={max_len}"
         )));
     }
     if batch == 0 {
@@ -193,12 +300,18 @@ fn check_shape(size: usize, batch: usize, limits: &GpuLimits) -> Result<(), GpuE
 }
 
 /// `(threads per transform, transforms per workgroup)` for `fft_shared`, or
-/// `None` when one transform does not fit the workgroup limits.
-fn shared_layout(size: usize, batch: usize, limits: &GpuLimits) -> Option<(u32, u32)> {
+/// `None` when one transform does not fit the workgroup limits (or has
+/// more passes than the kernel's packed list holds).
+fn shared_layout(
+    size: usize,
+    batch: usize,
+    limits: &GpuLimits,
+    passes: usize,
+) -> Option<(u32, u32)> {
     let threads = size.div_ceil(VALUES_PER_THREAD).max(1);
     let max_x = limits.max_workgroup_x() as usize;
     let storage = limits.max_compute_workgroup_storage_size as usize;
-    if threads > max_x || size * COMPLEX_BYTES as usize > storage {
+    if threads > max_x || size * COMPLEX_BYTES as usize > storage || passes > MAX_SHARED_PASSES {
         return None;
     }
     // Small transforms share a workgroup so it has at least
@@ -238,6 +351,45 @@ pub fn twiddles(size: usize, direction: FftDirection) -> Vec<Complex32> {
         .collect()
 }
 
+/// Bluestein's chirp `c[n] = exp(sign * pi i n^2 / N)`, n < N, in f64 with
+/// `n^2` reduced modulo `2N` exactly first (so large n lose nothing).
+pub fn bluestein_chirp(
+    size: usize,
+    direction: FftDirection,
+) -> Vec<rustfft::num_complex::Complex64> {
+    let two_n = 2 * size as u64;
+    (0..size as u64)
+        .map(|n| {
+            let k = (n * n) % two_n;
+            let phase = direction.sign() * PI * k as f64 / size as f64;
+            rustfft::num_complex::Complex64::from_polar(1.0, phase)
+        })
+        .collect()
+}
+
+/// Bluestein's filter: `FFT_len(b) / len` with `b[m] = conj(c[|m|])` for
+/// `|m| < N` (negative m wrapped to `len - |m|`), computed in f64.
+pub fn bluestein_filter(size: usize, direction: FftDirection) -> Vec<Complex32> {
+    use rustfft::num_complex::Complex64;
+    let len = bluestein_len(size);
+    let chirp = bluestein_chirp(size, direction);
+    let mut b = vec![Complex64::new(0.0, 0.0); len];
+    b[0] = chirp[0].conj();
+    for m in 1..size {
+        b[m] = chirp[m].conj();
+        b[len - m] = chirp[m].conj();
+    }
+    rustfft::FftPlanner::<f64>::new()
+        .plan_fft_forward(len)
+        .process(&mut b);
+    b.iter()
+        .map(|z| {
+            let z = z / len as f64;
+            Complex32::new(z.re as f32, z.im as f32)
+        })
+        .collect()
+}
+
 /// Uniform of one global pass. Keep in sync with `FftPassParams` in
 /// `shaders/fft.wgsl`.
 #[repr(C)]
@@ -254,8 +406,21 @@ pub struct FftPassParams {
 #[derive(Debug)]
 pub struct GpuFftPlan {
     recipe: FftRecipe,
-    /// One pipeline per dispatch (global passes of equal radix share one).
+    kind: PlanKind,
+}
+
+#[derive(Debug)]
+enum PlanKind {
+    Stockham(Stockham),
+    Bluestein(Box<Bluestein>),
+}
+
+/// The Shared or Global schedule's GPU objects.
+#[derive(Debug)]
+struct Stockham {
+    /// One pipeline per dispatch (passes of equal radix share one).
     pipelines: Vec<wgpu::ComputePipeline>,
+    workgroups: Vec<[u32; 2]>,
     twiddles: wgpu::Buffer,
     /// Global schedule: one uniform per pass.
     pass_params: Vec<wgpu::Buffer>,
@@ -264,12 +429,367 @@ pub struct GpuFftPlan {
     /// Per-bin factor the last dispatch multiplies its output by (one
     /// transform's worth, shared by the batch), when the plan has one.
     filter: Option<wgpu::Buffer>,
+    bytes: u64,
+}
+
+/// The Bluestein schedule's GPU objects.
+#[derive(Debug)]
+struct Bluestein {
+    pre: wgpu::ComputePipeline,
+    post: wgpu::ComputePipeline,
+    pre_workgroups: [u32; 2],
+    post_workgroups: [u32; 2],
+    chirp: wgpu::Buffer,
+    /// The caller's per-bin factor on the output, if any.
+    filter: Option<wgpu::Buffer>,
+    /// Inner forward FFT fused with Bluestein's filter.
+    forward: Stockham,
+    inverse: Stockham,
+    /// The padded, premultiplied batch (and the inverse FFT's output).
+    padded: wgpu::Buffer,
+    /// The forward FFT's output.
+    spectrum: wgpu::Buffer,
 }
 
 /// Bind groups of one plan for one input/output buffer pair.
 #[derive(Debug)]
 pub struct FftBindings {
     groups: Vec<wgpu::BindGroup>,
+}
+
+fn whole(b: &wgpu::Buffer, bytes: u64) -> wgpu::BindingResource<'_> {
+    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer: b,
+        offset: 0,
+        size: wgpu::BufferSize::new(bytes),
+    })
+}
+
+impl Stockham {
+    fn build(
+        ctx: &GpuContext,
+        recipe: &FftRecipe,
+        filter: Option<&[Complex32]>,
+    ) -> Result<Self, GpuError> {
+        let filtered = filter.is_some();
+        let n = recipe.size as f64;
+        let mut constants: Vec<(&str, f64)> = vec![
+            ("N", n),
+            ("BATCH", recipe.batch as f64),
+            ("SIGN", recipe.direction.sign()),
+            ("WG", recipe.workgroup_size as f64),
+        ];
+        let make = |entry: &str, constants: &[(&str, f64)]| {
+            ctx.compute_pipeline("fft.wgsl", entry, constants)
+        };
+        let (pipelines, workgroups, pass_params, scratch) = match &recipe.schedule {
+            FftSchedule::Shared {
+                threads_per_fft,
+                ffts_per_group,
+                workgroups,
+                radices,
+            } => {
+                let packed = radices.iter().rev().fold(0u32, |acc, &r| (acc << 4) | r);
+                constants.extend([
+                    ("THREADS", *threads_per_fft as f64),
+                    ("FFTS_PER_GROUP", *ffts_per_group as f64),
+                    ("SHARED_LEN", n * *ffts_per_group as f64),
+                    ("RADICES", packed as f64),
+                ]);
+                let entry = if filtered {
+                    "fft_shared_filtered"
+                } else {
+                    "fft_shared"
+                };
+                (
+                    vec![make(entry, &constants)?],
+                    vec![*workgroups],
+                    Vec::new(),
+                    None,
+                )
+            }
+            FftSchedule::Global { passes } => {
+                // One pipeline per (radix, filtered) used; the filtered
+                // kernel on the last pass only.
+                let mut made: Vec<((u32, bool), wgpu::ComputePipeline)> = Vec::new();
+                let mut pipelines = Vec::with_capacity(passes.len());
+                for (i, p) in passes.iter().enumerate() {
+                    let key = (p.radix, filtered && i == passes.len() - 1);
+                    let pipeline = match made.iter().find(|(k, _)| *k == key) {
+                        Some((_, pl)) => pl.clone(),
+                        None => {
+                            let mut c = constants.clone();
+                            c.push(("RADIX", p.radix as f64));
+                            let entry = if key.1 {
+                                "fft_global_filtered"
+                            } else {
+                                "fft_global"
+                            };
+                            let pl = make(entry, &c)?;
+                            made.push((key, pl.clone()));
+                            pl
+                        }
+                    };
+                    pipelines.push(pipeline);
+                }
+                let params = passes
+                    .iter()
+                    .map(|p| {
+                        ctx.device
+                            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                                label: Some("fft pass params"),
+                                contents: bytemuck::bytes_of(&FftPassParams {
+                                    ns: p.ns,
+                                    _pad: [0; 3],
+                                }),
+                                usage: wgpu::BufferUsages::UNIFORM,
+                            })
+                    })
+                    .collect();
+                let scratch = (passes.len() >= 2)
+                    .then(|| {
+                        ctx.checked("FFT scratch buffer", || {
+                            ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                                label: Some("fft scratch"),
+                                size: recipe.buffer_bytes(),
+                                usage: wgpu::BufferUsages::STORAGE,
+                                mapped_at_creation: false,
+                            })
+                        })
+                    })
+                    .transpose()?;
+                (
+                    pipelines,
+                    passes.iter().map(|p| p.workgroups).collect(),
+                    params,
+                    scratch,
+                )
+            }
+            FftSchedule::Bluestein { .. } => {
+                return Err(GpuError::Plan(
+                    "a Bluestein recipe has no Stockham passes of its own".into(),
+                ));
+            }
+        };
+        let table = twiddles(recipe.size, recipe.direction);
+        let twiddles = ctx
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("fft twiddles"),
+                contents: bytemuck::cast_slice(&table),
+                usage: wgpu::BufferUsages::STORAGE,
+            });
+        let filter = filter.map(|f| storage_init(ctx, "fft filter", f));
+        Ok(Stockham {
+            pipelines,
+            workgroups,
+            twiddles,
+            pass_params,
+            scratch,
+            filter,
+            bytes: recipe.buffer_bytes(),
+        })
+    }
+
+    fn bind(
+        &self,
+        ctx: &GpuContext,
+        input: &wgpu::Buffer,
+        output: &wgpu::Buffer,
+        groups: &mut Vec<wgpu::BindGroup>,
+    ) -> Result<(), GpuError> {
+        let need = self.bytes;
+        // Pass p writes `output` when an even number of passes follow it,
+        // so the last pass always lands in `output`.
+        let count = self.pipelines.len();
+        let dst_of = |p: usize| -> &wgpu::Buffer {
+            if (count - 1 - p).is_multiple_of(2) {
+                output
+            } else {
+                self.scratch.as_ref().expect("scratch exists for 2+ passes")
+            }
+        };
+        for p in 0..count {
+            let src = if p == 0 { input } else { dst_of(p - 1) };
+            let mut entries = vec![
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: whole(src, need),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: whole(dst_of(p), need),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: self.twiddles.as_entire_binding(),
+                },
+            ];
+            if let Some(params) = self.pass_params.get(p) {
+                entries.push(wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: params.as_entire_binding(),
+                });
+            }
+            if let (Some(filter), true) = (&self.filter, p == count - 1) {
+                entries.push(wgpu::BindGroupEntry {
+                    binding: 4,
+                    resource: filter.as_entire_binding(),
+                });
+            }
+            groups.push(bind_group(ctx, &self.pipelines[p], &entries)?);
+        }
+        Ok(())
+    }
+
+    fn dispatches<'a>(&'a self, out: &mut Vec<(&'a wgpu::ComputePipeline, [u32; 2])>) {
+        out.extend(self.pipelines.iter().zip(self.workgroups.iter().copied()));
+    }
+}
+
+fn storage_init(ctx: &GpuContext, label: &str, data: &[Complex32]) -> wgpu::Buffer {
+    ctx.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::cast_slice(data),
+            usage: wgpu::BufferUsages::STORAGE,
+        })
+}
+
+fn bind_group(
+    ctx: &GpuContext,
+    pipeline: &wgpu::ComputePipeline,
+    entries: &[wgpu::BindGroupEntry<'_>],
+) -> Result<wgpu::BindGroup, GpuError> {
+    ctx.checked("FFT bind group", || {
+        ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("fft"),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries,
+        })
+    })
+}
+
+impl Bluestein {
+    fn build(
+        ctx: &GpuContext,
+        recipe: &FftRecipe,
+        filter: Option<&[Complex32]>,
+    ) -> Result<Self, GpuError> {
+        let FftSchedule::Bluestein {
+            len,
+            forward,
+            inverse,
+            pre_workgroups,
+            post_workgroups,
+        } = &recipe.schedule
+        else {
+            return Err(GpuError::Plan("not a Bluestein recipe".into()));
+        };
+        let constants: Vec<(&str, f64)> = vec![
+            ("N", recipe.size as f64),
+            ("BATCH", recipe.batch as f64),
+            ("SIGN", recipe.direction.sign()),
+            ("WG", recipe.workgroup_size as f64),
+            ("M_LEN", *len as f64),
+        ];
+        let make = |entry: &str| ctx.compute_pipeline("fft.wgsl", entry, &constants);
+        let post = if filter.is_some() {
+            make("bluestein_post_filtered")?
+        } else {
+            make("bluestein_post")?
+        };
+        let chirp: Vec<Complex32> = bluestein_chirp(recipe.size, recipe.direction)
+            .iter()
+            .map(|z| Complex32::new(z.re as f32, z.im as f32))
+            .collect();
+        let spectrum_filter = bluestein_filter(recipe.size, recipe.direction);
+        let inner_bytes = (*len * recipe.batch) as u64 * COMPLEX_BYTES;
+        let scratch = |label| {
+            ctx.checked("FFT Bluestein buffer", || {
+                ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(label),
+                    size: inner_bytes,
+                    usage: wgpu::BufferUsages::STORAGE,
+                    mapped_at_creation: false,
+                })
+            })
+        };
+        Ok(Bluestein {
+            pre: make("bluestein_pre")?,
+            post,
+            pre_workgroups: *pre_workgroups,
+            post_workgroups: *post_workgroups,
+            chirp: storage_init(ctx, "fft chirp", &chirp),
+            filter: filter.map(|f| storage_init(ctx, "fft filter", f)),
+            forward: Stockham::build(ctx, forward, Some(&spectrum_filter))?,
+            inverse: Stockham::build(ctx, inverse, None)?,
+            padded: scratch("fft bluestein padded")?,
+            spectrum: scratch("fft bluestein spectrum")?,
+        })
+    }
+
+    fn bind(
+        &self,
+        ctx: &GpuContext,
+        input: &wgpu::Buffer,
+        output: &wgpu::Buffer,
+        outer_bytes: u64,
+        groups: &mut Vec<wgpu::BindGroup>,
+    ) -> Result<(), GpuError> {
+        let inner = self.padded.size();
+        groups.push(bind_group(
+            ctx,
+            &self.pre,
+            &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: whole(input, outer_bytes),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: whole(&self.padded, inner),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 5,
+                    resource: self.chirp.as_entire_binding(),
+                },
+            ],
+        )?);
+        self.forward
+            .bind(ctx, &self.padded, &self.spectrum, groups)?;
+        self.inverse
+            .bind(ctx, &self.spectrum, &self.padded, groups)?;
+        let mut post = vec![
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: whole(&self.padded, inner),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: whole(output, outer_bytes),
+            },
+            wgpu::BindGroupEntry {
+                binding: 5,
+                resource: self.chirp.as_entire_binding(),
+            },
+        ];
+        if let Some(filter) = &self.filter {
+            post.push(wgpu::BindGroupEntry {
+                binding: 4,
+                resource: filter.as_entire_binding(),
+            });
+        }
+        groups.push(bind_group(ctx, &self.post, &post)?);
+        Ok(())
+    }
+
+    fn dispatches<'a>(&'a self, out: &mut Vec<(&'a wgpu::ComputePipeline, [u32; 2])>) {
+        out.push((&self.pre, self.pre_workgroups));
+        self.forward.dispatches(out);
+        self.inverse.dispatches(out);
+        out.push((&self.post, self.post_workgroups));
+    }
 }
 
 impl GpuFftPlan {
@@ -312,134 +832,13 @@ impl GpuFftPlan {
         recipe: FftRecipe,
         filter: Option<&[Complex32]>,
     ) -> Result<Self, GpuError> {
-        let filtered = filter.is_some();
-        let module = shaders::module(ctx, "fft.wgsl")?;
-        let n = recipe.size as f64;
-        let mut constants: Vec<(&str, f64)> = vec![
-            ("N", n),
-            ("LOG2N", recipe.size.trailing_zeros() as f64),
-            ("BATCH", recipe.batch as f64),
-            ("SIGN", recipe.direction.sign()),
-            ("WG", recipe.workgroup_size as f64),
-        ];
-        let make = |entry: &str, constants: &[(&str, f64)]| {
-            ctx.checked(&format!("FFT pipeline {entry}"), || {
-                ctx.device
-                    .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                        label: Some(entry),
-                        layout: None,
-                        module: &module,
-                        entry_point: Some(entry),
-                        compilation_options: wgpu::PipelineCompilationOptions {
-                            constants,
-                            // Every shared value is written before it is read.
-                            zero_initialize_workgroup_memory: false,
-                        },
-                        cache: None,
-                    })
-            })
-        };
-        let (pipelines, pass_params, scratch) = match &recipe.schedule {
-            FftSchedule::Shared {
-                threads_per_fft,
-                ffts_per_group,
-                ..
-            } => {
-                constants.extend([
-                    ("THREADS", *threads_per_fft as f64),
-                    ("FFTS_PER_GROUP", *ffts_per_group as f64),
-                    ("SHARED_LEN", n * *ffts_per_group as f64),
-                ]);
-                let entry = if filtered {
-                    "fft_shared_filtered"
-                } else {
-                    "fft_shared"
-                };
-                (vec![make(entry, &constants)?], Vec::new(), None)
+        let kind = match recipe.schedule {
+            FftSchedule::Bluestein { .. } => {
+                PlanKind::Bluestein(Box::new(Bluestein::build(ctx, &recipe, filter)?))
             }
-            FftSchedule::Global { passes } => {
-                // Only the kernels the passes use: the radix-4 kernel does
-                // not even compile for N = 2 (N/4 = 0).
-                let entry = |radix: u32, filtered: bool| match (radix, filtered) {
-                    (2, false) => "fft_global_radix2",
-                    (2, true) => "fft_global_radix2_filtered",
-                    (_, false) => "fft_global_radix4",
-                    (_, true) => "fft_global_radix4_filtered",
-                };
-                let last = passes.len() - 1;
-                let kernel = |radix: u32| {
-                    passes[..last]
-                        .iter()
-                        .any(|p| p.radix == radix)
-                        .then(|| make(entry(radix, false), &constants))
-                        .transpose()
-                };
-                let (r2, r4) = (kernel(2)?, kernel(4)?);
-                let mut pipelines = passes[..last]
-                    .iter()
-                    .map(|p| if p.radix == 2 { r2.clone() } else { r4.clone() })
-                    .collect::<Option<Vec<_>>>()
-                    .expect("a pipeline for every radix used");
-                // The last pass: its own pipeline when it is filtered.
-                let radix = passes[last].radix;
-                let reuse = if radix == 2 { &r2 } else { &r4 };
-                pipelines.push(match (filtered, reuse) {
-                    (false, Some(p)) => p.clone(),
-                    _ => make(entry(radix, filtered), &constants)?,
-                });
-                let params = passes
-                    .iter()
-                    .map(|p| {
-                        ctx.device
-                            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                                label: Some("fft pass params"),
-                                contents: bytemuck::bytes_of(&FftPassParams {
-                                    ns: p.ns,
-                                    _pad: [0; 3],
-                                }),
-                                usage: wgpu::BufferUsages::UNIFORM,
-                            })
-                    })
-                    .collect();
-                let scratch = (passes.len() >= 2)
-                    .then(|| {
-                        ctx.checked("FFT scratch buffer", || {
-                            ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                                label: Some("fft scratch"),
-                                size: recipe.buffer_bytes(),
-                                usage: wgpu::BufferUsages::STORAGE,
-                                mapped_at_creation: false,
-                            })
-                        })
-                    })
-                    .transpose()?;
-                (pipelines, params, scratch)
-            }
+            _ => PlanKind::Stockham(Stockham::build(ctx, &recipe, filter)?),
         };
-        let table = twiddles(recipe.size, recipe.direction);
-        let twiddles = ctx
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("fft twiddles"),
-                contents: bytemuck::cast_slice(&table),
-                usage: wgpu::BufferUsages::STORAGE,
-            });
-        let filter = filter.map(|f| {
-            ctx.device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("fft filter"),
-                    contents: bytemuck::cast_slice(f),
-                    usage: wgpu::BufferUsages::STORAGE,
-                })
-        });
-        Ok(GpuFftPlan {
-            recipe,
-            pipelines,
-            twiddles,
-            pass_params,
-            scratch,
-            filter,
-        })
+        Ok(GpuFftPlan { recipe, kind })
     }
 
     /// The recipe this plan runs.
@@ -472,61 +871,11 @@ impl GpuFftPlan {
                 "FFT input and output must be distinct buffers".into(),
             ));
         }
-        fn whole(b: &wgpu::Buffer, bytes: u64) -> wgpu::BindingResource<'_> {
-            wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer: b,
-                offset: 0,
-                size: wgpu::BufferSize::new(bytes),
-            })
+        let mut groups = Vec::with_capacity(self.recipe.dispatches());
+        match &self.kind {
+            PlanKind::Stockham(s) => s.bind(ctx, input, output, &mut groups)?,
+            PlanKind::Bluestein(b) => b.bind(ctx, input, output, need, &mut groups)?,
         }
-        // Pass p writes `output` when an even number of passes follow it,
-        // so the last pass always lands in `output`.
-        let count = self.recipe.dispatches();
-        let dst_of = |p: usize| -> &wgpu::Buffer {
-            if (count - 1 - p).is_multiple_of(2) {
-                output
-            } else {
-                self.scratch.as_ref().expect("scratch exists for 2+ passes")
-            }
-        };
-        let groups = (0..count)
-            .map(|p| {
-                let src = if p == 0 { input } else { dst_of(p - 1) };
-                let mut entries = vec![
-                    wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: whole(src, need),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 1,
-                        resource: whole(dst_of(p), need),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 2,
-                        resource: self.twiddles.as_entire_binding(),
-                    },
-                ];
-                if let Some(params) = self.pass_params.get(p) {
-                    entries.push(wgpu::BindGroupEntry {
-                        binding: 3,
-                        resource: params.as_entire_binding(),
-                    });
-                }
-                if let (Some(filter), true) = (&self.filter, p == count - 1) {
-                    entries.push(wgpu::BindGroupEntry {
-                        binding: 4,
-                        resource: filter.as_entire_binding(),
-                    });
-                }
-                ctx.checked("FFT bind group", || {
-                    ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                        label: Some("fft"),
-                        layout: &self.pipelines[p].get_bind_group_layout(0),
-                        entries: &entries,
-                    })
-                })
-            })
-            .collect::<Result<_, _>>()?;
         Ok(FftBindings { groups })
     }
 
@@ -544,17 +893,16 @@ impl GpuFftPlan {
         bindings: &FftBindings,
         timestamps: Option<wgpu::ComputePassTimestampWrites<'_>>,
     ) {
-        let workgroups: Vec<[u32; 2]> = match &self.recipe.schedule {
-            FftSchedule::Shared { workgroups, .. } => vec![*workgroups],
-            FftSchedule::Global { passes } => passes.iter().map(|p| p.workgroups).collect(),
-        };
+        let mut dispatches = Vec::with_capacity(self.recipe.dispatches());
+        match &self.kind {
+            PlanKind::Stockham(s) => s.dispatches(&mut dispatches),
+            PlanKind::Bluestein(b) => b.dispatches(&mut dispatches),
+        }
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("fft"),
             timestamp_writes: timestamps,
         });
-        for ((pipeline, group), [x, y]) in
-            self.pipelines.iter().zip(&bindings.groups).zip(workgroups)
-        {
+        for ((pipeline, [x, y]), group) in dispatches.into_iter().zip(&bindings.groups) {
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, group, &[]);
             pass.dispatch_workgroups(x, y, 1);
@@ -680,6 +1028,7 @@ mod tests {
                 threads_per_fft,
                 ffts_per_group,
                 workgroups,
+                ..
             } = r.schedule
             else {
                 panic!("{n} should run in shared memory");
@@ -713,19 +1062,91 @@ mod tests {
     #[test]
     fn global_passes_multiply_to_the_size() {
         let l = lavapipe_like();
-        for log2 in 1..=16 {
-            let n = 1usize << log2;
+        for n in 2..=4096usize {
             let r = FftRecipe::global(n, 3, FftDirection::Forward, &l).unwrap();
             let FftSchedule::Global { passes } = &r.schedule else {
-                unreachable!()
+                assert!(radices(n).is_none(), "{n}");
+                continue;
             };
             let mut ns = 1;
-            for (i, p) in passes.iter().enumerate() {
+            for p in passes {
                 assert_eq!(p.ns, ns);
-                assert!(p.radix == 4 || (p.radix == 2 && i == 0));
+                assert!(RADICES.contains(&p.radix), "{n}: radix {}", p.radix);
                 ns *= p.radix;
             }
             assert_eq!(ns as usize, n);
+        }
+    }
+
+    #[test]
+    fn radices_factor_the_length_or_send_it_to_bluestein() {
+        assert_eq!(radices(48), Some(vec![2, 8, 3]));
+        assert_eq!(radices(96), Some(vec![4, 8, 3]));
+        assert_eq!(radices(100), Some(vec![4, 5, 5]));
+        assert_eq!(radices(128), Some(vec![2, 8, 8]));
+        assert_eq!(radices(8192), Some(vec![2, 8, 8, 8, 8]));
+        assert_eq!(radices(7 * 9), Some(vec![3, 3, 7]));
+        for n in [11, 127, 2 * 13, 1021] {
+            assert_eq!(radices(n), None, "{n}");
+        }
+        // Every length the shared kernel takes fits its packed list.
+        for n in 2..=8192usize {
+            if let Some(r) = radices(n) {
+                assert_eq!(r.iter().product::<u32>() as usize, n);
+                assert!(r.len() <= MAX_SHARED_PASSES || n > 4096, "{n}: {r:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn bluestein_pads_to_a_power_of_two_of_at_least_2n_minus_1() {
+        let l = lavapipe_like();
+        for (n, len) in [(127, 256), (11, 32), (1021, 2048), (65521, 131072)] {
+            assert_eq!(bluestein_len(n), len);
+            let r = FftRecipe::new(n, 4, FftDirection::Inverse, &l).unwrap();
+            let FftSchedule::Bluestein {
+                len: got,
+                forward,
+                inverse,
+                ..
+            } = &r.schedule
+            else {
+                panic!("{n} should be Bluestein");
+            };
+            assert_eq!(*got, len);
+            assert_eq!((forward.size, inverse.size), (len, len));
+            assert_eq!(forward.direction, FftDirection::Forward);
+            assert_eq!(inverse.direction, FftDirection::Inverse);
+            assert_eq!(
+                r.dispatches(),
+                2 + forward.dispatches() + inverse.dispatches()
+            );
+        }
+    }
+
+    #[test]
+    fn bluestein_filter_is_the_chirp_spectrum() {
+        // Direct DFT of b, in f64, against the FFT the filter comes from.
+        let n = 5;
+        let f = bluestein_filter(n, FftDirection::Forward);
+        let c = bluestein_chirp(n, FftDirection::Forward);
+        let len = bluestein_len(n);
+        for (k, fk) in f.iter().enumerate() {
+            let mut acc = rustfft::num_complex::Complex64::new(0.0, 0.0);
+            for m in 0..len {
+                let b = if m < n {
+                    c[m].conj()
+                } else if len - m < n {
+                    c[len - m].conj()
+                } else {
+                    continue;
+                };
+                let ph = -2.0 * PI * (k * m) as f64 / len as f64;
+                acc += b * rustfft::num_complex::Complex64::from_polar(1.0, ph);
+            }
+            let want = acc / len as f64;
+            assert!((fk.re as f64 - want.re).abs() < 1e-7, "{k}");
+            assert!((fk.im as f64 - want.im).abs() < 1e-7, "{k}");
         }
     }
 
@@ -744,7 +1165,7 @@ mod tests {
     #[test]
     fn bad_shapes_are_errors() {
         let l = lavapipe_like();
-        for (n, b) in [(0, 1), (1, 1), (3, 1), (131072, 1), (1024, 0)] {
+        for (n, b) in [(0, 1), (1, 1), (65537, 1), (131072, 1), (1024, 0)] {
             assert!(
                 FftRecipe::new(n, b, FftDirection::Forward, &l).is_err(),
                 "{n} x {b}"
