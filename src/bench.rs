@@ -64,6 +64,62 @@ pub struct BenchReport {
     /// With `--channels 2|3`: the cost of the monopulse angles.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub monopulse: Option<MonopulseBench>,
+    /// GPU only: the chain's memory traffic per CPI, from its recipe.
+    #[serde(flatten)]
+    pub traffic: Option<GpuTraffic>,
+}
+
+/// The GPU chain's memory traffic per CPI from its recipe (plain data: the
+/// same on every adapter; the model is in docs/gpu.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct GpuTraffic {
+    /// The upload form the figures are for ("cf32" or "ci16").
+    pub upload: String,
+    /// Bytes all kernels read and write per CPI.
+    pub bytes_moved_per_cpi: u64,
+    /// The floor: input read once, the compressed CPI's round trip for the
+    /// corner turn, the power map read once.
+    pub bytes_floor_per_cpi: u64,
+    /// `bytes_moved_per_cpi / bytes_floor_per_cpi`.
+    pub moved_over_floor: f64,
+    /// Dispatches recorded per CPI.
+    pub dispatches_per_cpi: usize,
+    /// Per stage: dispatches, bytes read, bytes written.
+    pub traffic_stages: Vec<crate::process::gpu::chain::StageRecipe>,
+}
+
+impl GpuTraffic {
+    /// The traffic of `recipe` for `upload`.
+    pub fn of(
+        recipe: &crate::process::gpu::chain::ChainRecipe,
+        upload: crate::process::gpu::chain::SampleUpload,
+    ) -> Self {
+        use crate::process::gpu::chain::{SampleUpload, StageRecipe};
+        let stages: Vec<StageRecipe> = recipe
+            .traffic(upload)
+            .iter()
+            .map(|t| StageRecipe {
+                stage: t.stage,
+                dispatches: t.dispatches.len(),
+                bytes_read: t.bytes_read(),
+                bytes_written: t.bytes_written(),
+            })
+            .collect();
+        let moved: u64 = stages.iter().map(|s| s.bytes()).sum();
+        let floor = recipe.bytes_floor(upload);
+        GpuTraffic {
+            upload: match upload {
+                SampleUpload::Cf32 => "cf32",
+                SampleUpload::Ci16 => "ci16",
+            }
+            .into(),
+            bytes_moved_per_cpi: moved,
+            bytes_floor_per_cpi: floor,
+            moved_over_floor: moved as f64 / floor as f64,
+            dispatches_per_cpi: stages.iter().map(|s| s.dispatches).sum(),
+            traffic_stages: stages,
+        }
+    }
 }
 
 /// The cost of monopulse angles ([`crate::plots::PlotMaker`]) for a number of
@@ -294,6 +350,7 @@ pub fn bench_cpu(
         fft_only_us,
         chain_over_fft: us / fft_only_us,
         monopulse: None,
+        traffic: None,
         stages: names
             .iter()
             .zip(stages.iter_mut())
@@ -446,7 +503,12 @@ pub fn bench_gpu(
         ..GpuChainOptions::default()
     };
     let mut chain = GpuChain::with_options(ctx, plan, options)?;
-    let stage_bytes: Vec<u64> = chain.recipe().stages.iter().map(|s| s.bytes).collect();
+    let stage_bytes: Vec<u64> = chain.recipe().stages.iter().map(|s| s.bytes()).collect();
+    // The synthetic CPI is cf32.
+    let traffic = GpuTraffic::of(
+        chain.recipe(),
+        crate::process::gpu::chain::SampleUpload::Cf32,
+    );
     let iterations = iterations.max(1);
     let total = warmup + iterations;
     let mut intervals = Vec::with_capacity(iterations);
@@ -516,5 +578,6 @@ pub fn bench_gpu(
         chain_over_fft: us / fft_only_us,
         stages: stage_list,
         monopulse: None,
+        traffic: Some(traffic),
     })
 }

@@ -24,7 +24,9 @@
 //! [`GpuFault::in_flight`] hands the CPIs back.
 
 use super::context::{GpuContext, GpuError, GpuLimits, MIN_WORKGROUP_X};
-use super::fft::{FftBindings, FftDirection, FftRecipe, GpuFftPlan, split_dispatch};
+use super::fft::{
+    BufferUse, DispatchTraffic, FftBindings, FftDirection, FftRecipe, GpuFftPlan, split_dispatch,
+};
 use super::layout::{
     ChainParams, DETECTION_RECORDS_OFFSET, DetectionListHeader, DetectionRecord, cfar_kind_code,
 };
@@ -90,14 +92,46 @@ impl Default for GpuChainOptions {
     }
 }
 
-/// One stage's dispatch and traffic.
+/// One stage's dispatches and traffic (cf32 upload), from
+/// [`ChainRecipe::traffic`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StageRecipe {
     /// Stage name (one of [`STAGES`]).
     pub stage: &'static str,
-    /// Bytes the stage must read and write at least (each input and output
-    /// once): the numerator of its GB/s.
-    pub bytes: u64,
+    /// Dispatches the stage records per CPI.
+    pub dispatches: usize,
+    /// Bytes its kernels read per CPI (the traffic model of
+    /// [`ChainRecipe::traffic`]).
+    pub bytes_read: u64,
+    /// Bytes its kernels write per CPI.
+    pub bytes_written: u64,
+}
+
+impl StageRecipe {
+    /// Bytes read and written: the numerator of the stage's GB/s.
+    pub fn bytes(&self) -> u64 {
+        self.bytes_read + self.bytes_written
+    }
+}
+
+/// One stage's dispatches, buffer by buffer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StageTraffic {
+    /// Stage name (one of [`STAGES`]).
+    pub stage: &'static str,
+    /// Its dispatches in recording order.
+    pub dispatches: Vec<DispatchTraffic>,
+}
+
+impl StageTraffic {
+    /// Bytes the stage's kernels read.
+    pub fn bytes_read(&self) -> u64 {
+        self.dispatches.iter().map(|d| d.bytes_read()).sum()
+    }
+    /// Bytes the stage's kernels write.
+    pub fn bytes_written(&self) -> u64 {
+        self.dispatches.iter().map(|d| d.bytes_written()).sum()
+    }
 }
 
 /// The chain's plan on the GPU: plain data, testable without a device.
@@ -190,23 +224,7 @@ impl ChainRecipe {
             )));
         }
         let turn_groups = [n.div_ceil(tile) as u32, p.div_ceil(tile) as u32];
-        let (pn, pm) = ((p * n) as u64, (p * m) as u64);
-        let stages = vec![
-            ("convert", pn * COMPLEX_BYTES + pm * COMPLEX_BYTES),
-            (
-                "range_fft_filter",
-                2 * pm * COMPLEX_BYTES + m as u64 * COMPLEX_BYTES,
-            ),
-            ("range_ifft", 2 * pm * COMPLEX_BYTES),
-            ("corner_turn", 2 * pn * COMPLEX_BYTES),
-            ("doppler_fft", 2 * pn * COMPLEX_BYTES),
-            ("power", pn * COMPLEX_BYTES + pn * 4),
-            ("cfar", pn * 4),
-        ]
-        .into_iter()
-        .map(|(stage, bytes)| StageRecipe { stage, bytes })
-        .collect();
-        Ok(ChainRecipe {
+        let mut recipe = ChainRecipe {
             pulses: p,
             samples: n,
             fft_len: m,
@@ -218,8 +236,119 @@ impl ChainRecipe {
             turn_groups,
             power_groups: groups(p * n)?,
             cfar_groups: groups(tested)?,
-            stages,
-        })
+            stages: Vec::new(),
+        };
+        recipe.stages = recipe
+            .traffic(SampleUpload::Cf32)
+            .iter()
+            .map(|t| StageRecipe {
+                stage: t.stage,
+                dispatches: t.dispatches.len(),
+                bytes_read: t.bytes_read(),
+                bytes_written: t.bytes_written(),
+            })
+            .collect();
+        Ok(recipe)
+    }
+
+    /// What every dispatch of one CPI binds and moves, stage by stage in
+    /// [`STAGES`] order, for the given upload form: the model behind
+    /// `bytes_moved_per_cpi` (docs/gpu.md). Each kernel reads each buffer
+    /// it binds read-only once and writes each buffer it writes once,
+    /// except where it touches part of a binding: the ci16 conversion
+    /// reads 4 bytes a sample of the input buffer, the corner turn and the
+    /// power kernel read the first N of each M-long row, and the detection
+    /// list counts only its 16-byte header (records are per detection, not
+    /// per CPI). Uniforms and lookup tables count their size. Host
+    /// transfers (the upload copy and the list readback) are not kernel
+    /// traffic: see [`ChainRecipe::upload_bytes`], [`ChainRecipe::readback_bytes`].
+    pub fn traffic(&self, upload: SampleUpload) -> Vec<StageTraffic> {
+        let (p, n, m) = (self.pulses as u64, self.samples as u64, self.fft_len as u64);
+        let (pn, pm) = (p * n, p * m);
+        let params = BufferUse::read_only(0, std::mem::size_of::<ChainParams>() as u64);
+        let list = self.readback_bytes();
+        let header = DETECTION_RECORDS_OFFSET as u64;
+        let convert = match upload {
+            SampleUpload::Cf32 => DispatchTraffic {
+                kernel: "convert_cf32",
+                buffers: vec![
+                    params,
+                    BufferUse::read_only(1, pn * COMPLEX_BYTES),
+                    BufferUse::written(3, pm * COMPLEX_BYTES),
+                    BufferUse::written(4, list).part(header),
+                ],
+            },
+            SampleUpload::Ci16 => DispatchTraffic {
+                kernel: "convert_ci16",
+                buffers: vec![
+                    params,
+                    BufferUse::read_only(2, pn * COMPLEX_BYTES).part(pn * 4),
+                    BufferUse::written(3, pm * COMPLEX_BYTES),
+                ],
+            },
+        };
+        let one = |stage, d| StageTraffic {
+            stage,
+            dispatches: vec![d],
+        };
+        vec![
+            one("convert", convert),
+            StageTraffic {
+                stage: "range_fft_filter",
+                dispatches: self.range_forward.traffic(true),
+            },
+            StageTraffic {
+                stage: "range_ifft",
+                dispatches: self.range_inverse.traffic(false),
+            },
+            one(
+                "corner_turn",
+                DispatchTraffic {
+                    kernel: "corner_turn",
+                    buffers: vec![
+                        params,
+                        BufferUse::read_only(1, pm * COMPLEX_BYTES).part(pn * COMPLEX_BYTES),
+                        BufferUse::read_only(2, p * 4),
+                        BufferUse::written(3, pn * COMPLEX_BYTES),
+                    ],
+                },
+            ),
+            StageTraffic {
+                stage: "doppler_fft",
+                dispatches: self.doppler.traffic(false),
+            },
+            one(
+                "power",
+                DispatchTraffic {
+                    kernel: "power",
+                    buffers: vec![
+                        params,
+                        BufferUse::read_only(1, pm * COMPLEX_BYTES).part(pn * COMPLEX_BYTES),
+                        BufferUse::written(2, pn * 4),
+                    ],
+                },
+            ),
+            one(
+                "cfar",
+                DispatchTraffic {
+                    kernel: "cfar",
+                    buffers: vec![
+                        params,
+                        BufferUse::read_only(1, pn * 4),
+                        BufferUse::written(2, list).part(header),
+                    ],
+                },
+            ),
+        ]
+    }
+
+    /// The chain's traffic floor per CPI (docs/gpu.md): the input read
+    /// once (4 or 8 bytes a sample), one round trip of the compressed CPI
+    /// (P x N complex written and read back for the corner turn), and the
+    /// power map (P x N f32) read once by the CFAR.
+    pub fn bytes_floor(&self, upload: SampleUpload) -> u64 {
+        let pn = (self.pulses * self.samples) as u64;
+        self.upload_bytes(upload) + 2 * pn * COMPLEX_BYTES + pn * 4
     }
 
     /// Bytes uploaded per CPI.
@@ -298,6 +427,8 @@ fn map(buffer: &wgpu::Buffer, mode: wgpu::MapMode, state: &Arc<AtomicU8>) {
 struct Kernel {
     pipeline: wgpu::ComputePipeline,
     group: wgpu::BindGroup,
+    /// `(binding, bytes)` of the group's buffers.
+    bound: Vec<(u32, u64)>,
 }
 
 /// The GPU backend (see the module docs).
@@ -469,7 +600,12 @@ impl GpuChain {
                     entries: &entries,
                 })
             })?;
-            Ok::<_, GpuError>(Kernel { pipeline, group })
+            let bound = super::fft::bound_sizes(&entries);
+            Ok::<_, GpuError>(Kernel {
+                pipeline,
+                group,
+                bound,
+            })
         };
         let convert_cf32 = kernel(
             "convert.wgsl",
@@ -604,6 +740,25 @@ impl GpuChain {
     /// The device context.
     pub fn context(&self) -> &Arc<GpuContext> {
         &self.ctx
+    }
+
+    /// Per stage in [`STAGES`] order, per dispatch, the `(binding, bytes)`
+    /// of every buffer range its bind group holds, as the groups were made
+    /// (for checking [`ChainRecipe::traffic`] against what the kernels get).
+    pub fn bound_buffers(&self, upload: SampleUpload) -> Vec<Vec<Vec<(u32, u64)>>> {
+        let convert = match upload {
+            SampleUpload::Cf32 => &self.convert_cf32,
+            SampleUpload::Ci16 => &self.convert_ci16,
+        };
+        vec![
+            vec![convert.bound.clone()],
+            self.forward.1.bound().to_vec(),
+            self.inverse.1.bound().to_vec(),
+            vec![self.turn.bound.clone()],
+            self.doppler_fft.1.bound().to_vec(),
+            vec![self.power.bound.clone()],
+            vec![self.cfar.bound.clone()],
+        ]
     }
 
     /// CPIs whose crossings overflowed the device list so far.

@@ -270,6 +270,161 @@ impl FftRecipe {
     }
 }
 
+/// One buffer a dispatch binds, and what the traffic model counts of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct BufferUse {
+    /// The binding number in the kernel's group 0.
+    pub binding: u32,
+    /// Bytes of the buffer range bound.
+    pub bound_bytes: u64,
+    /// Bytes the kernel reads (or writes) of it: the whole binding, except
+    /// where a kernel touches only part of it (documented at the kernel).
+    pub bytes: u64,
+    /// True for a buffer the kernel writes (then `bytes` are written).
+    pub write: bool,
+}
+
+impl BufferUse {
+    /// A binding of `bytes` the kernel reads whole.
+    pub fn read_only(binding: u32, bytes: u64) -> Self {
+        BufferUse {
+            binding,
+            bound_bytes: bytes,
+            bytes,
+            write: false,
+        }
+    }
+    /// A binding of `bytes` the kernel writes whole.
+    pub fn written(binding: u32, bytes: u64) -> Self {
+        BufferUse {
+            write: true,
+            ..Self::read_only(binding, bytes)
+        }
+    }
+    /// Bound `bound` bytes of which the kernel touches `bytes`.
+    pub fn part(self, bytes: u64) -> Self {
+        BufferUse { bytes, ..self }
+    }
+}
+
+/// One dispatch's buffers (plain data, from the recipe).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DispatchTraffic {
+    /// The kernel (WGSL entry point).
+    pub kernel: &'static str,
+    /// Its bindings, by binding number.
+    pub buffers: Vec<BufferUse>,
+}
+
+impl DispatchTraffic {
+    /// Bytes the traffic model says the dispatch reads.
+    pub fn bytes_read(&self) -> u64 {
+        self.buffers
+            .iter()
+            .filter(|b| !b.write)
+            .map(|b| b.bytes)
+            .sum()
+    }
+    /// Bytes the traffic model says the dispatch writes.
+    pub fn bytes_written(&self) -> u64 {
+        self.buffers
+            .iter()
+            .filter(|b| b.write)
+            .map(|b| b.bytes)
+            .sum()
+    }
+}
+
+impl FftRecipe {
+    /// What each dispatch binds and moves, in recording order: the model
+    /// behind `bytes_moved_per_cpi` (each kernel reads each input it binds
+    /// once and writes each output once; lookup tables and uniforms count
+    /// their size). Bluestein's postmultiply binds the padded rows whole
+    /// but reads only the first N of each. `filtered`: built with
+    /// [`GpuFftPlan::from_recipe_filtered`].
+    pub fn traffic(&self, filtered: bool) -> Vec<DispatchTraffic> {
+        let data = self.buffer_bytes();
+        let table = self.size as u64 * COMPLEX_BYTES;
+        match &self.schedule {
+            FftSchedule::Shared { .. } => {
+                let mut buffers = vec![
+                    BufferUse::read_only(0, data),
+                    BufferUse::written(1, data),
+                    BufferUse::read_only(2, table),
+                ];
+                if filtered {
+                    buffers.push(BufferUse::read_only(4, table));
+                }
+                let kernel = if filtered {
+                    "fft_shared_filtered"
+                } else {
+                    "fft_shared"
+                };
+                vec![DispatchTraffic { kernel, buffers }]
+            }
+            FftSchedule::Global { passes } => passes
+                .iter()
+                .enumerate()
+                .map(|(i, _)| {
+                    let last = filtered && i == passes.len() - 1;
+                    let mut buffers = vec![
+                        BufferUse::read_only(0, data),
+                        BufferUse::written(1, data),
+                        BufferUse::read_only(2, table),
+                        BufferUse::read_only(3, std::mem::size_of::<FftPassParams>() as u64),
+                    ];
+                    if last {
+                        buffers.push(BufferUse::read_only(4, table));
+                    }
+                    DispatchTraffic {
+                        kernel: if last {
+                            "fft_global_filtered"
+                        } else {
+                            "fft_global"
+                        },
+                        buffers,
+                    }
+                })
+                .collect(),
+            FftSchedule::Bluestein {
+                len,
+                forward,
+                inverse,
+                ..
+            } => {
+                let inner = (*len * self.batch) as u64 * COMPLEX_BYTES;
+                let mut out = vec![DispatchTraffic {
+                    kernel: "bluestein_pre",
+                    buffers: vec![
+                        BufferUse::read_only(0, data),
+                        BufferUse::written(1, inner),
+                        BufferUse::read_only(5, table),
+                    ],
+                }];
+                out.extend(forward.traffic(true));
+                out.extend(inverse.traffic(false));
+                let mut post = vec![
+                    BufferUse::read_only(0, inner).part(data),
+                    BufferUse::written(1, data),
+                    BufferUse::read_only(5, table),
+                ];
+                if filtered {
+                    post.push(BufferUse::read_only(4, table));
+                }
+                out.push(DispatchTraffic {
+                    kernel: if filtered {
+                        "bluestein_post_filtered"
+                    } else {
+                        "bluestein_post"
+                    },
+                    buffers: post,
+                });
+                out
+            }
+        }
+    }
+}
+
 fn check_shape(
     size: usize,
     batch: usize,
@@ -455,6 +610,32 @@ struct Bluestein {
 #[derive(Debug)]
 pub struct FftBindings {
     groups: Vec<wgpu::BindGroup>,
+    bound: Vec<Vec<(u32, u64)>>,
+}
+
+impl FftBindings {
+    /// Per dispatch, the `(binding, bytes)` of every buffer range its bind
+    /// group holds, read from the entries the group was made of (for
+    /// checking [`FftRecipe::traffic`] against what the kernels get).
+    pub fn bound(&self) -> &[Vec<(u32, u64)>] {
+        &self.bound
+    }
+}
+
+/// The `(binding, bytes)` of each buffer entry.
+pub(crate) fn bound_sizes(entries: &[wgpu::BindGroupEntry<'_>]) -> Vec<(u32, u64)> {
+    let mut v: Vec<(u32, u64)> = entries
+        .iter()
+        .filter_map(|e| match &e.resource {
+            wgpu::BindingResource::Buffer(b) => Some((
+                e.binding,
+                b.size.map_or(b.buffer.size() - b.offset, |s| s.get()),
+            )),
+            _ => None,
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 fn whole(b: &wgpu::Buffer, bytes: u64) -> wgpu::BindingResource<'_> {
@@ -596,7 +777,7 @@ impl Stockham {
         ctx: &GpuContext,
         input: &wgpu::Buffer,
         output: &wgpu::Buffer,
-        groups: &mut Vec<wgpu::BindGroup>,
+        groups: &mut Vec<(wgpu::BindGroup, Vec<(u32, u64)>)>,
     ) -> Result<(), GpuError> {
         let need = self.bytes;
         // Pass p writes `output` when an even number of passes follow it,
@@ -660,14 +841,15 @@ fn bind_group(
     ctx: &GpuContext,
     pipeline: &wgpu::ComputePipeline,
     entries: &[wgpu::BindGroupEntry<'_>],
-) -> Result<wgpu::BindGroup, GpuError> {
-    ctx.checked("FFT bind group", || {
+) -> Result<(wgpu::BindGroup, Vec<(u32, u64)>), GpuError> {
+    let group = ctx.checked("FFT bind group", || {
         ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("fft"),
             layout: &pipeline.get_bind_group_layout(0),
             entries,
         })
-    })
+    })?;
+    Ok((group, bound_sizes(entries)))
 }
 
 impl Bluestein {
@@ -735,7 +917,7 @@ impl Bluestein {
         input: &wgpu::Buffer,
         output: &wgpu::Buffer,
         outer_bytes: u64,
-        groups: &mut Vec<wgpu::BindGroup>,
+        groups: &mut Vec<(wgpu::BindGroup, Vec<(u32, u64)>)>,
     ) -> Result<(), GpuError> {
         let inner = self.padded.size();
         groups.push(bind_group(
@@ -846,6 +1028,14 @@ impl GpuFftPlan {
         &self.recipe
     }
 
+    /// True when built with a per-bin output filter.
+    pub fn filtered(&self) -> bool {
+        match &self.kind {
+            PlanKind::Stockham(s) => s.filter.is_some(),
+            PlanKind::Bluestein(b) => b.filter.is_some(),
+        }
+    }
+
     /// Makes the bind groups for transforming `input` into `output` (two
     /// distinct `STORAGE` buffers of at least [`FftRecipe::buffer_bytes`];
     /// `input` is only read). Do this once per buffer pair, not per batch.
@@ -876,7 +1066,8 @@ impl GpuFftPlan {
             PlanKind::Stockham(s) => s.bind(ctx, input, output, &mut groups)?,
             PlanKind::Bluestein(b) => b.bind(ctx, input, output, need, &mut groups)?,
         }
-        Ok(FftBindings { groups })
+        let (groups, bound) = groups.into_iter().unzip();
+        Ok(FftBindings { groups, bound })
     }
 
     /// Records the transform into `encoder` (one compute pass; wgpu orders

@@ -1,0 +1,119 @@
+//! The GPU chain's traffic figures (`tews bench --backend gpu --json`:
+//! `bytes_moved_per_cpi`, `dispatches_per_cpi`, per stage `bytes_read` and
+//! `bytes_written`, `bytes_floor_per_cpi`) come from its recipe, plain data.
+//! Checked two ways: the buffers each recipe dispatch claims to bind equal
+//! what the built chain's bind groups hold (read from the groups' entries,
+//! on lavapipe in CI), and the default 128 x 4096 CPI's totals equal a
+//! count made here by hand from the kernels' definitions.
+
+mod common;
+
+use tews::process::gpu::chain::{ChainRecipe, GpuChainOptions, STAGES, SampleUpload};
+use tews::process::gpu::fft::{DispatchTraffic, FftSchedule};
+use tews::process::gpu::{GpuChain, GpuContext, GpuOptions};
+use tews::process::{ChainPlan, ProcessConfig};
+
+fn plan(pulses: usize, samples: usize) -> ChainPlan {
+    let (params, _) = tews::bench::synthetic(pulses, samples);
+    ChainPlan::new(&params, &ProcessConfig::default()).unwrap()
+}
+
+fn claimed(d: &DispatchTraffic) -> Vec<(u32, u64)> {
+    let mut v: Vec<(u32, u64)> = d
+        .buffers
+        .iter()
+        .map(|b| (b.binding, b.bound_bytes))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_dispatch_binds_what_its_recipe_claims() {
+    let ctx = match GpuContext::new(&GpuOptions {
+        adapter_filter: std::env::var("TEWS_GPU_ADAPTER").ok(),
+    }) {
+        Ok(c) => std::sync::Arc::new(c),
+        Err(e) => {
+            eprintln!("GPU context: {e}");
+            let Some(()) = common::require(false, "a wgpu adapter (mesa-vulkan-drivers)") else {
+                return;
+            };
+            unreachable!()
+        }
+    };
+    for (pulses, samples) in [(32, 1000), (48, 700), (127, 300), (64, 4096)] {
+        let chain = GpuChain::with_options(
+            ctx.clone(),
+            plan(pulses, samples),
+            GpuChainOptions::default(),
+        )
+        .unwrap();
+        for upload in [SampleUpload::Cf32, SampleUpload::Ci16] {
+            let traffic = chain.recipe().traffic(upload);
+            let bound = chain.bound_buffers(upload);
+            assert_eq!(traffic.len(), STAGES.len());
+            for ((stage, t), b) in STAGES.iter().zip(&traffic).zip(&bound) {
+                assert_eq!(t.stage, *stage);
+                let label = format!("{pulses} x {samples} {upload:?} {stage}");
+                assert_eq!(t.dispatches.len(), b.len(), "{label}: dispatches");
+                for (i, (d, got)) in t.dispatches.iter().zip(b).enumerate() {
+                    assert_eq!(&claimed(d), got, "{label}: dispatch {i} ({})", d.kernel);
+                    for u in &d.buffers {
+                        assert!(u.bytes <= u.bound_bytes, "{label}: {u:?}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_default_cpi_moves_what_the_kernels_touch() {
+    // P = 128, N = 4096; the synthetic pulse makes M = 8192 (checked).
+    let recipe = ChainRecipe::new(
+        &plan(128, 4096),
+        &GpuChainOptions::default(),
+        &tews::process::gpu::GpuLimits::webgpu_defaults(),
+    )
+    .unwrap();
+    let (p, n, m) = (128u64, 4096u64, recipe.fft_len as u64);
+    assert_eq!(m, 8192);
+    let c = 8; // bytes per complex f32
+    let (pn, pm) = (p * n, p * m);
+    let uniform = std::mem::size_of::<tews::process::gpu::layout::ChainParams>() as u64;
+    let header = 16;
+    // The range FFTs: 8192 = 2 x 8^4, five global passes, each reading the
+    // batch, the twiddle table (M values) and a 16-byte uniform, writing
+    // the batch; the forward's last pass also reads the filter (M values).
+    let FftSchedule::Global { passes } = &recipe.range_forward.schedule else {
+        panic!("8192 points do not fit workgroup memory")
+    };
+    assert_eq!(passes.len(), 5);
+    let pass = pm * c + m * c + 16 + pm * c;
+    let range = 2 * 5 * pass + m * c;
+    // The Doppler FFT: 128 points in workgroup memory, one dispatch
+    // reading the turned CPI and 128 twiddles, writing the spectra.
+    let doppler = pn * c + p * c + pn * c;
+    for (upload, input) in [(SampleUpload::Cf32, pn * c), (SampleUpload::Ci16, pn * 4)] {
+        let convert = uniform + input + pm * c + if input == pn * c { header } else { 0 };
+        let turn = uniform + pn * c + p * 4 + pn * c;
+        let power = uniform + pn * c + pn * 4;
+        let cfar = uniform + pn * 4 + header;
+        let want = convert + range + turn + doppler + power + cfar;
+        let traffic = recipe.traffic(upload);
+        let moved: u64 = traffic
+            .iter()
+            .map(|t| t.bytes_read() + t.bytes_written())
+            .sum();
+        assert_eq!(moved, want, "{upload:?}");
+        let dispatches: usize = traffic.iter().map(|t| t.dispatches.len()).sum();
+        assert_eq!(dispatches, 1 + 5 + 5 + 1 + 1 + 1 + 1);
+        assert_eq!(recipe.bytes_floor(upload), input + 2 * pn * c + pn * 4);
+        eprintln!(
+            "{upload:?}: {moved} bytes moved per CPI, floor {}, ratio {:.2}",
+            recipe.bytes_floor(upload),
+            moved as f64 / recipe.bytes_floor(upload) as f64
+        );
+    }
+}
