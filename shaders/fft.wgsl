@@ -14,8 +14,11 @@
 //   transforms per workgroup, THREADS per transform, each thread holding
 //   at most 24 values between barriers. The radices, first pass first, are
 //   packed four bits each into RADICES.
+// - fft_columns / fft_rows: the two dispatches of a four-step transform,
+//   each in workgroup memory, for lengths beyond one workgroup's memory
+//   that split into two factors that fit.
 // - fft_global: one dispatch per pass through global memory (radix RADIX,
-//   stride from the pass uniform), for sizes beyond the workgroup memory.
+//   stride from the pass uniform), where no split fits.
 // - bluestein_pre / bluestein_post: around a power-of-two FFT of length
 //   M_LEN >= 2N - 1 (two more plans, built by the host):
 //   a[n] = x[n] * c[n] (n < N; zero up to M_LEN), A = FFT(a) * filt,
@@ -185,14 +188,8 @@ fn shared_pass(base: u32, tid: u32, ns: u32, r: u32) {
     workgroupBarrier();
 }
 
-// Loads transform `fft` into sh[base..base+N] and runs every pass on it.
-fn shared_transform(tid: u32, base: u32, g: u32, in_batch: bool) {
-    for (var i = tid; i < N; i += THREADS) {
-        if in_batch {
-            sh[base + i] = src[g + i];
-        }
-    }
-    workgroupBarrier();
+// Every pass on the transform at sh[base..base+N].
+fn shared_passes(base: u32, tid: u32) {
     var ns = 1u;
     var radices = RADICES;
     while radices != 0u {
@@ -201,6 +198,17 @@ fn shared_transform(tid: u32, base: u32, g: u32, in_batch: bool) {
         ns *= r;
         radices >>= 4u;
     }
+}
+
+// Loads transform `fft` into sh[base..base+N] and runs every pass on it.
+fn shared_transform(tid: u32, base: u32, g: u32, in_batch: bool) {
+    for (var i = tid; i < N; i += THREADS) {
+        if in_batch {
+            sh[base + i] = src[g + i];
+        }
+    }
+    workgroupBarrier();
+    shared_passes(base, tid);
 }
 
 @compute @workgroup_size(WG)
@@ -242,6 +250,107 @@ fn fft_shared_filtered(
     for (var i = tid; i < N; i += THREADS) {
         if in_batch {
             dst[g + i] = cmul(sh[base + i], filt[i]);
+        }
+    }
+}
+
+// ------------------------------------------------------------- four-step
+// A long transform of length L = N1 * N2 (one BLOCK of the batch) as two
+// workgroup-memory dispatches: fft_columns, N2 transforms of length N1
+// down the columns (n = n2 + N2 * n1), each output k1 times w_L^(n2 k1),
+// stored back in place; then fft_rows, N1 transforms of length N2 along
+// the rows, output k2 stored at k1 + N1 * k2 (natural order). Overrides:
+// transform t of the batch lies in block t / TPB as its j = t % TPB;
+// element i at j * IN_T + i * IN_E of the block, output k at
+// j * OUT_T + k * OUT_E.
+
+override TPB: u32 = 1u;
+override BLOCK: u32 = 1u;
+override IN_T: u32 = 1u;
+override IN_E: u32 = 1u;
+override OUT_T: u32 = 1u;
+override OUT_E: u32 = 1u;
+
+// fft_columns only: tw2[m] = w_L^m, m < L.
+@group(0) @binding(6) var<storage, read> tw2: array<vec2<f32>>;
+
+// Slot (transform of the workgroup) and element of load/store step e: the
+// element index runs fastest when elements are contiguous in memory, the
+// slot when the transforms are (so neighbouring threads touch neighbouring
+// addresses either way).
+fn strided_slot_elem(e: u32, elem_stride: u32) -> vec2<u32> {
+    if elem_stride == 1u {
+        return vec2<u32>(e / N, e % N);
+    }
+    return vec2<u32>(e % FFTS_PER_GROUP, e / FFTS_PER_GROUP);
+}
+
+// Loads the workgroup's transforms (from transform `first`) and runs every
+// pass on them.
+fn strided_transform(lid: u32, first: u32) {
+    for (var e = lid; e < N * FFTS_PER_GROUP; e += WG) {
+        let se = strided_slot_elem(e, IN_E);
+        let t = first + se.x;
+        if t < BATCH {
+            sh[se.x * N + se.y] = src[(t / TPB) * BLOCK + (t % TPB) * IN_T + se.y * IN_E];
+        }
+    }
+    workgroupBarrier();
+    shared_passes((lid / THREADS) * N, lid % THREADS);
+}
+
+@compute @workgroup_size(WG)
+fn fft_columns(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let first = linear_group(wid, nwg) * FFTS_PER_GROUP;
+    strided_transform(lid, first);
+    for (var e = lid; e < N * FFTS_PER_GROUP; e += WG) {
+        let se = strided_slot_elem(e, OUT_E);
+        let t = first + se.x;
+        if t < BATCH {
+            let j = t % TPB;
+            let v = cmul(sh[se.x * N + se.y], tw2[j * se.y]);
+            dst[(t / TPB) * BLOCK + j * OUT_T + se.y * OUT_E] = v;
+        }
+    }
+}
+
+@compute @workgroup_size(WG)
+fn fft_rows(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let first = linear_group(wid, nwg) * FFTS_PER_GROUP;
+    strided_transform(lid, first);
+    for (var e = lid; e < N * FFTS_PER_GROUP; e += WG) {
+        let se = strided_slot_elem(e, OUT_E);
+        let t = first + se.x;
+        if t < BATCH {
+            let j = t % TPB;
+            dst[(t / TPB) * BLOCK + j * OUT_T + se.y * OUT_E] = sh[se.x * N + se.y];
+        }
+    }
+}
+
+// fft_rows with the output multiplied by filt[k], k the frequency bin.
+@compute @workgroup_size(WG)
+fn fft_rows_filtered(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let first = linear_group(wid, nwg) * FFTS_PER_GROUP;
+    strided_transform(lid, first);
+    for (var e = lid; e < N * FFTS_PER_GROUP; e += WG) {
+        let se = strided_slot_elem(e, OUT_E);
+        let t = first + se.x;
+        if t < BATCH {
+            let k = (t % TPB) * OUT_T + se.y * OUT_E;
+            dst[(t / TPB) * BLOCK + k] = cmul(sh[se.x * N + se.y], filt[k]);
         }
     }
 }

@@ -334,6 +334,31 @@ fn any_pulse_count_matches_the_cpu() {
     assert!(plots >= 2, "ci16 48: {plots} plots");
 }
 
+/// 4500 samples a pulse (the bench's synthetic CPI, whose PRI allows it):
+/// an 8192-point range FFT, too long for one workgroup, runs as a
+/// four-step transform (two workgroup-memory dispatches each way).
+#[test]
+fn long_pulses_through_the_four_step_range_fft_match_the_cpu() {
+    let Some(ctx) = ctx() else { return };
+    let (params, cpi) = tews::bench::synthetic(16, 4500);
+    let plan = ChainPlan::new(&params, &config(CfarKind::Ca, 1e-6)).unwrap();
+    let want = CpuChain::new(plan.clone()).process(&cpi).unwrap();
+    let mut gpu = GpuChain::new(ctx, plan).unwrap();
+    assert!(matches!(
+        gpu.recipe().range_forward.schedule,
+        tews::process::gpu::fft::FftSchedule::FourStep { .. }
+    ));
+    let got = gpu.process(&cpi).unwrap();
+    compare_detections("synthetic 16x4500", &want, &got);
+    let pc = extract_plots(&want.detections, &params, &cpi.meta);
+    compare_plots(
+        "synthetic 16x4500",
+        &pc,
+        &extract_plots(&got.detections, &params, &cpi.meta),
+    );
+    assert!(pc.len() >= 3, "three targets: {} plots", pc.len());
+}
+
 /// OS-CFAR with 2 x (40 + 12) = 104 reference cells (the GPU once held at
 /// most 64): the k-th smallest found by bisection equals the CPU's sort.
 #[test]

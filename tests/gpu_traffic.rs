@@ -83,15 +83,18 @@ fn the_default_cpi_moves_what_the_kernels_touch() {
     let (pn, pm) = (p * n, p * m);
     let uniform = std::mem::size_of::<tews::process::gpu::layout::ChainParams>() as u64;
     let header = 16;
-    // The range FFTs: 8192 = 2 x 8^4, five global passes, each reading the
-    // batch, the twiddle table (M values) and a 16-byte uniform, writing
-    // the batch; the forward's last pass also reads the filter (M values).
-    let FftSchedule::Global { passes } = &recipe.range_forward.schedule else {
-        panic!("8192 points do not fit workgroup memory")
+    // The range FFTs: 8192 = 64 x 128 as a four-step in workgroup memory:
+    // a column dispatch reading the batch, 64 twiddles and the 8192-value
+    // outer twiddle table, writing the batch; a row dispatch reading the
+    // batch and 128 twiddles (and, forward, the 8192-bin filter), writing
+    // the batch.
+    let FftSchedule::FourStep { n1, n2, .. } = &recipe.range_forward.schedule else {
+        panic!("8192 points should be a four-step transform")
     };
-    assert_eq!(passes.len(), 5);
-    let pass = pm * c + m * c + 16 + pm * c;
-    let range = 2 * 5 * pass + m * c;
+    assert_eq!((*n1, *n2), (64, 128));
+    let columns = pm * c + 64 * c + m * c + pm * c;
+    let rows = pm * c + 128 * c + pm * c;
+    let range = 2 * (columns + rows) + m * c;
     // The Doppler FFT: 128 points in workgroup memory, one dispatch
     // reading the turned CPI and 128 twiddles, writing the spectra.
     let doppler = pn * c + p * c + pn * c;
@@ -108,7 +111,7 @@ fn the_default_cpi_moves_what_the_kernels_touch() {
             .sum();
         assert_eq!(moved, want, "{upload:?}");
         let dispatches: usize = traffic.iter().map(|t| t.dispatches.len()).sum();
-        assert_eq!(dispatches, 1 + 5 + 5 + 1 + 1 + 1 + 1);
+        assert_eq!(dispatches, 1 + 2 + 2 + 1 + 1 + 1 + 1);
         assert_eq!(recipe.bytes_floor(upload), input + 2 * pn * c + pn * 4);
         eprintln!(
             "{upload:?}: {moved} bytes moved per CPI, floor {}, ratio {:.2}",

@@ -75,6 +75,20 @@ pub enum FftSchedule {
         /// The passes in order.
         passes: Vec<FftPass>,
     },
+    /// Four-step: a length `n1 x n2` too long for one workgroup as two
+    /// workgroup-memory dispatches, `n2` transforms of `n1` down the
+    /// columns (times the twiddles `w^(n2 k1)`), then `n1` transforms of `n2`
+    /// along the rows, through one scratch buffer (`shaders/fft.wgsl`).
+    FourStep {
+        /// Column transform length.
+        n1: usize,
+        /// Row transform length.
+        n2: usize,
+        /// The column dispatch.
+        columns: FourStepPass,
+        /// The row dispatch.
+        rows: FourStepPass,
+    },
     /// Bluestein's chirp-z: premultiply and zero-pad to `len`, a forward
     /// FFT fused with the chirp filter's spectrum, an inverse FFT, and a
     /// postmultiply (`shaders/fft.wgsl`).
@@ -90,6 +104,33 @@ pub enum FftSchedule {
         /// Workgroups of the postmultiply (one thread per output).
         post_workgroups: [u32; 2],
     },
+}
+
+/// One dispatch of a four-step transform: batched workgroup-memory
+/// transforms of `len` over a strided view of the batch.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FourStepPass {
+    /// Transform length.
+    pub len: usize,
+    /// Threads per transform (`>= len/16`).
+    pub threads_per_fft: u32,
+    /// Transforms per workgroup.
+    pub ffts_per_group: u32,
+    /// Workgroups in x and y.
+    pub workgroups: [u32; 2],
+    /// The passes' radices, first pass first.
+    pub radices: Vec<u32>,
+    /// Transforms per block (one long transform of the batch).
+    pub per_block: usize,
+    /// Element layout in the block: transform j's element i at
+    /// `j * in_t + i * in_e`, its output k at `j * out_t + k * out_e`.
+    pub in_t: usize,
+    /// See `in_t`.
+    pub in_e: usize,
+    /// See `in_t`.
+    pub out_t: usize,
+    /// See `in_t`.
+    pub out_e: usize,
 }
 
 /// The plan of one batched FFT: plain data, no GPU objects.
@@ -206,6 +247,9 @@ impl FftRecipe {
                 },
             });
         }
+        if !global && let Some(four) = Self::four_step(size, batch, direction, limits)? {
+            return Ok(four);
+        }
         let mut passes = Vec::new();
         let mut ns = 1usize;
         for radix in radices {
@@ -224,6 +268,75 @@ impl FftRecipe {
             workgroup_size: GLOBAL_WORKGROUP,
             schedule: FftSchedule::Global { passes },
         })
+    }
+
+    /// The four-step schedule with the most balanced split `n1 <= n2`
+    /// whose two transforms both fit workgroup memory, if there is one.
+    fn four_step(
+        size: usize,
+        batch: usize,
+        direction: FftDirection,
+        limits: &GpuLimits,
+    ) -> Result<Option<Self>, GpuError> {
+        let pass = |len: usize, per_block: usize, strides: [usize; 4]| {
+            let radices = radices(len)?;
+            let (threads, per_group) =
+                shared_layout(len, batch * per_block, limits, radices.len())?;
+            Some((len, threads, per_group, radices, per_block, strides))
+        };
+        let mut n1 = (size as f64).sqrt() as usize;
+        while n1 >= 2 {
+            if size.is_multiple_of(n1) {
+                let n2 = size / n1;
+                let columns = pass(n1, n2, [1, n2, 1, n2]);
+                let rows = pass(n2, n1, [n2, 1, 1, n1]);
+                if let (Some(c), Some(r)) = (columns, rows) {
+                    let make = |(
+                        len,
+                        threads,
+                        per_group,
+                        radices,
+                        per_block,
+                        [in_t, in_e, out_t, out_e],
+                    ): (
+                        usize,
+                        u32,
+                        u32,
+                        Vec<u32>,
+                        usize,
+                        [usize; 4],
+                    )| {
+                        let groups = (batch * per_block).div_ceil(per_group as usize) as u64;
+                        Ok::<_, GpuError>(FourStepPass {
+                            len,
+                            threads_per_fft: threads,
+                            ffts_per_group: per_group,
+                            workgroups: split_dispatch(groups, limits)?,
+                            radices,
+                            per_block,
+                            in_t,
+                            in_e,
+                            out_t,
+                            out_e,
+                        })
+                    };
+                    return Ok(Some(FftRecipe {
+                        size,
+                        batch,
+                        direction,
+                        workgroup_size: GLOBAL_WORKGROUP,
+                        schedule: FftSchedule::FourStep {
+                            n1,
+                            n2,
+                            columns: make(c)?,
+                            rows: make(r)?,
+                        },
+                    }));
+                }
+            }
+            n1 -= 1;
+        }
+        Ok(None)
     }
 
     fn bluestein(
@@ -263,6 +376,7 @@ impl FftRecipe {
         match &self.schedule {
             FftSchedule::Shared { .. } => 1,
             FftSchedule::Global { passes } => passes.len(),
+            FftSchedule::FourStep { .. } => 2,
             FftSchedule::Bluestein {
                 forward, inverse, ..
             } => 2 + forward.dispatches() + inverse.dispatches(),
@@ -386,6 +500,35 @@ impl FftRecipe {
                     }
                 })
                 .collect(),
+            FftSchedule::FourStep { n1, n2, .. } => {
+                let mut rows = vec![
+                    BufferUse::read_only(0, data),
+                    BufferUse::written(1, data),
+                    BufferUse::read_only(2, *n2 as u64 * COMPLEX_BYTES),
+                ];
+                if filtered {
+                    rows.push(BufferUse::read_only(4, table));
+                }
+                vec![
+                    DispatchTraffic {
+                        kernel: "fft_columns",
+                        buffers: vec![
+                            BufferUse::read_only(0, data),
+                            BufferUse::written(1, data),
+                            BufferUse::read_only(2, *n1 as u64 * COMPLEX_BYTES),
+                            BufferUse::read_only(6, table),
+                        ],
+                    },
+                    DispatchTraffic {
+                        kernel: if filtered {
+                            "fft_rows_filtered"
+                        } else {
+                            "fft_rows"
+                        },
+                        buffers: rows,
+                    },
+                ]
+            }
             FftSchedule::Bluestein {
                 len,
                 forward,
@@ -576,7 +719,10 @@ struct Stockham {
     /// One pipeline per dispatch (passes of equal radix share one).
     pipelines: Vec<wgpu::ComputePipeline>,
     workgroups: Vec<[u32; 2]>,
-    twiddles: wgpu::Buffer,
+    /// Per dispatch, its twiddle table (`w_len^k` of its transform length).
+    twiddles: Vec<wgpu::Buffer>,
+    /// Four-step: the column pass's `w_N^m` table.
+    outer_twiddles: Option<wgpu::Buffer>,
     /// Global schedule: one uniform per pass.
     pass_params: Vec<wgpu::Buffer>,
     /// Global schedule with two or more passes: the ping-pong buffer.
@@ -689,6 +835,47 @@ impl Stockham {
                     None,
                 )
             }
+            FftSchedule::FourStep { columns, rows, .. } => {
+                let strided = |p: &FourStepPass, entry: &str| {
+                    let packed = p.radices.iter().rev().fold(0u32, |acc, &r| (acc << 4) | r);
+                    let c: Vec<(&str, f64)> = vec![
+                        ("N", p.len as f64),
+                        ("BATCH", (recipe.batch * p.per_block) as f64),
+                        ("SIGN", recipe.direction.sign()),
+                        ("WG", (p.threads_per_fft * p.ffts_per_group) as f64),
+                        ("THREADS", p.threads_per_fft as f64),
+                        ("FFTS_PER_GROUP", p.ffts_per_group as f64),
+                        ("SHARED_LEN", (p.len * p.ffts_per_group as usize) as f64),
+                        ("RADICES", packed as f64),
+                        ("TPB", p.per_block as f64),
+                        ("BLOCK", recipe.size as f64),
+                        ("IN_T", p.in_t as f64),
+                        ("IN_E", p.in_e as f64),
+                        ("OUT_T", p.out_t as f64),
+                        ("OUT_E", p.out_e as f64),
+                    ];
+                    make(entry, &c)
+                };
+                let rows_entry = if filtered {
+                    "fft_rows_filtered"
+                } else {
+                    "fft_rows"
+                };
+                let scratch = ctx.checked("FFT scratch buffer", || {
+                    ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some("fft four-step scratch"),
+                        size: recipe.buffer_bytes(),
+                        usage: wgpu::BufferUsages::STORAGE,
+                        mapped_at_creation: false,
+                    })
+                })?;
+                (
+                    vec![strided(columns, "fft_columns")?, strided(rows, rows_entry)?],
+                    vec![columns.workgroups, rows.workgroups],
+                    Vec::new(),
+                    Some(scratch),
+                )
+            }
             FftSchedule::Global { passes } => {
                 // One pipeline per (radix, filtered) used; the filtered
                 // kernel on the last pass only.
@@ -752,19 +939,23 @@ impl Stockham {
                 ));
             }
         };
-        let table = twiddles(recipe.size, recipe.direction);
-        let twiddles = ctx
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("fft twiddles"),
-                contents: bytemuck::cast_slice(&table),
-                usage: wgpu::BufferUsages::STORAGE,
-            });
+        let table =
+            |len: usize| storage_init(ctx, "fft twiddles", &twiddles(len, recipe.direction));
+        let (twiddles, outer_twiddles) = match &recipe.schedule {
+            FftSchedule::FourStep { n1, n2, .. } => {
+                (vec![table(*n1), table(*n2)], Some(table(recipe.size)))
+            }
+            _ => {
+                let t = table(recipe.size);
+                (vec![t; pipelines.len()], None)
+            }
+        };
         let filter = filter.map(|f| storage_init(ctx, "fft filter", f));
         Ok(Stockham {
             pipelines,
             workgroups,
             twiddles,
+            outer_twiddles,
             pass_params,
             scratch,
             filter,
@@ -803,9 +994,15 @@ impl Stockham {
                 },
                 wgpu::BindGroupEntry {
                     binding: 2,
-                    resource: self.twiddles.as_entire_binding(),
+                    resource: self.twiddles[p].as_entire_binding(),
                 },
             ];
+            if let (Some(outer), 0) = (&self.outer_twiddles, p) {
+                entries.push(wgpu::BindGroupEntry {
+                    binding: 6,
+                    resource: outer.as_entire_binding(),
+                });
+            }
             if let Some(params) = self.pass_params.get(p) {
                 entries.push(wgpu::BindGroupEntry {
                     binding: 3,
@@ -1230,7 +1427,35 @@ mod tests {
             assert!(r.workgroup_size >= 64 || ffts_per_group >= 100);
             assert!(workgroups[0] as usize * ffts_per_group as usize >= 100);
         }
+        // Beyond one workgroup: four-step, the most balanced split.
         let r = FftRecipe::new(8192, 4, FftDirection::Forward, &l).unwrap();
+        let FftSchedule::FourStep {
+            n1,
+            n2,
+            columns,
+            rows,
+        } = &r.schedule
+        else {
+            panic!("8192 should be four-step: {:?}", r.schedule);
+        };
+        assert_eq!((*n1, *n2), (64, 128));
+        assert_eq!((columns.len, columns.per_block), (64, 128));
+        assert_eq!((rows.len, rows.per_block), (128, 64));
+        // Columns: n = n2 + 128 n1 in, k1 at the same place out; rows: the
+        // row k1 in, k2 at k1 + 64 k2 out (natural order).
+        assert_eq!(
+            [columns.in_t, columns.in_e, columns.out_t, columns.out_e],
+            [1, 128, 1, 128]
+        );
+        assert_eq!(
+            [rows.in_t, rows.in_e, rows.out_t, rows.out_e],
+            [128, 1, 1, 64]
+        );
+        assert_eq!(r.dispatches(), 2);
+        // No split fits a workgroup of 4 values: global passes.
+        let mut tiny = l;
+        tiny.max_compute_workgroup_storage_size = 32;
+        let r = FftRecipe::new(8192, 4, FftDirection::Forward, &tiny).unwrap();
         assert!(matches!(r.schedule, FftSchedule::Global { .. }));
     }
 
