@@ -355,6 +355,44 @@ fn fft_rows_filtered(
     }
 }
 
+// fft_rows_convolve: the middle of a four-step fast convolution, one row
+// k1 = t % TPB per transform: the forward row transform over n2 (SIGN must
+// be -1), times filt at the natural bin k1 + N1 k2, then the inverse row
+// transform over k2 (as conj(FFT(conj(.)))) times conj(tw2[n2 k1]) =
+// w_L^(-n2 k1), stored back in the row's place. The inverse column
+// transform (fft_rows with SIGN +1 and column strides) then gives
+// IFFT(FFT(x) * filt) in natural order: the forward spectrum is never
+// written out.
+@compute @workgroup_size(WG)
+fn fft_rows_convolve(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let first = linear_group(wid, nwg) * FFTS_PER_GROUP;
+    strided_transform(lid, first);
+    for (var e = lid; e < N * FFTS_PER_GROUP; e += WG) {
+        let slot = e / N;
+        let k2 = e % N;
+        let t = first + slot;
+        if t < BATCH {
+            let bin = (t % TPB) + k2 * TPB;
+            sh[slot * N + k2] = conj(cmul(sh[slot * N + k2], filt[bin]));
+        }
+    }
+    workgroupBarrier();
+    shared_passes((lid / THREADS) * N, lid % THREADS);
+    for (var e = lid; e < N * FFTS_PER_GROUP; e += WG) {
+        let se = strided_slot_elem(e, OUT_E);
+        let t = first + se.x;
+        if t < BATCH {
+            let j = t % TPB;
+            let v = conj(cmul(sh[se.x * N + se.y], tw2[j * se.y]));
+            dst[(t / TPB) * BLOCK + j * OUT_T + se.y * OUT_E] = v;
+        }
+    }
+}
+
 // ---------------------------------------------------------------- global
 
 @group(0) @binding(3) var<uniform> pass_params: FftPassParams;

@@ -335,8 +335,8 @@ fn any_pulse_count_matches_the_cpu() {
 }
 
 /// 4500 samples a pulse (the bench's synthetic CPI, whose PRI allows it):
-/// an 8192-point range FFT, too long for one workgroup, runs as a
-/// four-step transform (two workgroup-memory dispatches each way).
+/// an 8192-point range FFT, too long for one workgroup, runs as the fused
+/// four-step convolution (src/process/gpu/convolution.rs).
 #[test]
 fn long_pulses_through_the_four_step_range_fft_match_the_cpu() {
     let Some(ctx) = ctx() else { return };
@@ -348,6 +348,8 @@ fn long_pulses_through_the_four_step_range_fft_match_the_cpu() {
         gpu.recipe().range_forward.schedule,
         tews::process::gpu::fft::FftSchedule::FourStep { .. }
     ));
+    // ... and the chain runs it as the fused convolution.
+    assert!(gpu.recipe().range_convolution.is_some());
     let got = gpu.process(&cpi).unwrap();
     compare_detections("synthetic 16x4500", &want, &got);
     let pc = extract_plots(&want.detections, &params, &cpi.meta);

@@ -83,18 +83,21 @@ fn the_default_cpi_moves_what_the_kernels_touch() {
     let (pn, pm) = (p * n, p * m);
     let uniform = std::mem::size_of::<tews::process::gpu::layout::ChainParams>() as u64;
     let header = 16;
-    // The range FFTs: 8192 = 64 x 128 as a four-step in workgroup memory:
-    // a column dispatch reading the batch, 64 twiddles and the 8192-value
-    // outer twiddle table, writing the batch; a row dispatch reading the
-    // batch and 128 twiddles (and, forward, the 8192-bin filter), writing
-    // the batch.
+    // The range convolution: 8192 = 64 x 128, fused four-step in
+    // workgroup memory. Forward columns read the padded batch, 64
+    // twiddles and the 8192-value outer twiddle table and write the
+    // batch; the fused rows read it, 128 twiddles, the 8192-bin filter and
+    // the outer table, and write it; the inverse columns read it and 64
+    // twiddles and write the batch.
     let FftSchedule::FourStep { n1, n2, .. } = &recipe.range_forward.schedule else {
         panic!("8192 points should be a four-step transform")
     };
     assert_eq!((*n1, *n2), (64, 128));
+    assert!(recipe.range_convolution.is_some());
     let columns = pm * c + 64 * c + m * c + pm * c;
-    let rows = pm * c + 128 * c + pm * c;
-    let range = 2 * (columns + rows) + m * c;
+    let rows = pm * c + 128 * c + m * c + m * c + pm * c;
+    let inverse = pm * c + 64 * c + pm * c;
+    let range = columns + rows + inverse;
     // The Doppler FFT: 128 points in workgroup memory, one dispatch
     // reading the turned CPI and 128 twiddles, writing the spectra.
     let doppler = pn * c + p * c + pn * c;
@@ -111,7 +114,7 @@ fn the_default_cpi_moves_what_the_kernels_touch() {
             .sum();
         assert_eq!(moved, want, "{upload:?}");
         let dispatches: usize = traffic.iter().map(|t| t.dispatches.len()).sum();
-        assert_eq!(dispatches, 1 + 2 + 2 + 1 + 1 + 1 + 1);
+        assert_eq!(dispatches, 1 + 2 + 1 + 1 + 1 + 1 + 1);
         assert_eq!(recipe.bytes_floor(upload), input + 2 * pn * c + pn * 4);
         eprintln!(
             "{upload:?}: {moved} bytes moved per CPI, floor {}, ratio {:.2}",

@@ -24,6 +24,7 @@
 //! [`GpuFault::in_flight`] hands the CPIs back.
 
 use super::context::{GpuContext, GpuError, GpuLimits, MIN_WORKGROUP_X};
+use super::convolution::{ConvolutionBindings, ConvolutionRecipe, GpuConvolution};
 use super::fft::{
     BufferUse, DispatchTraffic, FftBindings, FftDirection, FftRecipe, GpuFftPlan, split_dispatch,
 };
@@ -147,6 +148,10 @@ pub struct ChainRecipe {
     pub range_forward: FftRecipe,
     /// Range IFFT: `M` x `P`.
     pub range_inverse: FftRecipe,
+    /// When the range FFT is a four-step one: the fused convolution that
+    /// runs instead of `range_forward` and `range_inverse` (three dispatches
+    /// instead of four; the filtered spectrum never goes to memory).
+    pub range_convolution: Option<ConvolutionRecipe>,
     /// Doppler FFT: `P` x `N`.
     pub doppler: FftRecipe,
     /// Detection list capacity, records.
@@ -191,6 +196,7 @@ impl ChainRecipe {
         }
         let range_forward = FftRecipe::new(m, p, FftDirection::Forward, limits)?;
         let range_inverse = FftRecipe::new(m, p, FftDirection::Inverse, limits)?;
+        let range_convolution = ConvolutionRecipe::new(m, p, limits)?;
         let doppler = FftRecipe::new(p, n, FftDirection::Forward, limits)?;
         let tested = plan.cells_tested() as usize;
         let capacity = options
@@ -230,6 +236,7 @@ impl ChainRecipe {
             fft_len: m,
             range_forward,
             range_inverse,
+            range_convolution,
             doppler,
             capacity,
             convert_groups: groups(p * m)?,
@@ -291,15 +298,22 @@ impl ChainRecipe {
             stage,
             dispatches: vec![d],
         };
+        let (range_forward, range_inverse) = match &self.range_convolution {
+            Some(c) => c.traffic(),
+            None => (
+                self.range_forward.traffic(true),
+                self.range_inverse.traffic(false),
+            ),
+        };
         vec![
             one("convert", convert),
             StageTraffic {
                 stage: "range_fft_filter",
-                dispatches: self.range_forward.traffic(true),
+                dispatches: range_forward,
             },
             StageTraffic {
                 stage: "range_ifft",
-                dispatches: self.range_inverse.traffic(false),
+                dispatches: range_inverse,
             },
             one(
                 "corner_turn",
@@ -424,6 +438,16 @@ fn map(buffer: &wgpu::Buffer, mode: wgpu::MapMode, state: &Arc<AtomicU8>) {
 }
 
 /// One compute stage: pipeline and its bind group.
+/// The range fast convolution: separate forward (filtered) and inverse
+/// FFTs, or the fused four-step convolution.
+enum RangeStage {
+    Separate {
+        forward: Box<(GpuFftPlan, FftBindings)>,
+        inverse: Box<(GpuFftPlan, FftBindings)>,
+    },
+    Fused(Box<(GpuConvolution, ConvolutionBindings)>),
+}
+
 struct Kernel {
     pipeline: wgpu::ComputePipeline,
     group: wgpu::BindGroup,
@@ -444,8 +468,7 @@ pub struct GpuChain {
     list: wgpu::Buffer,
     convert_cf32: Kernel,
     convert_ci16: Kernel,
-    forward: (GpuFftPlan, FftBindings),
-    inverse: (GpuFftPlan, FftBindings),
+    range: RangeStage,
     doppler_fft: (GpuFftPlan, FftBindings),
     turn: Kernel,
     power: Kernel,
@@ -633,10 +656,24 @@ impl GpuChain {
             &[(0, &params_buf), (1, &map_buffer), (2, &list)],
         )?;
         let filter = matched_filter(&plan);
-        let fwd = GpuFftPlan::from_recipe_filtered(&ctx, recipe.range_forward.clone(), &filter)?;
-        let fwd_b = fwd.bind(&ctx, &padded, &spectrum)?;
-        let inv = GpuFftPlan::from_recipe(&ctx, recipe.range_inverse.clone())?;
-        let inv_b = inv.bind(&ctx, &spectrum, &padded)?;
+        let range = match &recipe.range_convolution {
+            Some(c) => {
+                let conv = GpuConvolution::new(&ctx, c.clone(), &filter)?;
+                let b = conv.bind(&ctx, &padded, &spectrum, &padded)?;
+                RangeStage::Fused(Box::new((conv, b)))
+            }
+            None => {
+                let fwd =
+                    GpuFftPlan::from_recipe_filtered(&ctx, recipe.range_forward.clone(), &filter)?;
+                let fwd_b = fwd.bind(&ctx, &padded, &spectrum)?;
+                let inv = GpuFftPlan::from_recipe(&ctx, recipe.range_inverse.clone())?;
+                let inv_b = inv.bind(&ctx, &spectrum, &padded)?;
+                RangeStage::Separate {
+                    forward: Box::new((fwd, fwd_b)),
+                    inverse: Box::new((inv, inv_b)),
+                }
+            }
+        };
         // The Doppler spectra reuse `spectrum` (free once the IFFT is done).
         let dop = GpuFftPlan::from_recipe(&ctx, recipe.doppler.clone())?;
         let dop_b = dop.bind(&ctx, &turned, &spectrum)?;
@@ -711,8 +748,7 @@ impl GpuChain {
             list,
             convert_cf32,
             convert_ci16,
-            forward: (fwd, fwd_b),
-            inverse: (inv, inv_b),
+            range,
             doppler_fft: (dop, dop_b),
             turn,
             power,
@@ -752,8 +788,14 @@ impl GpuChain {
         };
         vec![
             vec![convert.bound.clone()],
-            self.forward.1.bound().to_vec(),
-            self.inverse.1.bound().to_vec(),
+            match &self.range {
+                RangeStage::Separate { forward, .. } => forward.1.bound().to_vec(),
+                RangeStage::Fused(f) => f.1.bound()[..2].to_vec(),
+            },
+            match &self.range {
+                RangeStage::Separate { inverse, .. } => inverse.1.bound().to_vec(),
+                RangeStage::Fused(f) => f.1.bound()[2..].to_vec(),
+            },
             vec![self.turn.bound.clone()],
             self.doppler_fft.1.bound().to_vec(),
             vec![self.power.bound.clone()],
@@ -1032,10 +1074,13 @@ impl GpuChain {
             SampleUpload::Ci16 => &self.convert_ci16,
         };
         run(&mut encoder, convert, 0, r.convert_groups);
-        let (f, fb) = &self.forward;
-        f.record_timed(&mut encoder, fb, writes(1));
-        let (i, ib) = &self.inverse;
-        i.record_timed(&mut encoder, ib, writes(2));
+        match &self.range {
+            RangeStage::Separate { forward, inverse } => {
+                forward.0.record_timed(&mut encoder, &forward.1, writes(1));
+                inverse.0.record_timed(&mut encoder, &inverse.1, writes(2));
+            }
+            RangeStage::Fused(f) => f.0.record_timed(&mut encoder, &f.1, writes(1), writes(2)),
+        }
         run(&mut encoder, &self.turn, 3, r.turn_groups);
         let (d, db) = &self.doppler_fft;
         d.record_timed(&mut encoder, db, writes(4));

@@ -784,7 +784,7 @@ pub(crate) fn bound_sizes(entries: &[wgpu::BindGroupEntry<'_>]) -> Vec<(u32, u64
     v
 }
 
-fn whole(b: &wgpu::Buffer, bytes: u64) -> wgpu::BindingResource<'_> {
+pub(crate) fn whole(b: &wgpu::Buffer, bytes: u64) -> wgpu::BindingResource<'_> {
     wgpu::BindingResource::Buffer(wgpu::BufferBinding {
         buffer: b,
         offset: 0,
@@ -1025,7 +1025,7 @@ impl Stockham {
     }
 }
 
-fn storage_init(ctx: &GpuContext, label: &str, data: &[Complex32]) -> wgpu::Buffer {
+pub(crate) fn storage_init(ctx: &GpuContext, label: &str, data: &[Complex32]) -> wgpu::Buffer {
     ctx.device
         .create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(label),
@@ -1034,7 +1034,7 @@ fn storage_init(ctx: &GpuContext, label: &str, data: &[Complex32]) -> wgpu::Buff
         })
 }
 
-fn bind_group(
+pub(crate) fn bind_group(
     ctx: &GpuContext,
     pipeline: &wgpu::ComputePipeline,
     entries: &[wgpu::BindGroupEntry<'_>],

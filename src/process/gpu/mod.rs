@@ -11,6 +11,7 @@
 
 pub mod chain;
 pub mod context;
+pub mod convolution;
 pub mod failover;
 pub mod fft;
 pub mod layout;
