@@ -47,6 +47,9 @@ pub struct BenchReport {
     pub samples_per_pulse: usize,
     /// Fast-convolution FFT length.
     pub fft_len: usize,
+    /// Sample format of the synthetic CPI timed: "cf32" or "ci16" (see
+    /// [`BenchDatatype`]).
+    pub datatype: BenchDatatype,
     /// Worker threads.
     pub threads: usize,
     /// Timed iterations (after warm-up).
@@ -282,20 +285,76 @@ pub fn synthetic(pulses: usize, samples: usize) -> (RadarParams, Cpi) {
     (params, Cpi::new(meta, samples_arr))
 }
 
+/// Sample format of the synthetic CPI a bench times (`tews bench
+/// --datatype`): the CPI a cf32 recording gives, or the raw counts a ci16
+/// recording or live VITA 49.2 gives (the GPU uploads those as they are, 4
+/// bytes a sample instead of 8, and converts them on the device; the CPU
+/// chain converts them in its gather stage).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BenchDatatype {
+    /// Complex float32 samples.
+    #[default]
+    Cf32,
+    /// Interleaved int16 (I, Q) counts, [`CI16_COUNTS_PER_UNIT`] per unit.
+    Ci16,
+}
+
+impl BenchDatatype {
+    /// "cf32" or "ci16".
+    pub fn name(self) -> &'static str {
+        match self {
+            BenchDatatype::Cf32 => "cf32",
+            BenchDatatype::Ci16 => "ci16",
+        }
+    }
+}
+
+/// Counts per unit of the ci16 synthetic CPI: the simulator's default for
+/// unit noise power (`256 / sqrt(noise_power)`); a power of two, so the
+/// conversion back (`count / 256`) is exact.
+pub const CI16_COUNTS_PER_UNIT: f32 = 256.0;
+
+/// [`synthetic`] in the sample format `datatype`: for ci16, each I and Q
+/// rounded to counts ([`CI16_COUNTS_PER_UNIT`] per unit, saturating).
+pub fn synthetic_as(pulses: usize, samples: usize, datatype: BenchDatatype) -> (RadarParams, Cpi) {
+    let (params, cpi) = synthetic(pulses, samples);
+    match datatype {
+        BenchDatatype::Cf32 => (params, cpi),
+        BenchDatatype::Ci16 => {
+            let count = |v: f32| {
+                (v * CI16_COUNTS_PER_UNIT)
+                    .round()
+                    .clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16
+            };
+            let iq: Vec<i16> = cpi
+                .samples()
+                .iter()
+                .flat_map(|z| [count(z.re), count(z.im)])
+                .collect();
+            let cpi = Cpi::from_ci16(cpi.meta.clone(), cpi.dim(), iq, 1.0 / CI16_COUNTS_PER_UNIT)
+                .expect("2 x C x P x N counts for a C x P x N CPI");
+            (params, cpi)
+        }
+    }
+}
+
 fn median(v: &mut [Duration]) -> f64 {
     v.sort();
     v[v.len() / 2].as_secs_f64() * 1e6
 }
 
-/// Benchmarks the CPU chain: `warmup` untimed CPIs, then `iterations` timed.
+/// Benchmarks the CPU chain: `warmup` untimed CPIs, then `iterations` timed,
+/// on a synthetic CPI in `datatype`.
 pub fn bench_cpu(
     pulses: usize,
     samples: usize,
+    datatype: BenchDatatype,
     config: &ProcessConfig,
     warmup: usize,
     iterations: usize,
 ) -> Result<BenchReport, ProcessError> {
-    let (params, cpi) = synthetic(pulses, samples);
+    let (params, cpi) = synthetic_as(pulses, samples, datatype);
     let plan = ChainPlan::new(&params, config)?;
     let fft_len = plan.fft_len;
     let mut chain = CpuChain::new(plan);
@@ -343,6 +402,7 @@ pub fn bench_cpu(
         pulses,
         samples_per_pulse: samples,
         fft_len,
+        datatype,
         threads: rayon::current_num_threads(),
         iterations,
         us_per_cpi: us,
@@ -423,8 +483,14 @@ impl FftsAlone {
 /// A table a person can read.
 pub fn format_table(r: &BenchReport) -> String {
     let mut s = format!(
-        "backend {}  CPI {} pulses x {} samples  (FFT {}, {} threads, median of {})\n",
-        r.backend, r.pulses, r.samples_per_pulse, r.fft_len, r.threads, r.iterations
+        "backend {}  CPI {} pulses x {} samples {}  (FFT {}, {} threads, median of {})\n",
+        r.backend,
+        r.pulses,
+        r.samples_per_pulse,
+        r.datatype.name(),
+        r.fft_len,
+        r.threads,
+        r.iterations
     );
     if let Some(a) = &r.adapter {
         s += &format!("adapter {a} (total: streamed, transfers included; stages: kernel time)\n");
@@ -482,19 +548,20 @@ pub fn format_table(r: &BenchReport) -> String {
 /// throughput, transfers included: each CPI is uploaded from the host and
 /// its detections read back); per-stage kernel times come from timestamp
 /// queries where the adapter has them (otherwise no stages are listed).
-/// The synthetic CPI is cf32, so this times cf32 uploads (8 bytes a sample;
-/// a ci16 run uploads 4, see [`crate::process::UploadStats`]).
+/// The synthetic CPI is in `datatype`: cf32 uploads 8 bytes a sample, ci16
+/// 4 (see [`crate::process::UploadStats`]).
 pub fn bench_gpu(
     ctx: std::sync::Arc<crate::process::gpu::GpuContext>,
     pulses: usize,
     samples: usize,
+    datatype: BenchDatatype,
     config: &ProcessConfig,
     warmup: usize,
     iterations: usize,
 ) -> Result<BenchReport, crate::process::gpu::GpuError> {
     use crate::process::gpu::GpuError;
     use crate::process::gpu::chain::{GpuChain, GpuChainOptions, STAGES};
-    let (params, cpi) = synthetic(pulses, samples);
+    let (params, cpi) = synthetic_as(pulses, samples, datatype);
     let plan = ChainPlan::new(&params, config).map_err(|e| GpuError::Plan(e.to_string()))?;
     let fft_len = plan.fft_len;
     let adapter = ctx.adapter_info().name.clone();
@@ -504,10 +571,13 @@ pub fn bench_gpu(
     };
     let mut chain = GpuChain::with_options(ctx, plan, options)?;
     let stage_bytes: Vec<u64> = chain.recipe().stages.iter().map(|s| s.bytes()).collect();
-    // The synthetic CPI is cf32.
+    // A ci16 CPI goes up as counts (4 bytes a sample), a cf32 one as floats.
     let traffic = GpuTraffic::of(
         chain.recipe(),
-        crate::process::gpu::chain::SampleUpload::Cf32,
+        match datatype {
+            BenchDatatype::Cf32 => crate::process::gpu::chain::SampleUpload::Cf32,
+            BenchDatatype::Ci16 => crate::process::gpu::chain::SampleUpload::Ci16,
+        },
     );
     let iterations = iterations.max(1);
     let total = warmup + iterations;
@@ -570,6 +640,7 @@ pub fn bench_gpu(
         pulses,
         samples_per_pulse: samples,
         fft_len,
+        datatype,
         threads: 1,
         iterations,
         us_per_cpi: us,
@@ -580,4 +651,24 @@ pub fn bench_gpu(
         monopulse: None,
         traffic: Some(traffic),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ci16_synthetic_is_the_cf32_one_rounded_to_counts() {
+        let (_, f) = synthetic_as(8, 256, BenchDatatype::Cf32);
+        let (_, c) = synthetic_as(8, 256, BenchDatatype::Ci16);
+        assert!(f.ci16().is_none());
+        let (iq, scale) = c.ci16().expect("a ci16 CPI holds counts");
+        assert_eq!(scale, 1.0 / CI16_COUNTS_PER_UNIT);
+        assert_eq!(iq.len(), 2 * 8 * 256);
+        let half_count = 0.5 / CI16_COUNTS_PER_UNIT;
+        for (z, pair) in f.samples().iter().zip(iq.chunks(2)) {
+            assert!((z.re - f32::from(pair[0]) * scale).abs() <= half_count);
+            assert!((z.im - f32::from(pair[1]) * scale).abs() <= half_count);
+        }
+    }
 }

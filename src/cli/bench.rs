@@ -16,6 +16,17 @@ pub(crate) enum BenchBackend {
     Both,
 }
 
+/// Sample formats `tews bench` can time.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum BenchDatatypeArg {
+    /// Complex float32 samples (a cf32 recording): the GPU uploads 8 bytes a
+    /// sample.
+    Cf32,
+    /// Raw int16 (I, Q) counts (a ci16 recording, live VITA 49.2): the GPU
+    /// uploads 4 bytes a sample and converts them on the device.
+    Ci16,
+}
+
 #[derive(Args)]
 pub(crate) struct BenchArgs {
     /// Pulses per CPI.
@@ -30,6 +41,9 @@ pub(crate) struct BenchArgs {
     /// Backend to time.
     #[arg(long, value_enum, ignore_case = true, default_value_t = BenchBackend::Cpu)]
     pub(crate) backend: BenchBackend,
+    /// Sample format of the synthetic CPI.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = BenchDatatypeArg::Cf32)]
+    pub(crate) datatype: BenchDatatypeArg,
     /// Receive channels: 1, or 2-3 (sum plus difference channels) to also
     /// time monopulse angles for --plots plots per CPI.
     #[arg(long, default_value_t = 1)]
@@ -86,11 +100,16 @@ pub(crate) fn cmd_bench(args: &BenchArgs) -> Result<()> {
         return Ok(());
     }
     let config = args.process.config();
+    let datatype = match args.datatype {
+        BenchDatatypeArg::Cf32 => tews::bench::BenchDatatype::Cf32,
+        BenchDatatypeArg::Ci16 => tews::bench::BenchDatatype::Ci16,
+    };
     let mut reports = Vec::new();
     if matches!(args.backend, BenchBackend::Cpu | BenchBackend::Both) {
         reports.push(tews::bench::bench_cpu(
             args.pulses,
             args.samples,
+            datatype,
             &config,
             5,
             args.iterations,
@@ -105,8 +124,16 @@ pub(crate) fn cmd_bench(args: &BenchArgs) -> Result<()> {
             );
         }
         reports.push(
-            tews::bench::bench_gpu(ctx, args.pulses, args.samples, &config, 5, args.iterations)
-                .context("GPU bench")?,
+            tews::bench::bench_gpu(
+                ctx,
+                args.pulses,
+                args.samples,
+                datatype,
+                &config,
+                5,
+                args.iterations,
+            )
+            .context("GPU bench")?,
         );
     }
     if args.channels > 1 {
