@@ -299,14 +299,9 @@ fn strided_transform(lid: u32, first: u32) {
     shared_passes((lid / THREADS) * N, lid % THREADS);
 }
 
-@compute @workgroup_size(WG)
-fn fft_columns(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let first = linear_group(wid, nwg) * FFTS_PER_GROUP;
-    strided_transform(lid, first);
+// fft_columns' store: output k1 of transform t times tw2[j k1], at its
+// place in the block.
+fn columns_store(lid: u32, first: u32) {
     for (var e = lid; e < N * FFTS_PER_GROUP; e += WG) {
         let se = strided_slot_elem(e, OUT_E);
         let t = first + se.x;
@@ -316,6 +311,89 @@ fn fft_columns(
             dst[(t / TPB) * BLOCK + j * OUT_T + se.y * OUT_E] = v;
         }
     }
+}
+
+@compute @workgroup_size(WG)
+fn fft_columns(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let first = linear_group(wid, nwg) * FFTS_PER_GROUP;
+    strided_transform(lid, first);
+    columns_store(lid, first);
+}
+
+// The chain's first dispatch (src/process/gpu/convolution.rs): fft_columns
+// loading the uploaded samples themselves, VALID a row, zero beyond (the
+// fast convolution's padding), so no padded copy is written or read. The
+// conversion is convert.wgsl's, operation for operation: cf32 counts a
+// non-finite sample into list.non_finite and uses 0 (the CPI is then
+// rejected); ci16 sign-extends both halves of the packed u32 and scales by
+// params.sample_scale.
+override VALID: u32 = 1u;
+@group(0) @binding(7) var<storage, read_write> list: DetectionList;
+@group(0) @binding(8) var<storage, read> src_ci16: array<u32>;
+@group(0) @binding(9) var<uniform> params: ChainParams;
+
+// Block and in-block index of load step e's element (as strided_transform).
+fn columns_source(e: u32, first: u32) -> vec3<u32> {
+    let se = strided_slot_elem(e, IN_E);
+    let t = first + se.x;
+    let n = (t % TPB) * IN_T + se.y * IN_E;
+    return vec3<u32>(t, n, se.x * N + se.y);
+}
+
+@compute @workgroup_size(WG)
+fn fft_columns_cf32(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let first = linear_group(wid, nwg) * FFTS_PER_GROUP;
+    for (var e = lid; e < N * FFTS_PER_GROUP; e += WG) {
+        let s = columns_source(e, first);
+        if s.x < BATCH {
+            var v = vec2<f32>(0.0, 0.0);
+            if s.y < VALID {
+                v = src[(s.x / TPB) * VALID + s.y];
+                if !(is_finite(v.x) && is_finite(v.y)) {
+                    atomicAdd(&list.non_finite, 1u);
+                    v = vec2<f32>(0.0, 0.0);
+                }
+            }
+            sh[s.z] = v;
+        }
+    }
+    workgroupBarrier();
+    shared_passes((lid / THREADS) * N, lid % THREADS);
+    columns_store(lid, first);
+}
+
+@compute @workgroup_size(WG)
+fn fft_columns_ci16(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let first = linear_group(wid, nwg) * FFTS_PER_GROUP;
+    for (var e = lid; e < N * FFTS_PER_GROUP; e += WG) {
+        let s = columns_source(e, first);
+        if s.x < BATCH {
+            var v = vec2<f32>(0.0, 0.0);
+            if s.y < VALID {
+                let w = src_ci16[(s.x / TPB) * VALID + s.y];
+                // Sign-extend each half.
+                let re = bitcast<i32>(w << 16u) >> 16u;
+                let im = bitcast<i32>(w) >> 16u;
+                v = vec2<f32>(f32(re), f32(im)) * params.sample_scale;
+            }
+            sh[s.z] = v;
+        }
+    }
+    workgroupBarrier();
+    shared_passes((lid / THREADS) * N, lid % THREADS);
+    columns_store(lid, first);
 }
 
 @compute @workgroup_size(WG)
@@ -389,6 +467,35 @@ fn fft_rows_convolve(
             let j = t % TPB;
             let v = conj(cmul(sh[se.x * N + se.y], tw2[j * se.y]));
             dst[(t / TPB) * BLOCK + j * OUT_T + se.y * OUT_E] = v;
+        }
+    }
+}
+
+// fft_shared storing the power |X[k]|^2, FFT-shifted (zero frequency at
+// N/2, as numpy.fft.fftshift: out[d] = in[(d + N - N/2) % N], so bin k goes
+// to (k + N/2) % N), into power_out: the chain's Doppler FFT with its shift
+// and square-law stage fused into the store. CPU twin: the shift and
+// norm_sqr in src/process/cpu/doppler.rs (and shaders/power.wgsl, which
+// runs instead when the Doppler FFT does not fit one workgroup).
+@group(0) @binding(10) var<storage, read_write> power_out: array<f32>;
+
+@compute @workgroup_size(WG)
+fn fft_shared_power(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let slot = lid / THREADS;
+    let tid = lid % THREADS;
+    let fft = linear_group(wid, nwg) * FFTS_PER_GROUP + slot;
+    let in_batch = fft < BATCH;
+    let base = slot * N;
+    let g = fft * N;
+    shared_transform(tid, base, g, in_batch);
+    for (var i = tid; i < N; i += THREADS) {
+        if in_batch {
+            let z = sh[base + i];
+            power_out[g + (i + N / 2u) % N] = z.x * z.x + z.y * z.y;
         }
     }
 }

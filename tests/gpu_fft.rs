@@ -421,7 +421,7 @@ fn fused_four_step_convolution_matches_rustfft() {
         // The reference's own f32 rounding of the product is far below the
         // bound; the inverse is rustfft's in f64 on it.
         let want = reference(&filtered, size, FftDirection::Inverse);
-        let conv = GpuConvolution::new(ctx, recipe, &filter).unwrap();
+        let conv = GpuConvolution::new(ctx, recipe, &filter, None).unwrap();
         let bytes = conv.recipe().buffer_bytes();
         let device = &ctx.device;
         use wgpu::util::DeviceExt;
@@ -441,9 +441,11 @@ fn fused_four_step_convolution_matches_rustfft() {
         let spectrum_buf = make(wgpu::BufferUsages::STORAGE);
         let output = make(wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC);
         let staging = make(wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
-        let b = conv.bind(ctx, &input, &spectrum_buf, &output).unwrap();
+        let b = conv
+            .bind(ctx, &input, &spectrum_buf, &output, None)
+            .unwrap();
         let mut encoder = device.create_command_encoder(&Default::default());
-        conv.record_timed(&mut encoder, &b, None, None);
+        conv.record_timed(&mut encoder, &b, 0, None, None);
         encoder.copy_buffer_to_buffer(&output, 0, &staging, 0, bytes);
         ctx.queue.submit([encoder.finish()]);
         staging.slice(..).map_async(wgpu::MapMode::Read, |_| {});

@@ -359,6 +359,25 @@ fn long_pulses_through_the_four_step_range_fft_match_the_cpu() {
         &extract_plots(&got.detections, &params, &cpi.meta),
     );
     assert!(pc.len() >= 3, "three targets: {} plots", pc.len());
+    // ci16 counts, converted in the column pass's loads.
+    let (params16, cpi16) = tews::bench::synthetic_as(16, 4500, tews::bench::BenchDatatype::Ci16);
+    let want16 = CpuChain::new(ChainPlan::new(&params16, &config(CfarKind::Ca, 1e-6)).unwrap())
+        .process(&cpi16)
+        .unwrap();
+    let (iq, scale) = cpi16.ci16().unwrap();
+    let got16 = gpu.process_ci16(1, iq, scale).unwrap();
+    assert_eq!(gpu.uploads().ci16_cpis, 1);
+    compare_detections("synthetic 16x4500 ci16", &want16, &got16);
+    // A NaN sample: counted in the column pass, the CPI rejected, the next
+    // one processed.
+    let mut bad = cpi.clone();
+    bad.samples_mut()[[0, 5, 4321]].re = f32::NAN;
+    let err = gpu.process(&bad).unwrap_err();
+    assert!(
+        matches!(err, tews::process::ProcessError::NonFinite(_)),
+        "{err}"
+    );
+    assert!(gpu.process(&cpi).is_ok());
 }
 
 /// OS-CFAR with 2 x (40 + 12) = 104 reference cells (the GPU once held at

@@ -84,29 +84,35 @@ fn the_default_cpi_moves_what_the_kernels_touch() {
     let uniform = std::mem::size_of::<tews::process::gpu::layout::ChainParams>() as u64;
     let header = 16;
     // The range convolution: 8192 = 64 x 128, fused four-step in
-    // workgroup memory. Forward columns read the padded batch, 64
-    // twiddles and the 8192-value outer twiddle table and write the
-    // batch; the fused rows read it, 128 twiddles, the 8192-bin filter and
-    // the outer table, and write it; the inverse columns read it and 64
-    // twiddles and write the batch.
+    // workgroup memory, converting on its loads (no convert dispatch, no
+    // padded copy). Forward columns read the uploaded samples (cf32: 8
+    // bytes a sample, and the list's 16-byte header for non-finite counts;
+    // ci16: 4 bytes a sample, and the chain uniform for the scale), 64
+    // twiddles and the 8192-value outer twiddle table, and write the
+    // padded batch; the fused rows read it, 128 twiddles, the 8192-bin
+    // filter and the outer table, and write it; the inverse columns read
+    // it and 64 twiddles and write the batch.
     let FftSchedule::FourStep { n1, n2, .. } = &recipe.range_forward.schedule else {
         panic!("8192 points should be a four-step transform")
     };
     assert_eq!((*n1, *n2), (64, 128));
     assert!(recipe.range_convolution.is_some());
-    let columns = pm * c + 64 * c + m * c + pm * c;
+    let columns_out = 64 * c + m * c + pm * c;
     let rows = pm * c + 128 * c + m * c + m * c + pm * c;
     let inverse = pm * c + 64 * c + pm * c;
-    let range = columns + rows + inverse;
     // The Doppler FFT: 128 points in workgroup memory, one dispatch
-    // reading the turned CPI and 128 twiddles, writing the spectra.
-    let doppler = pn * c + p * c + pn * c;
+    // reading the turned CPI and 128 twiddles, writing the shifted power
+    // map itself (4 bytes a cell): no power dispatch.
+    assert!(recipe.doppler_power_fused);
+    let doppler = pn * c + p * c + pn * 4;
     for (upload, input) in [(SampleUpload::Cf32, pn * c), (SampleUpload::Ci16, pn * 4)] {
-        let convert = uniform + input + pm * c + if input == pn * c { header } else { 0 };
+        // The column pass's own reads: the samples plus the list header
+        // (cf32) or the uniform (ci16).
+        let columns_in = input + if input == pn * c { header } else { uniform };
+        let range = columns_in + columns_out + rows + inverse;
         let turn = uniform + pn * c + p * 4 + pn * c;
-        let power = uniform + pn * c + pn * 4;
         let cfar = uniform + pn * 4 + header;
-        let want = convert + range + turn + doppler + power + cfar;
+        let want = range + turn + doppler + cfar;
         let traffic = recipe.traffic(upload);
         let moved: u64 = traffic
             .iter()
@@ -114,7 +120,7 @@ fn the_default_cpi_moves_what_the_kernels_touch() {
             .sum();
         assert_eq!(moved, want, "{upload:?}");
         let dispatches: usize = traffic.iter().map(|t| t.dispatches.len()).sum();
-        assert_eq!(dispatches, 1 + 2 + 1 + 1 + 1 + 1 + 1);
+        assert_eq!(dispatches, 2 + 1 + 1 + 1 + 1);
         assert_eq!(recipe.bytes_floor(upload), input + 2 * pn * c + pn * 4);
         eprintln!(
             "{upload:?}: {moved} bytes moved per CPI, floor {}, ratio {:.2}",

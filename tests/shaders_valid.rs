@@ -62,10 +62,17 @@ fn fft_shader_has_its_entry_points() {
             "bluestein_post",
             "bluestein_post_filtered",
             "bluestein_pre",
+            "fft_columns",
+            "fft_columns_cf32",
+            "fft_columns_ci16",
             "fft_global",
             "fft_global_filtered",
+            "fft_rows",
+            "fft_rows_convolve",
+            "fft_rows_filtered",
             "fft_shared",
-            "fft_shared_filtered"
+            "fft_shared_filtered",
+            "fft_shared_power"
         ]
     );
 }

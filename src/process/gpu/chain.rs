@@ -24,9 +24,10 @@
 //! [`GpuFault::in_flight`] hands the CPIs back.
 
 use super::context::{GpuContext, GpuError, GpuLimits, MIN_WORKGROUP_X};
-use super::convolution::{ConvolutionBindings, ConvolutionRecipe, GpuConvolution};
+use super::convolution::{ColumnsInput, ConvolutionBindings, ConvolutionRecipe, GpuConvolution};
 use super::fft::{
-    BufferUse, DispatchTraffic, FftBindings, FftDirection, FftRecipe, GpuFftPlan, split_dispatch,
+    BufferUse, DispatchTraffic, FftBindings, FftDirection, FftRecipe, FftSchedule, GpuFftPlan,
+    split_dispatch,
 };
 use super::layout::{
     ChainParams, DETECTION_RECORDS_OFFSET, DetectionListHeader, DetectionRecord, cfar_kind_code,
@@ -152,6 +153,9 @@ pub struct ChainRecipe {
     /// runs instead of `range_forward` and `range_inverse` (three dispatches
     /// instead of four; the filtered spectrum never goes to memory).
     pub range_convolution: Option<ConvolutionRecipe>,
+    /// The Doppler FFT fits one workgroup: it stores the shifted power
+    /// itself (`fft_shared_power`) and the power stage has no dispatch.
+    pub doppler_power_fused: bool,
     /// Doppler FFT: `P` x `N`.
     pub doppler: FftRecipe,
     /// Detection list capacity, records.
@@ -237,6 +241,7 @@ impl ChainRecipe {
             range_forward,
             range_inverse,
             range_convolution,
+            doppler_power_fused: matches!(doppler.schedule, FftSchedule::Shared { .. }),
             doppler,
             capacity,
             convert_groups: groups(p * m)?,
@@ -298,15 +303,34 @@ impl ChainRecipe {
             stage,
             dispatches: vec![d],
         };
-        let (range_forward, range_inverse) = match &self.range_convolution {
-            Some(c) => c.traffic(),
+        // The fused convolution converts on its column pass's loads: no
+        // convert dispatch, no padded copy.
+        let (convert, (range_forward, range_inverse)) = match &self.range_convolution {
+            Some(c) => {
+                let input = match upload {
+                    SampleUpload::Cf32 => ColumnsInput::Cf32 {
+                        valid: self.samples,
+                        list_bytes: list,
+                    },
+                    SampleUpload::Ci16 => ColumnsInput::Ci16 {
+                        valid: self.samples,
+                    },
+                };
+                (Vec::new(), c.traffic(input))
+            }
             None => (
-                self.range_forward.traffic(true),
-                self.range_inverse.traffic(false),
+                vec![convert],
+                (
+                    self.range_forward.traffic(true),
+                    self.range_inverse.traffic(false),
+                ),
             ),
         };
         vec![
-            one("convert", convert),
+            StageTraffic {
+                stage: "convert",
+                dispatches: convert,
+            },
             StageTraffic {
                 stage: "range_fft_filter",
                 dispatches: range_forward,
@@ -329,19 +353,27 @@ impl ChainRecipe {
             ),
             StageTraffic {
                 stage: "doppler_fft",
-                dispatches: self.doppler.traffic(false),
-            },
-            one(
-                "power",
-                DispatchTraffic {
-                    kernel: "power",
-                    buffers: vec![
-                        params,
-                        BufferUse::read_only(1, pm * COMPLEX_BYTES).part(pn * COMPLEX_BYTES),
-                        BufferUse::written(2, pn * 4),
-                    ],
+                dispatches: if self.doppler_power_fused {
+                    self.doppler.traffic_power()
+                } else {
+                    self.doppler.traffic(false)
                 },
-            ),
+            },
+            StageTraffic {
+                stage: "power",
+                dispatches: if self.doppler_power_fused {
+                    Vec::new()
+                } else {
+                    vec![DispatchTraffic {
+                        kernel: "power",
+                        buffers: vec![
+                            params,
+                            BufferUse::read_only(1, pm * COMPLEX_BYTES).part(pn * COMPLEX_BYTES),
+                            BufferUse::written(2, pn * 4),
+                        ],
+                    }]
+                },
+            },
             one(
                 "cfar",
                 DispatchTraffic {
@@ -658,8 +690,8 @@ impl GpuChain {
         let filter = matched_filter(&plan);
         let range = match &recipe.range_convolution {
             Some(c) => {
-                let conv = GpuConvolution::new(&ctx, c.clone(), &filter)?;
-                let b = conv.bind(&ctx, &padded, &spectrum, &padded)?;
+                let conv = GpuConvolution::new(&ctx, c.clone(), &filter, Some(n))?;
+                let b = conv.bind(&ctx, &input, &spectrum, &padded, Some((&list, &params_buf)))?;
                 RangeStage::Fused(Box::new((conv, b)))
             }
             None => {
@@ -675,8 +707,15 @@ impl GpuChain {
             }
         };
         // The Doppler spectra reuse `spectrum` (free once the IFFT is done).
-        let dop = GpuFftPlan::from_recipe(&ctx, recipe.doppler.clone())?;
-        let dop_b = dop.bind(&ctx, &turned, &spectrum)?;
+        let (dop, dop_b) = if recipe.doppler_power_fused {
+            let dop = GpuFftPlan::from_recipe_power(&ctx, recipe.doppler.clone())?;
+            let b = dop.bind(&ctx, &turned, &map_buffer)?;
+            (dop, b)
+        } else {
+            let dop = GpuFftPlan::from_recipe(&ctx, recipe.doppler.clone())?;
+            let b = dop.bind(&ctx, &turned, &spectrum)?;
+            (dop, b)
+        };
 
         let timestamps = (options.timestamps && ctx.has_timestamps())
             .then(|| {
@@ -786,19 +825,27 @@ impl GpuChain {
             SampleUpload::Cf32 => &self.convert_cf32,
             SampleUpload::Ci16 => &self.convert_ci16,
         };
+        let variant = usize::from(upload == SampleUpload::Ci16);
         vec![
-            vec![convert.bound.clone()],
+            match &self.range {
+                RangeStage::Separate { .. } => vec![convert.bound.clone()],
+                RangeStage::Fused(_) => Vec::new(),
+            },
             match &self.range {
                 RangeStage::Separate { forward, .. } => forward.1.bound().to_vec(),
-                RangeStage::Fused(f) => f.1.bound()[..2].to_vec(),
+                RangeStage::Fused(f) => f.1.bound(variant)[..2].to_vec(),
             },
             match &self.range {
                 RangeStage::Separate { inverse, .. } => inverse.1.bound().to_vec(),
-                RangeStage::Fused(f) => f.1.bound()[2..].to_vec(),
+                RangeStage::Fused(f) => f.1.bound(variant)[2..].to_vec(),
             },
             vec![self.turn.bound.clone()],
             self.doppler_fft.1.bound().to_vec(),
-            vec![self.power.bound.clone()],
+            if self.recipe.doppler_power_fused {
+                Vec::new()
+            } else {
+                vec![self.power.bound.clone()]
+            },
             vec![self.cfar.bound.clone()],
         ]
     }
@@ -1073,18 +1120,36 @@ impl GpuChain {
             SampleUpload::Cf32 => &self.convert_cf32,
             SampleUpload::Ci16 => &self.convert_ci16,
         };
-        run(&mut encoder, convert, 0, r.convert_groups);
         match &self.range {
             RangeStage::Separate { forward, inverse } => {
+                run(&mut encoder, convert, 0, r.convert_groups);
                 forward.0.record_timed(&mut encoder, &forward.1, writes(1));
                 inverse.0.record_timed(&mut encoder, &inverse.1, writes(2));
             }
-            RangeStage::Fused(f) => f.0.record_timed(&mut encoder, &f.1, writes(1), writes(2)),
+            RangeStage::Fused(f) => {
+                // The conversion is in the column pass: an empty pass keeps
+                // the stage's timestamp pair meaningful (about zero).
+                drop(encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some(STAGES[0]),
+                    timestamp_writes: writes(0),
+                }));
+                let variant = usize::from(upload == SampleUpload::Ci16);
+                f.0.record_timed(&mut encoder, &f.1, variant, writes(1), writes(2));
+            }
         }
         run(&mut encoder, &self.turn, 3, r.turn_groups);
         let (d, db) = &self.doppler_fft;
         d.record_timed(&mut encoder, db, writes(4));
-        run(&mut encoder, &self.power, 5, r.power_groups);
+        if r.doppler_power_fused {
+            // In the Doppler FFT's store; the empty pass keeps the stage's
+            // timestamp pair.
+            drop(encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(STAGES[5]),
+                timestamp_writes: writes(5),
+            }));
+        } else {
+            run(&mut encoder, &self.power, 5, r.power_groups);
+        }
         run(&mut encoder, &self.cfar, 6, r.cfar_groups);
         encoder.copy_buffer_to_buffer(&self.list, 0, &slot.readback, 0, r.readback_bytes());
         if let Some(t) = ts {

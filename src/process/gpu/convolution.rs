@@ -21,9 +21,12 @@ use super::fft::{
     BufferUse, DispatchTraffic, FftDirection, FftRecipe, FftSchedule, FourStepPass, bind_group,
     storage_init, twiddles, whole,
 };
+use super::layout::{ChainParams, DETECTION_RECORDS_OFFSET};
 use rustfft::num_complex::Complex32;
 
 const COMPLEX_BYTES: u64 = 8;
+/// The detection list's header (counters) the conversion may touch.
+const DETECTION_HEADER_BYTES: u64 = DETECTION_RECORDS_OFFSET as u64;
 
 /// The fused convolution's plan: plain data.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -42,6 +45,27 @@ pub struct ConvolutionRecipe {
     pub rows: FourStepPass,
     /// Inverse columns (stored in natural order).
     pub inverse_columns: FourStepPass,
+}
+
+/// What the forward columns read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnsInput {
+    /// A zero-padded batch of `size` complex values a row.
+    Padded,
+    /// The chain's uploaded cf32 samples, `valid` a row: converted and
+    /// zero-padded on load (non-finite samples counted into the list).
+    Cf32 {
+        /// Samples a row.
+        valid: usize,
+        /// Bytes of the detection list bound (its header is touched).
+        list_bytes: u64,
+    },
+    /// The chain's uploaded ci16 counts (one u32 a sample, in a buffer of
+    /// 8 bytes a sample), `valid` a row, scaled by the chain's uniform.
+    Ci16 {
+        /// Samples a row.
+        valid: usize,
+    },
 }
 
 impl ConvolutionRecipe {
@@ -88,22 +112,46 @@ impl ConvolutionRecipe {
     /// What each dispatch binds and moves (the model of
     /// [`FftRecipe::traffic`]): the forward part (columns and the fused
     /// rows) and the inverse part (columns).
-    pub fn traffic(&self) -> (Vec<DispatchTraffic>, Vec<DispatchTraffic>) {
+    pub fn traffic(&self, input: ColumnsInput) -> (Vec<DispatchTraffic>, Vec<DispatchTraffic>) {
         let data = self.buffer_bytes();
         let table = self.size as u64 * COMPLEX_BYTES;
         let (t1, t2) = (
             self.n1 as u64 * COMPLEX_BYTES,
             self.n2 as u64 * COMPLEX_BYTES,
         );
+        let rows_in = |valid: usize| (valid * self.batch) as u64;
+        let mut columns = vec![
+            BufferUse::written(1, data),
+            BufferUse::read_only(2, t1),
+            BufferUse::read_only(6, table),
+        ];
+        let kernel = match input {
+            ColumnsInput::Padded => {
+                columns.push(BufferUse::read_only(0, data));
+                "fft_columns"
+            }
+            ColumnsInput::Cf32 { valid, list_bytes } => {
+                columns.push(BufferUse::read_only(0, rows_in(valid) * COMPLEX_BYTES));
+                columns.push(BufferUse::written(7, list_bytes).part(DETECTION_HEADER_BYTES));
+                "fft_columns_cf32"
+            }
+            ColumnsInput::Ci16 { valid } => {
+                columns.push(
+                    BufferUse::read_only(8, rows_in(valid) * COMPLEX_BYTES)
+                        .part(rows_in(valid) * 4),
+                );
+                columns.push(BufferUse::read_only(
+                    9,
+                    std::mem::size_of::<ChainParams>() as u64,
+                ));
+                "fft_columns_ci16"
+            }
+        };
+        columns.sort_by_key(|b| b.binding);
         let forward = vec![
             DispatchTraffic {
-                kernel: "fft_columns",
-                buffers: vec![
-                    BufferUse::read_only(0, data),
-                    BufferUse::written(1, data),
-                    BufferUse::read_only(2, t1),
-                    BufferUse::read_only(6, table),
-                ],
+                kernel,
+                buffers: columns,
             },
             DispatchTraffic {
                 kernel: "fft_rows_convolve",
@@ -140,7 +188,11 @@ struct Step {
 #[derive(Debug)]
 pub struct GpuConvolution {
     recipe: ConvolutionRecipe,
-    columns: Step,
+    /// `valid` samples a row for the chain's converting column kernels;
+    /// `None`: a padded input.
+    valid: Option<usize>,
+    /// The column kernel for a padded input, or the cf32 and ci16 ones.
+    columns: Vec<Step>,
     rows: Step,
     inverse_columns: Step,
     outer: wgpu::Buffer,
@@ -151,26 +203,44 @@ pub struct GpuConvolution {
 /// The bind groups for one input / spectrum / output buffer triple.
 #[derive(Debug)]
 pub struct ConvolutionBindings {
-    groups: [wgpu::BindGroup; 3],
+    /// The column group per column kernel, then the rows', then the
+    /// inverse columns'.
+    groups: Vec<wgpu::BindGroup>,
     bound: Vec<Vec<(u32, u64)>>,
 }
 
 impl ConvolutionBindings {
-    /// Per dispatch (columns, rows, inverse columns), the `(binding,
-    /// bytes)` of each buffer its group holds.
-    pub fn bound(&self) -> &[Vec<(u32, u64)>] {
-        &self.bound
+    /// Per dispatch (columns with column kernel `variant`: 0 padded or
+    /// cf32, 1 ci16; rows; inverse columns), the `(binding, bytes)` of each
+    /// buffer its group holds.
+    pub fn bound(&self, variant: usize) -> Vec<Vec<(u32, u64)>> {
+        let n = self.bound.len();
+        vec![
+            self.bound[variant].clone(),
+            self.bound[n - 2].clone(),
+            self.bound[n - 1].clone(),
+        ]
     }
 }
 
 impl GpuConvolution {
     /// Builds `recipe` with `filter` (`recipe.size` bins, applied to every
     /// row's spectrum).
+    /// `valid`: the chain's form, whose column kernels read the uploaded
+    /// samples (`valid` a row) and convert them; `None`: a padded input.
     pub fn new(
         ctx: &GpuContext,
         recipe: ConvolutionRecipe,
         filter: &[Complex32],
+        valid: Option<usize>,
     ) -> Result<Self, GpuError> {
+        if valid.is_some_and(|v| v == 0 || v > recipe.size) {
+            return Err(GpuError::Plan(format!(
+                "convolution rows of {} samples do not fit {} points",
+                valid.unwrap_or(0),
+                recipe.size
+            )));
+        }
         if filter.len() != recipe.size {
             return Err(GpuError::Plan(format!(
                 "convolution filter has {} bins, the transform {}",
@@ -179,6 +249,7 @@ impl GpuConvolution {
             )));
         }
         let step = |p: &FourStepPass, entry: &str, direction: FftDirection| {
+            let valid = valid.unwrap_or(p.len);
             let packed = p.radices.iter().rev().fold(0u32, |acc, &r| (acc << 4) | r);
             let constants: Vec<(&str, f64)> = vec![
                 ("N", p.len as f64),
@@ -196,6 +267,10 @@ impl GpuConvolution {
                 ("OUT_T", p.out_t as f64),
                 ("OUT_E", p.out_e as f64),
             ];
+            let mut constants = constants;
+            if entry.starts_with("fft_columns_") {
+                constants.push(("VALID", valid as f64));
+            }
             Ok::<_, GpuError>(Step {
                 pipeline: ctx.compute_pipeline("fft.wgsl", entry, &constants)?,
                 workgroups: p.workgroups,
@@ -211,8 +286,16 @@ impl GpuConvolution {
                 mapped_at_creation: false,
             })
         })?;
+        let columns = match valid {
+            None => vec![step(&recipe.columns, "fft_columns", forward)?],
+            Some(_) => vec![
+                step(&recipe.columns, "fft_columns_cf32", forward)?,
+                step(&recipe.columns, "fft_columns_ci16", forward)?,
+            ],
+        };
         Ok(GpuConvolution {
-            columns: step(&recipe.columns, "fft_columns", forward)?,
+            valid,
+            columns,
             rows: step(&recipe.rows, "fft_rows_convolve", forward)?,
             inverse_columns: step(&recipe.inverse_columns, "fft_rows", FftDirection::Inverse)?,
             outer: storage_init(ctx, "fft outer twiddles", &twiddles(recipe.size, forward)),
@@ -229,21 +312,32 @@ impl GpuConvolution {
 
     /// Bind groups for `input` -> `output`, with `spectrum` as the second
     /// intermediate (STORAGE buffers of at least
-    /// [`ConvolutionRecipe::buffer_bytes`]; `output` may be `input`, which
-    /// the first dispatch is done reading before the last writes it;
-    /// `spectrum` must be neither).
+    /// [`ConvolutionRecipe::buffer_bytes`], `input` only read, or for the
+    /// chain's form the upload buffer of `valid` samples a row; `output` may
+    /// be `input`, which the first dispatch is done reading before the last
+    /// writes it; `spectrum` must be neither). The chain's form also binds
+    /// its detection `list` and `params` uniform (`chain`).
     pub fn bind(
         &self,
         ctx: &GpuContext,
         input: &wgpu::Buffer,
         spectrum: &wgpu::Buffer,
         output: &wgpu::Buffer,
+        chain: Option<(&wgpu::Buffer, &wgpu::Buffer)>,
     ) -> Result<ConvolutionBindings, GpuError> {
         let need = self.recipe.buffer_bytes();
-        for (name, b) in [("input", input), ("spectrum", spectrum), ("output", output)] {
-            if b.size() < need || !b.usage().contains(wgpu::BufferUsages::STORAGE) {
+        let input_need = match self.valid {
+            Some(v) => (v * self.recipe.batch) as u64 * COMPLEX_BYTES,
+            None => need,
+        };
+        for (name, b, n) in [
+            ("input", input, input_need),
+            ("spectrum", spectrum, need),
+            ("output", output, need),
+        ] {
+            if b.size() < n || !b.usage().contains(wgpu::BufferUsages::STORAGE) {
                 return Err(GpuError::Plan(format!(
-                    "convolution {name} buffer must be a STORAGE buffer of at least {need} bytes"
+                    "convolution {name} buffer must be a STORAGE buffer of at least {n} bytes"
                 )));
             }
         }
@@ -252,17 +346,46 @@ impl GpuConvolution {
                 "the convolution's spectrum buffer must differ from its input and output".into(),
             ));
         }
-        let entry = |binding, resource| wgpu::BindGroupEntry { binding, resource };
-        let (c, cb) = bind_group(
-            ctx,
-            &self.columns.pipeline,
-            &[
-                entry(0, whole(input, need)),
+        fn entry(binding: u32, resource: wgpu::BindingResource<'_>) -> wgpu::BindGroupEntry<'_> {
+            wgpu::BindGroupEntry { binding, resource }
+        }
+        let mut groups = Vec::new();
+        let mut bound = Vec::new();
+        let tables = |step: usize| {
+            vec![
                 entry(1, whole(&self.scratch, need)),
-                entry(2, self.columns.twiddles.as_entire_binding()),
+                entry(2, self.columns[step].twiddles.as_entire_binding()),
                 entry(6, self.outer.as_entire_binding()),
-            ],
-        )?;
+            ]
+        };
+        match (self.valid, chain) {
+            (None, _) => {
+                let mut e = tables(0);
+                e.push(entry(0, whole(input, need)));
+                let (g, b) = bind_group(ctx, &self.columns[0].pipeline, &e)?;
+                groups.push(g);
+                bound.push(b);
+            }
+            (Some(_), Some((list, params))) => {
+                let mut e = tables(0);
+                e.push(entry(0, whole(input, input_need)));
+                e.push(entry(7, list.as_entire_binding()));
+                let (g, b) = bind_group(ctx, &self.columns[0].pipeline, &e)?;
+                groups.push(g);
+                bound.push(b);
+                let mut e = tables(1);
+                e.push(entry(8, whole(input, input_need)));
+                e.push(entry(9, params.as_entire_binding()));
+                let (g, b) = bind_group(ctx, &self.columns[1].pipeline, &e)?;
+                groups.push(g);
+                bound.push(b);
+            }
+            (Some(_), None) => {
+                return Err(GpuError::Plan(
+                    "the chain's convolution needs its detection list and uniform".into(),
+                ));
+            }
+        }
         let (r, rb) = bind_group(
             ctx,
             &self.rows.pipeline,
@@ -283,28 +406,33 @@ impl GpuConvolution {
                 entry(2, self.inverse_columns.twiddles.as_entire_binding()),
             ],
         )?;
-        Ok(ConvolutionBindings {
-            groups: [c, r, i],
-            bound: vec![cb, rb, ib],
-        })
+        groups.extend([r, i]);
+        bound.extend([rb, ib]);
+        Ok(ConvolutionBindings { groups, bound })
     }
 
     /// Records the convolution: the forward part (columns and fused rows)
     /// as one compute pass with `forward_ts`, the inverse columns as
     /// another with `inverse_ts`.
+    /// `variant`: the column kernel (0: padded or cf32, 1: ci16).
     pub fn record_timed(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         bindings: &ConvolutionBindings,
+        variant: usize,
         forward_ts: Option<wgpu::ComputePassTimestampWrites<'_>>,
         inverse_ts: Option<wgpu::ComputePassTimestampWrites<'_>>,
     ) {
-        let steps = [&self.columns, &self.rows, &self.inverse_columns];
+        let n = bindings.groups.len();
+        let steps = [
+            (&self.columns[variant], &bindings.groups[variant]),
+            (&self.rows, &bindings.groups[n - 2]),
+        ];
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("range convolution"),
             timestamp_writes: forward_ts,
         });
-        for (step, group) in steps[..2].iter().zip(&bindings.groups) {
+        for (step, group) in steps {
             pass.set_pipeline(&step.pipeline);
             pass.set_bind_group(0, group, &[]);
             pass.dispatch_workgroups(step.workgroups[0], step.workgroups[1], 1);
@@ -314,8 +442,9 @@ impl GpuConvolution {
             label: Some("range convolution inverse"),
             timestamp_writes: inverse_ts,
         });
-        pass.set_pipeline(&steps[2].pipeline);
-        pass.set_bind_group(0, &bindings.groups[2], &[]);
-        pass.dispatch_workgroups(steps[2].workgroups[0], steps[2].workgroups[1], 1);
+        let step = &self.inverse_columns;
+        pass.set_pipeline(&step.pipeline);
+        pass.set_bind_group(0, &bindings.groups[n - 1], &[]);
+        pass.dispatch_workgroups(step.workgroups[0], step.workgroups[1], 1);
     }
 }

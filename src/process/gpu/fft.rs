@@ -568,6 +568,22 @@ impl FftRecipe {
     }
 }
 
+impl FftRecipe {
+    /// [`FftRecipe::traffic`] of a plan built with
+    /// [`GpuFftPlan::from_recipe_power`]: one workgroup-memory dispatch
+    /// reading the batch and the twiddles, writing 4 bytes a value.
+    pub fn traffic_power(&self) -> Vec<DispatchTraffic> {
+        vec![DispatchTraffic {
+            kernel: "fft_shared_power",
+            buffers: vec![
+                BufferUse::read_only(0, self.buffer_bytes()),
+                BufferUse::read_only(2, self.size as u64 * COMPLEX_BYTES),
+                BufferUse::written(10, self.buffer_bytes() / 2),
+            ],
+        }]
+    }
+}
+
 fn check_shape(
     size: usize,
     batch: usize,
@@ -731,6 +747,8 @@ struct Stockham {
     /// transform's worth, shared by the batch), when the plan has one.
     filter: Option<wgpu::Buffer>,
     bytes: u64,
+    /// The output is the shifted power (f32), bound at binding 10.
+    power: bool,
 }
 
 /// The Bluestein schedule's GPU objects.
@@ -960,6 +978,7 @@ impl Stockham {
             scratch,
             filter,
             bytes: recipe.buffer_bytes(),
+            power: false,
         })
     }
 
@@ -983,14 +1002,19 @@ impl Stockham {
         };
         for p in 0..count {
             let src = if p == 0 { input } else { dst_of(p - 1) };
+            let (out_binding, out_bytes) = if self.power {
+                (10, need / 2)
+            } else {
+                (1, need)
+            };
             let mut entries = vec![
                 wgpu::BindGroupEntry {
                     binding: 0,
                     resource: whole(src, need),
                 },
                 wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: whole(dst_of(p), need),
+                    binding: out_binding,
+                    resource: whole(dst_of(p), out_bytes),
                 },
                 wgpu::BindGroupEntry {
                     binding: 2,
@@ -1187,6 +1211,55 @@ impl GpuFftPlan {
         Self::build(ctx, recipe, None)
     }
 
+    /// Builds a workgroup-memory `recipe` whose output is the FFT-shifted
+    /// power `|X[k]|^2` (f32, zero frequency at N/2) instead of the
+    /// spectrum: the chain's Doppler FFT with its power stage fused in.
+    /// Its output buffer holds 4 bytes a value.
+    pub fn from_recipe_power(ctx: &GpuContext, recipe: FftRecipe) -> Result<Self, GpuError> {
+        let FftSchedule::Shared {
+            threads_per_fft,
+            ffts_per_group,
+            workgroups,
+            radices,
+        } = &recipe.schedule
+        else {
+            return Err(GpuError::Plan(
+                "the power output needs a workgroup-memory FFT".into(),
+            ));
+        };
+        let packed = radices.iter().rev().fold(0u32, |acc, &r| (acc << 4) | r);
+        let n = recipe.size as f64;
+        let constants: Vec<(&str, f64)> = vec![
+            ("N", n),
+            ("BATCH", recipe.batch as f64),
+            ("SIGN", recipe.direction.sign()),
+            ("WG", recipe.workgroup_size as f64),
+            ("THREADS", *threads_per_fft as f64),
+            ("FFTS_PER_GROUP", *ffts_per_group as f64),
+            ("SHARED_LEN", n * *ffts_per_group as f64),
+            ("RADICES", packed as f64),
+        ];
+        let stockham = Stockham {
+            pipelines: vec![ctx.compute_pipeline("fft.wgsl", "fft_shared_power", &constants)?],
+            workgroups: vec![*workgroups],
+            twiddles: vec![storage_init(
+                ctx,
+                "fft twiddles",
+                &twiddles(recipe.size, recipe.direction),
+            )],
+            outer_twiddles: None,
+            pass_params: Vec::new(),
+            scratch: None,
+            filter: None,
+            bytes: recipe.buffer_bytes(),
+            power: true,
+        };
+        Ok(GpuFftPlan {
+            recipe,
+            kind: PlanKind::Stockham(stockham),
+        })
+    }
+
     /// Builds `recipe` with its output multiplied bin by bin by `filter`
     /// (`recipe.size` values, the same for every transform of the batch):
     /// `out[b][k] = FFT(in[b])[k] * filter[k]`, fused into the last pass, so
@@ -1243,7 +1316,11 @@ impl GpuFftPlan {
         output: &wgpu::Buffer,
     ) -> Result<FftBindings, GpuError> {
         let need = self.recipe.buffer_bytes();
-        for (name, b) in [("input", input), ("output", output)] {
+        let out_need = match &self.kind {
+            PlanKind::Stockham(s) if s.power => need / 2,
+            _ => need,
+        };
+        for (name, b, need) in [("input", input, need), ("output", output, out_need)] {
             if b.size() < need || !b.usage().contains(wgpu::BufferUsages::STORAGE) {
                 return Err(GpuError::Plan(format!(
                     "FFT {name} buffer must be a STORAGE buffer of at least {need} bytes \
