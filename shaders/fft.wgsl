@@ -270,6 +270,8 @@ override IN_T: u32 = 1u;
 override IN_E: u32 = 1u;
 override OUT_T: u32 = 1u;
 override OUT_E: u32 = 1u;
+// fft_rows only: outputs stored per block (the rest are not); BLOCK: all.
+override KEEP: u32 = 4294967295u;
 
 // fft_columns only: tw2[m] = w_L^m, m < L.
 @group(0) @binding(6) var<storage, read> tw2: array<vec2<f32>>;
@@ -407,9 +409,11 @@ fn fft_rows(
     for (var e = lid; e < N * FFTS_PER_GROUP; e += WG) {
         let se = strided_slot_elem(e, OUT_E);
         let t = first + se.x;
-        if t < BATCH {
-            let j = t % TPB;
-            dst[(t / TPB) * BLOCK + j * OUT_T + se.y * OUT_E] = sh[se.x * N + se.y];
+        let k = (t % TPB) * OUT_T + se.y * OUT_E;
+        // KEEP < BLOCK: only the first KEEP outputs of a block are wanted
+        // (the fast convolution's valid samples); the rest is not stored.
+        if t < BATCH && k < KEEP {
+            dst[(t / TPB) * BLOCK + k] = sh[se.x * N + se.y];
         }
     }
 }

@@ -91,7 +91,7 @@ fn the_default_cpi_moves_what_the_kernels_touch() {
     // twiddles and the 8192-value outer twiddle table, and write the
     // padded batch; the fused rows read it, 128 twiddles, the 8192-bin
     // filter and the outer table, and write it; the inverse columns read
-    // it and 64 twiddles and write the batch.
+    // it and 64 twiddles and write the first N samples of each row.
     let FftSchedule::FourStep { n1, n2, .. } = &recipe.range_forward.schedule else {
         panic!("8192 points should be a four-step transform")
     };
@@ -99,7 +99,8 @@ fn the_default_cpi_moves_what_the_kernels_touch() {
     assert!(recipe.range_convolution.is_some());
     let columns_out = 64 * c + m * c + pm * c;
     let rows = pm * c + 128 * c + m * c + m * c + pm * c;
-    let inverse = pm * c + 64 * c + pm * c;
+    // ... storing only the N valid samples of each row.
+    let inverse = pm * c + 64 * c + pn * c;
     // The Doppler FFT: 128 points in workgroup memory, one dispatch
     // reading the turned CPI and 128 twiddles, writing the shifted power
     // map itself (4 bytes a cell): no power dispatch.

@@ -164,11 +164,18 @@ impl ConvolutionRecipe {
                 ],
             },
         ];
+        // The chain's form stores only the first `valid` of each row.
+        let kept = match input {
+            ColumnsInput::Padded => data,
+            ColumnsInput::Cf32 { valid, .. } | ColumnsInput::Ci16 { valid } => {
+                rows_in(valid) * COMPLEX_BYTES
+            }
+        };
         let inverse = vec![DispatchTraffic {
             kernel: "fft_rows",
             buffers: vec![
                 BufferUse::read_only(0, data),
-                BufferUse::written(1, data),
+                BufferUse::written(1, data).part(kept),
                 BufferUse::read_only(2, t1),
             ],
         }];
@@ -249,6 +256,7 @@ impl GpuConvolution {
             )));
         }
         let step = |p: &FourStepPass, entry: &str, direction: FftDirection| {
+            let chain_valid = valid;
             let valid = valid.unwrap_or(p.len);
             let packed = p.radices.iter().rev().fold(0u32, |acc, &r| (acc << 4) | r);
             let constants: Vec<(&str, f64)> = vec![
@@ -270,6 +278,10 @@ impl GpuConvolution {
             let mut constants = constants;
             if entry.starts_with("fft_columns_") {
                 constants.push(("VALID", valid as f64));
+            }
+            // The inverse columns store only the samples the chain uses.
+            if let (Some(v), "fft_rows", false) = (chain_valid, entry, p.in_e == 1) {
+                constants.push(("KEEP", v as f64));
             }
             Ok::<_, GpuError>(Step {
                 pipeline: ctx.compute_pipeline("fft.wgsl", entry, &constants)?,
