@@ -98,16 +98,7 @@ impl GpuTraffic {
         upload: crate::process::gpu::chain::SampleUpload,
     ) -> Self {
         use crate::process::gpu::chain::{SampleUpload, StageRecipe};
-        let stages: Vec<StageRecipe> = recipe
-            .traffic(upload)
-            .iter()
-            .map(|t| StageRecipe {
-                stage: t.stage,
-                dispatches: t.dispatches.len(),
-                bytes_read: t.bytes_read(),
-                bytes_written: t.bytes_written(),
-            })
-            .collect();
+        let stages: Vec<StageRecipe> = recipe.stage_recipes(upload);
         let moved: u64 = stages.iter().map(|s| s.bytes()).sum();
         let floor = recipe.bytes_floor(upload);
         GpuTraffic {

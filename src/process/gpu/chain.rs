@@ -250,8 +250,14 @@ impl ChainRecipe {
             cfar_groups: groups(tested)?,
             stages: Vec::new(),
         };
-        recipe.stages = recipe
-            .traffic(SampleUpload::Cf32)
+        recipe.stages = recipe.stage_recipes(SampleUpload::Cf32);
+        Ok(recipe)
+    }
+
+    /// Per stage, its dispatches and bytes for `upload` ([`Self::traffic`]
+    /// summed).
+    pub fn stage_recipes(&self, upload: SampleUpload) -> Vec<StageRecipe> {
+        self.traffic(upload)
             .iter()
             .map(|t| StageRecipe {
                 stage: t.stage,
@@ -259,8 +265,7 @@ impl ChainRecipe {
                 bytes_read: t.bytes_read(),
                 bytes_written: t.bytes_written(),
             })
-            .collect();
-        Ok(recipe)
+            .collect()
     }
 
     /// What every dispatch of one CPI binds and moves, stage by stage in

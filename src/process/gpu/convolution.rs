@@ -258,23 +258,7 @@ impl GpuConvolution {
         let step = |p: &FourStepPass, entry: &str, direction: FftDirection| {
             let chain_valid = valid;
             let valid = valid.unwrap_or(p.len);
-            let packed = p.radices.iter().rev().fold(0u32, |acc, &r| (acc << 4) | r);
-            let constants: Vec<(&str, f64)> = vec![
-                ("N", p.len as f64),
-                ("BATCH", (recipe.batch * p.per_block) as f64),
-                ("SIGN", direction.sign()),
-                ("WG", (p.threads_per_fft * p.ffts_per_group) as f64),
-                ("THREADS", p.threads_per_fft as f64),
-                ("FFTS_PER_GROUP", p.ffts_per_group as f64),
-                ("SHARED_LEN", (p.len * p.ffts_per_group as usize) as f64),
-                ("RADICES", packed as f64),
-                ("TPB", p.per_block as f64),
-                ("BLOCK", recipe.size as f64),
-                ("IN_T", p.in_t as f64),
-                ("IN_E", p.in_e as f64),
-                ("OUT_T", p.out_t as f64),
-                ("OUT_E", p.out_e as f64),
-            ];
+            let constants = p.constants(recipe.batch, recipe.size, direction);
             let mut constants = constants;
             if entry.starts_with("fft_columns_") {
                 constants.push(("VALID", valid as f64));

@@ -133,6 +133,63 @@ pub struct FourStepPass {
     pub out_e: usize,
 }
 
+/// The radices packed four bits each, first pass in the lowest bits (the
+/// workgroup-memory kernels' `RADICES`).
+fn pack_radices(radices: &[u32]) -> u32 {
+    radices.iter().rev().fold(0u32, |acc, &r| (acc << 4) | r)
+}
+
+/// The override constants of a workgroup-memory transform: length, batch,
+/// direction, threads, transforms per group, radices.
+fn shared_constants(
+    len: usize,
+    batch: usize,
+    direction: FftDirection,
+    threads_per_fft: u32,
+    ffts_per_group: u32,
+    radices: &[u32],
+) -> Vec<(&'static str, f64)> {
+    vec![
+        ("N", len as f64),
+        ("BATCH", batch as f64),
+        ("SIGN", direction.sign()),
+        ("WG", (threads_per_fft * ffts_per_group) as f64),
+        ("THREADS", threads_per_fft as f64),
+        ("FFTS_PER_GROUP", ffts_per_group as f64),
+        ("SHARED_LEN", (len * ffts_per_group as usize) as f64),
+        ("RADICES", pack_radices(radices) as f64),
+    ]
+}
+
+impl FourStepPass {
+    /// The override constants of this pass over `batch` blocks of `block`
+    /// values (the strided kernels of `shaders/fft.wgsl`).
+    pub(crate) fn constants(
+        &self,
+        batch: usize,
+        block: usize,
+        direction: FftDirection,
+    ) -> Vec<(&'static str, f64)> {
+        let mut c = shared_constants(
+            self.len,
+            batch * self.per_block,
+            direction,
+            self.threads_per_fft,
+            self.ffts_per_group,
+            &self.radices,
+        );
+        c.extend([
+            ("TPB", self.per_block as f64),
+            ("BLOCK", block as f64),
+            ("IN_T", self.in_t as f64),
+            ("IN_E", self.in_e as f64),
+            ("OUT_T", self.out_t as f64),
+            ("OUT_E", self.out_e as f64),
+        ]);
+        c
+    }
+}
+
 /// The plan of one batched FFT: plain data, no GPU objects.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FftRecipe {
@@ -818,7 +875,7 @@ impl Stockham {
     ) -> Result<Self, GpuError> {
         let filtered = filter.is_some();
         let n = recipe.size as f64;
-        let mut constants: Vec<(&str, f64)> = vec![
+        let constants: Vec<(&str, f64)> = vec![
             ("N", n),
             ("BATCH", recipe.batch as f64),
             ("SIGN", recipe.direction.sign()),
@@ -834,13 +891,14 @@ impl Stockham {
                 workgroups,
                 radices,
             } => {
-                let packed = radices.iter().rev().fold(0u32, |acc, &r| (acc << 4) | r);
-                constants.extend([
-                    ("THREADS", *threads_per_fft as f64),
-                    ("FFTS_PER_GROUP", *ffts_per_group as f64),
-                    ("SHARED_LEN", n * *ffts_per_group as f64),
-                    ("RADICES", packed as f64),
-                ]);
+                let constants = shared_constants(
+                    recipe.size,
+                    recipe.batch,
+                    recipe.direction,
+                    *threads_per_fft,
+                    *ffts_per_group,
+                    radices,
+                );
                 let entry = if filtered {
                     "fft_shared_filtered"
                 } else {
@@ -855,24 +913,10 @@ impl Stockham {
             }
             FftSchedule::FourStep { columns, rows, .. } => {
                 let strided = |p: &FourStepPass, entry: &str| {
-                    let packed = p.radices.iter().rev().fold(0u32, |acc, &r| (acc << 4) | r);
-                    let c: Vec<(&str, f64)> = vec![
-                        ("N", p.len as f64),
-                        ("BATCH", (recipe.batch * p.per_block) as f64),
-                        ("SIGN", recipe.direction.sign()),
-                        ("WG", (p.threads_per_fft * p.ffts_per_group) as f64),
-                        ("THREADS", p.threads_per_fft as f64),
-                        ("FFTS_PER_GROUP", p.ffts_per_group as f64),
-                        ("SHARED_LEN", (p.len * p.ffts_per_group as usize) as f64),
-                        ("RADICES", packed as f64),
-                        ("TPB", p.per_block as f64),
-                        ("BLOCK", recipe.size as f64),
-                        ("IN_T", p.in_t as f64),
-                        ("IN_E", p.in_e as f64),
-                        ("OUT_T", p.out_t as f64),
-                        ("OUT_E", p.out_e as f64),
-                    ];
-                    make(entry, &c)
+                    make(
+                        entry,
+                        &p.constants(recipe.batch, recipe.size, recipe.direction),
+                    )
                 };
                 let rows_entry = if filtered {
                     "fft_rows_filtered"
@@ -1227,18 +1271,14 @@ impl GpuFftPlan {
                 "the power output needs a workgroup-memory FFT".into(),
             ));
         };
-        let packed = radices.iter().rev().fold(0u32, |acc, &r| (acc << 4) | r);
-        let n = recipe.size as f64;
-        let constants: Vec<(&str, f64)> = vec![
-            ("N", n),
-            ("BATCH", recipe.batch as f64),
-            ("SIGN", recipe.direction.sign()),
-            ("WG", recipe.workgroup_size as f64),
-            ("THREADS", *threads_per_fft as f64),
-            ("FFTS_PER_GROUP", *ffts_per_group as f64),
-            ("SHARED_LEN", n * *ffts_per_group as f64),
-            ("RADICES", packed as f64),
-        ];
+        let constants = shared_constants(
+            recipe.size,
+            recipe.batch,
+            recipe.direction,
+            *threads_per_fft,
+            *ffts_per_group,
+            radices,
+        );
         let stockham = Stockham {
             pipelines: vec![ctx.compute_pipeline("fft.wgsl", "fft_shared_power", &constants)?],
             workgroups: vec![*workgroups],
