@@ -248,6 +248,32 @@ fn split_dispatches_and_small_workgroup_memory_still_work() {
     }
 }
 
+/// Workgroup memory of 2048 bytes (256 values): 2048 points split
+/// (four-step), and so do Bluestein's inner transforms of 1021 points
+/// (2048); 127 (inner 256) just fits one workgroup.
+#[test]
+fn small_workgroup_memory_splits_long_and_bluestein_transforms() {
+    let Some(ctx) = common::gpu() else { return };
+    let mut limits = *ctx.limits();
+    limits.max_compute_workgroup_storage_size = 2048;
+    for (size, batch) in [(2048usize, 2usize), (127, 3), (1021, 2)] {
+        for direction in [FftDirection::Forward, FftDirection::Inverse] {
+            let auto = FftRecipe::new(size, batch, direction, &limits).unwrap();
+            match (&auto.schedule, size) {
+                (FftSchedule::FourStep { .. }, 2048) => {}
+                (FftSchedule::Bluestein { forward, .. }, 1021) => {
+                    assert!(matches!(forward.schedule, FftSchedule::FourStep { .. }))
+                }
+                (FftSchedule::Bluestein { forward, .. }, 127) => {
+                    assert!(matches!(forward.schedule, FftSchedule::Shared { .. }))
+                }
+                (s, _) => panic!("{size}: {s:?}"),
+            }
+            check(ctx, auto, 9);
+        }
+    }
+}
+
 #[test]
 fn a_plan_is_reused_across_batches_and_recordings() {
     let Some(ctx) = common::gpu() else { return };
