@@ -90,3 +90,11 @@ struct DetectionList {
 fn is_finite(x: f32) -> bool {
     return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
 }
+
+// A ci16 sample packed in one u32 (I in the low half, Q in the high half:
+// little-endian host order), sign-extended, as f32 counts (exact).
+fn ci16_counts(w: u32) -> vec2<f32> {
+    let re = bitcast<i32>(w << 16u) >> 16u;
+    let im = bitcast<i32>(w) >> 16u;
+    return vec2<f32>(f32(re), f32(im));
+}

@@ -56,10 +56,7 @@ fn convert_ci16(
     var v = vec2<f32>(0.0, 0.0);
     if n < params.samples {
         let w = src_ci16[(t / m) * params.samples + n];
-        // Sign-extend each half.
-        let re = bitcast<i32>(w << 16u) >> 16u;
-        let im = bitcast<i32>(w) >> 16u;
-        v = vec2<f32>(f32(re), f32(im)) * params.sample_scale;
+        v = ci16_counts(w) * params.sample_scale;
     }
     dst[t] = v;
 }

@@ -385,10 +385,7 @@ fn fft_columns_ci16(
             var v = vec2<f32>(0.0, 0.0);
             if s.y < VALID {
                 let w = src_ci16[(s.x / TPB) * VALID + s.y];
-                // Sign-extend each half.
-                let re = bitcast<i32>(w << 16u) >> 16u;
-                let im = bitcast<i32>(w) >> 16u;
-                v = vec2<f32>(f32(re), f32(im)) * params.sample_scale;
+                v = ci16_counts(w) * params.sample_scale;
             }
             sh[s.z] = v;
         }
