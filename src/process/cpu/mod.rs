@@ -42,6 +42,8 @@ pub struct CpuChain {
     compressed: Vec<Complex32>,
     map: RangeDopplerMap,
     times: StageTimes,
+    /// The Doppler stage's per-bin weights, for [`Backend::detection_channel_values`].
+    doppler_weights: crate::dsp::window::DopplerBinWeights,
 }
 
 impl CpuChain {
@@ -60,6 +62,7 @@ impl CpuChain {
                 power: vec![0.0; p * n],
             },
             times: StageTimes::default(),
+            doppler_weights: crate::dsp::window::DopplerBinWeights::new(&plan.doppler_window),
             plan,
         }
     }
@@ -93,7 +96,8 @@ impl Backend for CpuChain {
                     if r >= n || d >= p {
                         return Complex64::new(0.0, 0.0);
                     }
-                    crate::dsp::window::doppler_bin_weights(&self.plan.doppler_window, d)
+                    self.doppler_weights
+                        .weights(d)
                         .iter()
                         .enumerate()
                         .map(|(m, w)| {
