@@ -3,8 +3,9 @@
 # host (CPU model, nvidia-smi) and the adapters wgpu sees (`tews info`), then
 # times and checks on one CPI shape (128 x 4096; --quick: 32 x 1024):
 #   - `tews bench --json`, CPU and GPU, on cf32 and on ci16 input
-#     (`--datatype`), and on a 48-pulse shape (48 x 4096; --quick 48 x 1024);
-#     one backend per call, since `--backend both` prints nothing, not even
+#     (`--datatype`), the GPU also with `--four-step` (the range
+#     convolution's other schedule), and on a 48-pulse shape (48 x 4096;
+#     --quick 48 x 1024); one backend per call, since `--backend both` prints nothing, not even
 #     the CPU's figures, when its GPU half fails;
 #   - benches/compare_cupy.py (--xp cupy, or numpy for a dry run): the same
 #     chain in CuPy/NumPy, its detection check against tews and its speed
@@ -317,6 +318,12 @@ for dt in cf32 ci16; do
             --pulses "$P" --samples "$N" --iterations "$ITER"
     done
 done
+# The range convolution's other schedule (four-step, three dispatches) on
+# the same shape: which of the two is faster on this device (the register
+# schedule is the default where it fits; docs/gpu.md).
+step name=bench kind=bench required=1 backend=gpu datatype=cf32 shape="${P}x${N}-4step" -- \
+    "$TEWS" -q bench --backend gpu --datatype cf32 --json --four-step \
+    --pulses "$P" --samples "$N" --iterations "$ITER"
 step name=bench kind=bench required=1 backend=cpu datatype=cf32 shape="${P2}x${N}" -- \
     "$TEWS" -q bench --backend cpu --datatype cf32 --json --pulses "$P2" --samples "$N" --iterations "$ITER"
 step name=bench kind=bench required=1 may_refuse="$REFUSE2" backend=gpu datatype=cf32 shape="${P2}x${N}" -- \

@@ -247,7 +247,8 @@ class Report:
             if s["backend"] == "gpu" and r.get("moved_over_floor"):
                 # From the chain's recipe: the same on every adapter.
                 fig += (f", traffic {r['bytes_moved_per_cpi'] / 1e6:.1f} MB/CPI"
-                        f" ({r['moved_over_floor']:.2f}x floor, {r['dispatches_per_cpi']} dispatches)")
+                        f" ({r['moved_over_floor']:.2f}x floor, {r['dispatches_per_cpi']} dispatches,"
+                        f" range convolution {r.get('range_convolution', '?')})")
         return self.row(s, ran_on, fig)
 
     def compare_row(self, s):

@@ -501,6 +501,210 @@ fn fft_shared_power(
     }
 }
 
+// ------------------------------------------------- register-held convolution
+
+// conv_registers*: the whole fast convolution IFFT(FFT(x) * filt) of one row
+// of N points (a power of two) in one workgroup of THREADS, in one
+// dispatch: the row is read once, the first KEEP outputs written once.
+// Between passes each thread holds its N / THREADS values in registers;
+// the exchange between passes goes through `ex`, N f32 (one component at a
+// time, so N = 8192 needs 32 KB where complex values would need 64 KB).
+//
+// Thread tid holds, for a pass of radix r (q = N / r butterflies), the
+// inputs of butterflies j = tid + b * THREADS, b < q / THREADS, input i of
+// butterfly b in slot b * r + i (the Stockham pass's x[j + i * q]). A
+// pass's last radix r_L leaves bin k = j + i * N / r_L in slot b * r_L + i,
+// which is where the next transform's first pass wants its input when its
+// first radix is r_L: the inverse runs the forward's radices in reverse
+// order (RADICES_INV), so the filter is applied in registers and no
+// exchange separates the two transforms. The inverse is conj(FFT(conj(.)))
+// with the forward kernels (SIGN = -1). CPU twin: PulseCompressor in
+// src/process/cpu/pulse_compression.rs (the same convolution).
+
+override RADICES_INV: u32 = 4u;
+override EX_LEN: u32 = 64u;
+// Values a thread holds: N / THREADS <= 32 (the host plan ensures it).
+const RHELD: u32 = 32u;
+
+var<workgroup> ex: array<f32, EX_LEN>;
+
+// The butterflies of one pass (stride ns, radix r) on the held values.
+fn reg_pass(v: ptr<function, array<vec2<f32>, RHELD>>, tid: u32, ns: u32, r: u32) {
+    let per = N / (r * THREADS);
+    let tw_step = N / (ns * r);
+    for (var b = 0u; b < per; b++) {
+        let j = tid + b * THREADS;
+        let m = j % ns;
+        var x: array<vec2<f32>, 8>;
+        x[0] = (*v)[b * r];
+        for (var i = 1u; i < r; i++) {
+            x[i] = cmul((*v)[b * r + i], tw[i * m * tw_step]);
+        }
+        dft(&x, r);
+        for (var i = 0u; i < r; i++) {
+            (*v)[b * r + i] = x[i];
+        }
+    }
+}
+
+// Moves the outputs of pass (ns, r) into the input slots of the next pass
+// (radix r2), through `ex`: the real parts, then the imaginary parts.
+fn reg_exchange(v: ptr<function, array<vec2<f32>, RHELD>>, tid: u32, ns: u32, r: u32, r2: u32) {
+    let per = N / (r * THREADS);
+    let per2 = N / (r2 * THREADS);
+    let q2 = N / r2;
+    for (var c = 0u; c < 2u; c++) {
+        for (var b = 0u; b < per; b++) {
+            let j = tid + b * THREADS;
+            let d = (j / ns) * ns * r + j % ns;
+            for (var i = 0u; i < r; i++) {
+                let z = (*v)[b * r + i];
+                ex[d + i * ns] = select(z.y, z.x, c == 0u);
+            }
+        }
+        workgroupBarrier();
+        for (var b = 0u; b < per2; b++) {
+            let j = tid + b * THREADS;
+            for (var i = 0u; i < r2; i++) {
+                let e = ex[j + i * q2];
+                let s = b * r2 + i;
+                if c == 0u {
+                    (*v)[s].x = e;
+                } else {
+                    (*v)[s].y = e;
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+}
+
+// Every pass of one transform (radices packed four bits each, first pass
+// first), from the first pass's slots to the last pass's.
+fn reg_transform(v: ptr<function, array<vec2<f32>, RHELD>>, tid: u32, radices: u32) {
+    var ns = 1u;
+    var rs = radices;
+    loop {
+        let r = rs & 15u;
+        reg_pass(v, tid, ns, r);
+        rs >>= 4u;
+        if rs == 0u {
+            break;
+        }
+        reg_exchange(v, tid, ns, r, rs & 15u);
+        ns *= r;
+    }
+}
+
+// The held row (in the first pass's slots): forward transform, times
+// filt, inverse transform, the first KEEP samples stored to dst's row.
+fn reg_convolve_store(v: ptr<function, array<vec2<f32>, RHELD>>, tid: u32, row: u32) {
+    reg_transform(v, tid, RADICES);
+    let rl = RADICES_INV & 15u;
+    let ql = N / rl;
+    for (var b = 0u; b < N / (rl * THREADS); b++) {
+        let j = tid + b * THREADS;
+        for (var i = 0u; i < rl; i++) {
+            let s = b * rl + i;
+            (*v)[s] = conj(cmul((*v)[s], filt[j + i * ql]));
+        }
+    }
+    reg_transform(v, tid, RADICES_INV);
+    let r1 = RADICES & 15u;
+    let q1 = N / r1;
+    for (var b = 0u; b < N / (r1 * THREADS); b++) {
+        let j = tid + b * THREADS;
+        for (var i = 0u; i < r1; i++) {
+            let n = j + i * q1;
+            if n < KEEP {
+                dst[row * N + n] = conj((*v)[b * r1 + i]);
+            }
+        }
+    }
+}
+
+// A padded batch (rows of N in src).
+@compute @workgroup_size(WG)
+fn conv_registers(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let row = linear_group(wid, nwg);
+    if row >= BATCH {
+        return;
+    }
+    var v: array<vec2<f32>, RHELD>;
+    let r1 = RADICES & 15u;
+    let q1 = N / r1;
+    for (var b = 0u; b < N / (r1 * THREADS); b++) {
+        for (var i = 0u; i < r1; i++) {
+            v[b * r1 + i] = src[row * N + lid + b * THREADS + i * q1];
+        }
+    }
+    reg_convolve_store(&v, lid, row);
+}
+
+// The chain's cf32 upload (VALID samples a row), converted and zero-padded
+// on load as fft_columns_cf32 does (non-finite samples counted, zeroed).
+@compute @workgroup_size(WG)
+fn conv_registers_cf32(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let row = linear_group(wid, nwg);
+    if row >= BATCH {
+        return;
+    }
+    var v: array<vec2<f32>, RHELD>;
+    let r1 = RADICES & 15u;
+    let q1 = N / r1;
+    for (var b = 0u; b < N / (r1 * THREADS); b++) {
+        for (var i = 0u; i < r1; i++) {
+            let n = lid + b * THREADS + i * q1;
+            var z = vec2<f32>(0.0, 0.0);
+            if n < VALID {
+                z = src[row * VALID + n];
+                if !(is_finite(z.x) && is_finite(z.y)) {
+                    atomicAdd(&list.non_finite, 1u);
+                    z = vec2<f32>(0.0, 0.0);
+                }
+            }
+            v[b * r1 + i] = z;
+        }
+    }
+    reg_convolve_store(&v, lid, row);
+}
+
+// The chain's ci16 upload (one u32 a sample, VALID a row), scaled by the
+// chain's uniform as fft_columns_ci16 does.
+@compute @workgroup_size(WG)
+fn conv_registers_ci16(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let row = linear_group(wid, nwg);
+    if row >= BATCH {
+        return;
+    }
+    var v: array<vec2<f32>, RHELD>;
+    let r1 = RADICES & 15u;
+    let q1 = N / r1;
+    for (var b = 0u; b < N / (r1 * THREADS); b++) {
+        for (var i = 0u; i < r1; i++) {
+            let n = lid + b * THREADS + i * q1;
+            var z = vec2<f32>(0.0, 0.0);
+            if n < VALID {
+                z = ci16_counts(src_ci16[row * VALID + n]) * params.sample_scale;
+            }
+            v[b * r1 + i] = z;
+        }
+    }
+    reg_convolve_store(&v, lid, row);
+}
+
 // ---------------------------------------------------------------- global
 
 @group(0) @binding(3) var<uniform> pass_params: FftPassParams;

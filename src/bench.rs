@@ -87,6 +87,10 @@ pub struct GpuTraffic {
     pub moved_over_floor: f64,
     /// Dispatches recorded per CPI.
     pub dispatches_per_cpi: usize,
+    /// How the range compression ran: "registers" (one dispatch, the row
+    /// in registers), "four-step" (three dispatches) or "separate" (a
+    /// forward and an inverse FFT).
+    pub range_convolution: String,
     /// Per stage: dispatches, bytes read, bytes written.
     pub traffic_stages: Vec<crate::process::gpu::chain::StageRecipe>,
 }
@@ -98,6 +102,7 @@ impl GpuTraffic {
         upload: crate::process::gpu::chain::SampleUpload,
     ) -> Self {
         use crate::process::gpu::chain::{SampleUpload, StageRecipe};
+        use crate::process::gpu::convolution::ConvolutionSchedule;
         let stages: Vec<StageRecipe> = recipe.stage_recipes(upload);
         let moved: u64 = stages.iter().map(|s| s.bytes()).sum();
         let floor = recipe.bytes_floor(upload);
@@ -111,6 +116,12 @@ impl GpuTraffic {
             bytes_floor_per_cpi: floor,
             moved_over_floor: moved as f64 / floor as f64,
             dispatches_per_cpi: stages.iter().map(|s| s.dispatches).sum(),
+            range_convolution: match recipe.range_convolution.as_ref().map(|c| &c.schedule) {
+                Some(ConvolutionSchedule::Registers(_)) => "registers",
+                Some(ConvolutionSchedule::FourStep(_)) => "four-step",
+                None => "separate",
+            }
+            .into(),
             traffic_stages: stages,
         }
     }
@@ -533,6 +544,19 @@ pub fn format_table(r: &BenchReport) -> String {
     s
 }
 
+/// How [`bench_gpu`] runs: warm-up and timed CPIs, and whether the range
+/// convolution may use its register schedule (`tews bench --four-step`
+/// turns that off, to compare the two schedules on a device).
+#[derive(Debug, Clone, Copy)]
+pub struct GpuBenchRuns {
+    /// Untimed CPIs first.
+    pub warmup: usize,
+    /// Timed CPIs.
+    pub iterations: usize,
+    /// [`crate::process::gpu::chain::GpuChainOptions::register_convolution`].
+    pub register_convolution: bool,
+}
+
 /// Benchmarks the GPU chain on `ctx`, streamed through its ring as a run
 /// streams it: `warmup` CPIs, then `iterations` timed. `us_per_cpi` is the
 /// median interval between consecutive results in steady state (the
@@ -547,17 +571,22 @@ pub fn bench_gpu(
     samples: usize,
     datatype: BenchDatatype,
     config: &ProcessConfig,
-    warmup: usize,
-    iterations: usize,
+    runs: GpuBenchRuns,
 ) -> Result<BenchReport, crate::process::gpu::GpuError> {
     use crate::process::gpu::GpuError;
     use crate::process::gpu::chain::{GpuChain, GpuChainOptions, STAGES};
+    let GpuBenchRuns {
+        warmup,
+        iterations,
+        register_convolution,
+    } = runs;
     let (params, cpi) = synthetic_as(pulses, samples, datatype);
     let plan = ChainPlan::new(&params, config).map_err(|e| GpuError::Plan(e.to_string()))?;
     let fft_len = plan.fft_len;
     let adapter = ctx.adapter_info().name.clone();
     let options = GpuChainOptions {
         timestamps: true,
+        register_convolution,
         ..GpuChainOptions::default()
     };
     let mut chain = GpuChain::with_options(ctx, plan, options)?;

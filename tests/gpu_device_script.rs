@@ -107,7 +107,7 @@ fn gpu_device_script_dry_run_on_lavapipe() {
     assert!(doc["adapters"].as_array().is_some_and(|a| !a.is_empty()));
     let steps = doc["steps"].as_array().unwrap();
     let benches: Vec<&Value> = steps.iter().filter(|s| s["kind"] == "bench").collect();
-    assert_eq!(benches.len(), 6);
+    assert_eq!(benches.len(), 7);
     for dt in ["cf32", "ci16"] {
         for be in ["cpu", "gpu"] {
             let s = benches
@@ -133,6 +133,22 @@ fn gpu_device_script_dry_run_on_lavapipe() {
         .find(|s| s["backend"] == "gpu" && s["shape"] == "48x1024")
         .unwrap();
     assert_eq!(b48["status"], "ok");
+    // The range convolution's two schedules on the same shape: registers by
+    // default (2048 f32 fit any adapter tews accepts), the other when asked.
+    let schedule = |shape: &str| {
+        let s = benches
+            .iter()
+            .find(|s| s["backend"] == "gpu" && s["shape"] == shape && s["datatype"] == "cf32")
+            .unwrap();
+        assert_eq!(s["status"], "ok", "{s}");
+        s["result"]["range_convolution"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(schedule("32x1024"), "registers");
+    assert_ne!(schedule("32x1024-4step"), "registers");
+    assert!(row("bench 32x1024-4step cf32 gpu").contains("us/CPI"));
 
     let cmp = steps.iter().find(|s| s["kind"] == "compare").unwrap();
     assert_eq!(cmp["status"], "ok");

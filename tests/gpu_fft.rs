@@ -416,10 +416,11 @@ fn filtered_plan_multiplies_each_bin_in_every_schedule() {
 /// The fused four-step convolution (src/process/gpu/convolution.rs):
 /// `IFFT(FFT(x) * filter)` against rustfft in f64, at the chain's 8192
 /// points and, with workgroup memory shrunk so that shorter lengths split
-/// too, at 512, 1000 and 4096.
+/// too, at 512, 1000 and 4096 (the four-step schedule asked for: where the
+/// register schedule fits, the chain runs that instead).
 #[test]
 fn fused_four_step_convolution_matches_rustfft() {
-    use tews::process::gpu::convolution::{ConvolutionRecipe, GpuConvolution};
+    use tews::process::gpu::convolution::{ConvolutionRecipe, ConvolutionSchedule};
     let Some(ctx) = common::gpu() else { return };
     let mut small = *ctx.limits();
     small.max_compute_workgroup_storage_size = 2048;
@@ -429,59 +430,117 @@ fn fused_four_step_convolution_matches_rustfft() {
         (1000, 4, small),
         (4096, 2, small),
     ] {
-        let recipe = ConvolutionRecipe::new(size, batch, &limits)
+        let recipe = ConvolutionRecipe::four_step(size, batch, &limits)
             .unwrap()
             .unwrap_or_else(|| panic!("{size} should split"));
-        let filter = random(size, 60 + size as u64);
-        let data = random(size * batch, 70 + size as u64);
-        let spectrum = reference(&data, size, FftDirection::Forward);
-        let filtered: Vec<Complex32> = spectrum
-            .iter()
-            .enumerate()
-            .map(|(i, z)| {
-                let f = filter[i % size];
-                let v = z * Complex::new(f.re as f64, f.im as f64);
-                Complex32::new(v.re as f32, v.im as f32)
-            })
-            .collect();
-        // The reference's own f32 rounding of the product is far below the
-        // bound; the inverse is rustfft's in f64 on it.
-        let want = reference(&filtered, size, FftDirection::Inverse);
-        let conv = GpuConvolution::new(ctx, recipe, &filter, None).unwrap();
-        let bytes = conv.recipe().buffer_bytes();
-        let device = &ctx.device;
-        use wgpu::util::DeviceExt;
-        let input = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: None,
-            contents: bytemuck::cast_slice(&data),
-            usage: wgpu::BufferUsages::STORAGE,
-        });
-        let make = |usage| {
-            device.create_buffer(&wgpu::BufferDescriptor {
-                label: None,
-                size: bytes,
-                usage,
-                mapped_at_creation: false,
-            })
-        };
-        let spectrum_buf = make(wgpu::BufferUsages::STORAGE);
-        let output = make(wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC);
-        let staging = make(wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
-        let b = conv
-            .bind(ctx, &input, &spectrum_buf, &output, None)
-            .unwrap();
-        let mut encoder = device.create_command_encoder(&Default::default());
-        conv.record_timed(&mut encoder, &b, 0, None, None);
-        encoder.copy_buffer_to_buffer(&output, 0, &staging, 0, bytes);
-        ctx.queue.submit([encoder.finish()]);
-        staging.slice(..).map_async(wgpu::MapMode::Read, |_| {});
-        ctx.wait_idle().unwrap();
-        let got: Vec<Complex32> =
-            bytemuck::cast_slice(&staging.slice(..).get_mapped_range().unwrap()).to_vec();
-        let err = relative_error(&got, &want);
-        let stages = size.next_power_of_two().trailing_zeros() as f64;
-        let bound = 2.0 * TOL_PER_STAGE * stages;
-        eprintln!("convolution {size} x {batch}: relative error {err:.2e} (bound {bound:.1e})");
-        assert!(err <= bound, "{size}: {err:.3e} > {bound:.1e}");
+        assert!(matches!(recipe.schedule, ConvolutionSchedule::FourStep(_)));
+        check_convolution(ctx, recipe, 60 + size as u64);
     }
+}
+
+/// The register-held convolution (one dispatch, one workgroup a row):
+/// against rustfft at every power of two it takes on the adapter's limits,
+/// with 16 values a thread (the adapter's workgroup size) and with 32 (256
+/// invocations); with fewer invocations than `size / 32` it does not fit
+/// and the four-step schedule runs instead.
+#[test]
+fn register_convolution_matches_rustfft() {
+    use tews::process::gpu::convolution::{ConvolutionRecipe, ConvolutionSchedule};
+    let Some(ctx) = common::gpu() else { return };
+    let mut narrow = *ctx.limits();
+    narrow.max_compute_invocations_per_workgroup = 256;
+    let mut tiny = *ctx.limits();
+    tiny.max_compute_invocations_per_workgroup = 128;
+    let storage = ctx.limits().max_compute_workgroup_storage_size as usize;
+    let mut checked = 0;
+    for size in [512usize, 1024, 2048, 4096, 8192] {
+        if size * 4 > storage {
+            continue;
+        }
+        for limits in [*ctx.limits(), narrow] {
+            let recipe = ConvolutionRecipe::new(size, 3, &limits).unwrap().unwrap();
+            let ConvolutionSchedule::Registers(plan) = &recipe.schedule else {
+                panic!("{size}: {:?}", recipe.schedule)
+            };
+            assert!(
+                size / plan.threads <= 32 && plan.threads <= size / 8,
+                "{plan:?}"
+            );
+            check_convolution(ctx, recipe, 80 + size as u64);
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 8,
+        "only {checked} register convolutions fit this adapter"
+    );
+    let recipe = ConvolutionRecipe::new(8192, 3, &tiny).unwrap();
+    assert!(
+        !matches!(
+            recipe.as_ref().map(|r| &r.schedule),
+            Some(ConvolutionSchedule::Registers(_))
+        ),
+        "8192 points in 128 threads would hold 64 values a thread"
+    );
+}
+
+/// Runs `recipe` on random data and filter and checks it against rustfft.
+fn check_convolution(
+    ctx: &GpuContext,
+    recipe: tews::process::gpu::convolution::ConvolutionRecipe,
+    seed: u64,
+) {
+    use tews::process::gpu::convolution::GpuConvolution;
+    let (size, batch) = (recipe.size, recipe.batch);
+    let filter = random(size, seed);
+    let data = random(size * batch, seed + 10);
+    let spectrum = reference(&data, size, FftDirection::Forward);
+    let filtered: Vec<Complex32> = spectrum
+        .iter()
+        .enumerate()
+        .map(|(i, z)| {
+            let f = filter[i % size];
+            let v = z * Complex::new(f.re as f64, f.im as f64);
+            Complex32::new(v.re as f32, v.im as f32)
+        })
+        .collect();
+    // The reference's own f32 rounding of the product is far below the
+    // bound; the inverse is rustfft's in f64 on it.
+    let want = reference(&filtered, size, FftDirection::Inverse);
+    let conv = GpuConvolution::new(ctx, recipe, &filter, None).unwrap();
+    let bytes = conv.recipe().buffer_bytes();
+    let device = &ctx.device;
+    use wgpu::util::DeviceExt;
+    let input = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: None,
+        contents: bytemuck::cast_slice(&data),
+        usage: wgpu::BufferUsages::STORAGE,
+    });
+    let make = |usage| {
+        device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: bytes,
+            usage,
+            mapped_at_creation: false,
+        })
+    };
+    let spectrum_buf = make(wgpu::BufferUsages::STORAGE);
+    let output = make(wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC);
+    let staging = make(wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
+    let b = conv
+        .bind(ctx, &input, &spectrum_buf, &output, None)
+        .unwrap();
+    let mut encoder = device.create_command_encoder(&Default::default());
+    conv.record_timed(&mut encoder, &b, 0, None, None);
+    encoder.copy_buffer_to_buffer(&output, 0, &staging, 0, bytes);
+    ctx.queue.submit([encoder.finish()]);
+    staging.slice(..).map_async(wgpu::MapMode::Read, |_| {});
+    ctx.wait_idle().unwrap();
+    let got: Vec<Complex32> =
+        bytemuck::cast_slice(&staging.slice(..).get_mapped_range().unwrap()).to_vec();
+    let err = relative_error(&got, &want);
+    let stages = size.next_power_of_two().trailing_zeros() as f64;
+    let bound = 2.0 * TOL_PER_STAGE * stages;
+    eprintln!("convolution {size} x {batch}: relative error {err:.2e} (bound {bound:.1e})");
+    assert!(err <= bound, "{size}: {err:.3e} > {bound:.1e}");
 }

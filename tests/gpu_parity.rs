@@ -335,49 +335,68 @@ fn any_pulse_count_matches_the_cpu() {
 }
 
 /// 4500 samples a pulse (the bench's synthetic CPI, whose PRI allows it):
-/// an 8192-point range FFT, too long for one workgroup, runs as the fused
-/// four-step convolution (src/process/gpu/convolution.rs).
+/// an 8192-point range FFT, too long for one workgroup's memory as complex
+/// values, runs as the fused convolution (src/process/gpu/convolution.rs):
+/// the register schedule where the adapter's 32 KB hold the row's f32
+/// (lavapipe), and the four-step schedule when asked for; both against the
+/// CPU, in cf32 and ci16, and with a NaN sample.
 #[test]
-fn long_pulses_through_the_four_step_range_fft_match_the_cpu() {
+fn long_pulses_through_the_fused_range_convolution_match_the_cpu() {
+    use tews::process::gpu::convolution::ConvolutionSchedule;
     let Some(ctx) = ctx() else { return };
     let (params, cpi) = tews::bench::synthetic(16, 4500);
     let plan = ChainPlan::new(&params, &config(CfarKind::Ca, 1e-6)).unwrap();
     let want = CpuChain::new(plan.clone()).process(&cpi).unwrap();
-    let mut gpu = GpuChain::new(ctx, plan).unwrap();
-    assert!(matches!(
-        gpu.recipe().range_forward.schedule,
-        tews::process::gpu::fft::FftSchedule::FourStep { .. }
-    ));
-    // ... and the chain runs it as the fused convolution.
-    assert!(gpu.recipe().range_convolution.is_some());
-    let got = gpu.process(&cpi).unwrap();
-    compare_detections("synthetic 16x4500", &want, &got);
-    let pc = extract_plots(&want.detections, &params, &cpi.meta);
-    compare_plots(
-        "synthetic 16x4500",
-        &pc,
-        &extract_plots(&got.detections, &params, &cpi.meta),
-    );
-    assert!(pc.len() >= 3, "three targets: {} plots", pc.len());
-    // ci16 counts, converted in the column pass's loads.
     let (params16, cpi16) = tews::bench::synthetic_as(16, 4500, tews::bench::BenchDatatype::Ci16);
     let want16 = CpuChain::new(ChainPlan::new(&params16, &config(CfarKind::Ca, 1e-6)).unwrap())
         .process(&cpi16)
         .unwrap();
-    let (iq, scale) = cpi16.ci16().unwrap();
-    let got16 = gpu.process_ci16(1, iq, scale).unwrap();
-    assert_eq!(gpu.uploads().ci16_cpis, 1);
-    compare_detections("synthetic 16x4500 ci16", &want16, &got16);
-    // A NaN sample: counted in the column pass, the CPI rejected, the next
-    // one processed.
-    let mut bad = cpi.clone();
-    bad.samples_mut()[[0, 5, 4321]].re = f32::NAN;
-    let err = gpu.process(&bad).unwrap_err();
-    assert!(
-        matches!(err, tews::process::ProcessError::NonFinite(_)),
-        "{err}"
-    );
-    assert!(gpu.process(&cpi).is_ok());
+    let registers_fit = ctx.limits().max_compute_workgroup_storage_size >= 8192 * 4;
+    for register_convolution in [true, false] {
+        let options = GpuChainOptions {
+            register_convolution,
+            ..GpuChainOptions::default()
+        };
+        let mut gpu = GpuChain::with_options(ctx.clone(), plan.clone(), options).unwrap();
+        assert!(matches!(
+            gpu.recipe().range_forward.schedule,
+            tews::process::gpu::fft::FftSchedule::FourStep { .. }
+        ));
+        let schedule = &gpu.recipe().range_convolution.as_ref().unwrap().schedule;
+        let name = match schedule {
+            ConvolutionSchedule::Registers(_) => "registers",
+            ConvolutionSchedule::FourStep(_) => "four-step",
+        };
+        assert_eq!(
+            name == "registers",
+            register_convolution && registers_fit,
+            "{schedule:?}"
+        );
+        let got = gpu.process(&cpi).unwrap();
+        compare_detections(&format!("synthetic 16x4500 {name}"), &want, &got);
+        let pc = extract_plots(&want.detections, &params, &cpi.meta);
+        compare_plots(
+            &format!("synthetic 16x4500 {name}"),
+            &pc,
+            &extract_plots(&got.detections, &params, &cpi.meta),
+        );
+        assert!(pc.len() >= 3, "three targets: {} plots", pc.len());
+        // ci16 counts, converted in the first pass's loads.
+        let (iq, scale) = cpi16.ci16().unwrap();
+        let got16 = gpu.process_ci16(1, iq, scale).unwrap();
+        assert_eq!(gpu.uploads().ci16_cpis, 1);
+        compare_detections(&format!("synthetic 16x4500 ci16 {name}"), &want16, &got16);
+        // A NaN sample: counted on load, the CPI rejected, the next one
+        // processed.
+        let mut bad = cpi.clone();
+        bad.samples_mut()[[0, 5, 4321]].re = f32::NAN;
+        let err = gpu.process(&bad).unwrap_err();
+        assert!(
+            matches!(err, tews::process::ProcessError::NonFinite(_)),
+            "{name}: {err}"
+        );
+        assert!(gpu.process(&cpi).is_ok());
+    }
 }
 
 /// OS-CFAR with 2 x (40 + 12) = 104 reference cells (the GPU once held at

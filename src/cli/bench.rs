@@ -54,6 +54,11 @@ pub(crate) struct BenchArgs {
     /// Print one JSON object per backend instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+    /// GPU: run the range convolution as the four-step schedule (three
+    /// dispatches) even where the register schedule (one) fits, to compare
+    /// the two on a device.
+    #[arg(long)]
+    pub(crate) four_step: bool,
     /// Time the tracker and assessor instead, with this many ballistic
     /// objects in view (plot-level simulation; see tews::bench::tracking).
     #[arg(long)]
@@ -130,8 +135,11 @@ pub(crate) fn cmd_bench(args: &BenchArgs) -> Result<()> {
                 args.samples,
                 datatype,
                 &config,
-                5,
-                args.iterations,
+                tews::bench::GpuBenchRuns {
+                    warmup: 5,
+                    iterations: args.iterations,
+                    register_convolution: !args.four_step,
+                },
             )
             .context("GPU bench")?,
         );

@@ -82,6 +82,11 @@ pub struct GpuChainOptions {
     /// Record per-stage kernel timestamps (only where the adapter has
     /// `TIMESTAMP_QUERY`; see [`GpuChain::stage_times_ns`]).
     pub timestamps: bool,
+    /// Run the range convolution with its values in registers (one
+    /// dispatch) where it fits the adapter; default true. False keeps the
+    /// four-step schedule where that fits (tests, and comparing the two on
+    /// a device).
+    pub register_convolution: bool,
 }
 
 impl Default for GpuChainOptions {
@@ -90,6 +95,7 @@ impl Default for GpuChainOptions {
             slots: 3,
             detection_capacity: None,
             timestamps: false,
+            register_convolution: true,
         }
     }
 }
@@ -149,9 +155,10 @@ pub struct ChainRecipe {
     pub range_forward: FftRecipe,
     /// Range IFFT: `M` x `P`.
     pub range_inverse: FftRecipe,
-    /// When the range FFT is a four-step one: the fused convolution that
-    /// runs instead of `range_forward` and `range_inverse` (three dispatches
-    /// instead of four; the filtered spectrum never goes to memory).
+    /// The fused convolution that runs instead of `range_forward` and
+    /// `range_inverse` where one fits: the register schedule (one dispatch,
+    /// the row read once and written once) or the four-step one (three
+    /// dispatches); the filtered spectrum never goes to memory.
     pub range_convolution: Option<ConvolutionRecipe>,
     /// The Doppler FFT fits one workgroup: it stores the shifted power
     /// itself (`fft_shared_power`) and the power stage has no dispatch.
@@ -200,7 +207,11 @@ impl ChainRecipe {
         }
         let range_forward = FftRecipe::new(m, p, FftDirection::Forward, limits)?;
         let range_inverse = FftRecipe::new(m, p, FftDirection::Inverse, limits)?;
-        let range_convolution = ConvolutionRecipe::new(m, p, limits)?;
+        let range_convolution = if options.register_convolution {
+            ConvolutionRecipe::new(m, p, limits)?
+        } else {
+            ConvolutionRecipe::four_step(m, p, limits)?
+        };
         let doppler = FftRecipe::new(p, n, FftDirection::Forward, limits)?;
         let tested = plan.cells_tested() as usize;
         let capacity = options
@@ -838,11 +849,11 @@ impl GpuChain {
             },
             match &self.range {
                 RangeStage::Separate { forward, .. } => forward.1.bound().to_vec(),
-                RangeStage::Fused(f) => f.1.bound(variant)[..2].to_vec(),
+                RangeStage::Fused(f) => f.1.bound(variant).0,
             },
             match &self.range {
                 RangeStage::Separate { inverse, .. } => inverse.1.bound().to_vec(),
-                RangeStage::Fused(f) => f.1.bound(variant)[2..].to_vec(),
+                RangeStage::Fused(f) => f.1.bound(variant).1,
             },
             vec![self.turn.bound.clone()],
             self.doppler_fft.1.bound().to_vec(),

@@ -1,7 +1,16 @@
-//! The range fast convolution `IFFT(FFT(x) * filter)` as one fused
-//! four-step (mirrors `fft_columns`, `fft_rows_convolve` and `fft_rows` in
-//! `shaders/fft.wgsl`): for a length L = N1 x N2 too long for one
-//! workgroup,
+//! The range fast convolution `IFFT(FFT(x) * filter)`, fused, in one of two
+//! schedules.
+//!
+//! **Registers** (`conv_registers*` in `shaders/fft.wgsl`), for a power-of-two
+//! length L whose L f32 fit workgroup memory with at most 32 values a
+//! thread (8192 on 32 KB): one workgroup a row, one dispatch. The row is read
+//! once (converted and zero-padded on load), both transforms and the filter
+//! run with the values in registers, exchanging between passes through
+//! workgroup memory one component at a time, and only the kept samples are
+//! written: the row's only trips through memory are its load and its store.
+//!
+//! **Four-step** (mirrors `fft_columns`, `fft_rows_convolve` and `fft_rows`),
+//! for a length L = N1 x N2 too long for that:
 //!
 //! 1. forward columns: N2 transforms of N1 (`n = n2 + N2 n1`), each output
 //!    times `w_L^(n2 k1)`;
@@ -19,7 +28,7 @@
 use super::context::{GpuContext, GpuError, GpuLimits};
 use super::fft::{
     BufferUse, DispatchTraffic, FftDirection, FftRecipe, FftSchedule, FourStepPass, bind_group,
-    storage_init, twiddles, whole,
+    pack_radices, storage_init, twiddles, whole,
 };
 use super::layout::{ChainParams, DETECTION_RECORDS_OFFSET};
 use rustfft::num_complex::Complex32;
@@ -35,6 +44,22 @@ pub struct ConvolutionRecipe {
     pub size: usize,
     /// Convolutions per batch (rows of L).
     pub batch: usize,
+    /// How it runs.
+    pub schedule: ConvolutionSchedule,
+}
+
+/// The two schedules (module docs).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum ConvolutionSchedule {
+    /// One dispatch, one workgroup a row, the values in registers.
+    Registers(RegisterPlan),
+    /// Three dispatches through workgroup memory.
+    FourStep(Box<FourStepPlan>),
+}
+
+/// The four-step schedule's passes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FourStepPlan {
     /// Column transform length.
     pub n1: usize,
     /// Row transform length.
@@ -45,6 +70,73 @@ pub struct ConvolutionRecipe {
     pub rows: FourStepPass,
     /// Inverse columns (stored in natural order).
     pub inverse_columns: FourStepPass,
+}
+
+/// The register-held schedule's shape.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RegisterPlan {
+    /// Threads a row (the workgroup), a power of two.
+    pub threads: usize,
+    /// The forward passes' radices, first pass first (the inverse runs them
+    /// in reverse order).
+    pub radices: Vec<u32>,
+    /// Workgroups in x and y (one a row).
+    pub workgroups: [u32; 2],
+}
+
+/// Values a thread of the register schedule holds at most (`RHELD` in
+/// `shaders/fft.wgsl`).
+const REGISTER_VALUES: usize = 32;
+
+impl RegisterPlan {
+    /// The plan for `size` x `batch` on `limits`, or `None` where it does
+    /// not fit: `size` a power of two from 512, `size` f32 of workgroup
+    /// memory, and a workgroup of at least `size / 32` threads (at most
+    /// `size / 8`: every pass gives each thread a whole number of
+    /// butterflies). 16 values a thread where the limits allow, else 32.
+    fn new(size: usize, batch: usize, limits: &GpuLimits) -> Result<Option<Self>, GpuError> {
+        if !size.is_power_of_two()
+            || size < 512
+            || (size * 4) as u64 > u64::from(limits.max_compute_workgroup_storage_size)
+        {
+            return Ok(None);
+        }
+        let max = limits.max_workgroup_x() as usize;
+        let max = if max == 0 { 0 } else { 1 << max.ilog2() };
+        let threads = (size / 16).min(max);
+        if threads == 0 || size / threads > REGISTER_VALUES {
+            return Ok(None);
+        }
+        // The power of two as 8s, the remainder (2 or 4) first.
+        let k = size.trailing_zeros();
+        let mut radices = Vec::new();
+        match k % 3 {
+            1 => radices.push(2),
+            2 => radices.push(4),
+            _ => {}
+        }
+        radices.extend(std::iter::repeat_n(8, (k / 3) as usize));
+        Ok(Some(RegisterPlan {
+            threads,
+            radices,
+            workgroups: super::fft::split_dispatch(batch as u64, limits)?,
+        }))
+    }
+
+    /// The kernel's override constants for `size` x `batch`.
+    fn constants(&self, size: usize, batch: usize) -> Vec<(&'static str, f64)> {
+        let reversed: Vec<u32> = self.radices.iter().rev().copied().collect();
+        vec![
+            ("N", size as f64),
+            ("BATCH", batch as f64),
+            ("SIGN", FftDirection::Forward.sign()),
+            ("WG", self.threads as f64),
+            ("THREADS", self.threads as f64),
+            ("RADICES", pack_radices(&self.radices) as f64),
+            ("RADICES_INV", pack_radices(&reversed) as f64),
+            ("EX_LEN", size as f64),
+        ]
+    }
 }
 
 /// What the forward columns read.
@@ -69,10 +161,29 @@ pub enum ColumnsInput {
 }
 
 impl ConvolutionRecipe {
-    /// The fused plan when the forward transform of `size` x `batch` is a
-    /// four-step one on these limits; `None` otherwise (the transform fits
-    /// one workgroup, or only global passes fit).
+    /// The fused plan for `size` x `batch` on these limits: the register
+    /// schedule where it fits, else the four-step one where the forward
+    /// transform is a four-step one; `None` otherwise (the transform fits
+    /// one workgroup's memory as complex values but not the register
+    /// schedule, or only global passes fit).
     pub fn new(size: usize, batch: usize, limits: &GpuLimits) -> Result<Option<Self>, GpuError> {
+        if let Some(plan) = RegisterPlan::new(size, batch, limits)? {
+            return Ok(Some(ConvolutionRecipe {
+                size,
+                batch,
+                schedule: ConvolutionSchedule::Registers(plan),
+            }));
+        }
+        Self::four_step(size, batch, limits)
+    }
+
+    /// The four-step plan, when the forward transform of `size` x `batch`
+    /// is a four-step one on these limits; `None` otherwise.
+    pub fn four_step(
+        size: usize,
+        batch: usize,
+        limits: &GpuLimits,
+    ) -> Result<Option<Self>, GpuError> {
         let forward = FftRecipe::new(size, batch, FftDirection::Forward, limits)?;
         let FftSchedule::FourStep {
             n1,
@@ -96,12 +207,22 @@ impl ConvolutionRecipe {
         Ok(Some(ConvolutionRecipe {
             size,
             batch,
-            n1,
-            n2,
-            columns,
-            rows,
-            inverse_columns,
+            schedule: ConvolutionSchedule::FourStep(Box::new(FourStepPlan {
+                n1,
+                n2,
+                columns,
+                rows,
+                inverse_columns,
+            })),
         }))
+    }
+
+    /// Dispatches per batch.
+    pub fn dispatches(&self) -> usize {
+        match self.schedule {
+            ConvolutionSchedule::Registers(_) => 1,
+            ConvolutionSchedule::FourStep(_) => 3,
+        }
     }
 
     /// Bytes of one batch.
@@ -110,16 +231,56 @@ impl ConvolutionRecipe {
     }
 
     /// What each dispatch binds and moves (the model of
-    /// [`FftRecipe::traffic`]): the forward part (columns and the fused
-    /// rows) and the inverse part (columns).
+    /// [`FftRecipe::traffic`]): the forward part (the register kernel; or
+    /// columns and the fused rows) and the inverse part (none; or the
+    /// inverse columns).
     pub fn traffic(&self, input: ColumnsInput) -> (Vec<DispatchTraffic>, Vec<DispatchTraffic>) {
         let data = self.buffer_bytes();
         let table = self.size as u64 * COMPLEX_BYTES;
-        let (t1, t2) = (
-            self.n1 as u64 * COMPLEX_BYTES,
-            self.n2 as u64 * COMPLEX_BYTES,
-        );
         let rows_in = |valid: usize| (valid * self.batch) as u64;
+        // The chain's form stores only the first `valid` of each row.
+        let kept = match input {
+            ColumnsInput::Padded => data,
+            ColumnsInput::Cf32 { valid, .. } | ColumnsInput::Ci16 { valid } => {
+                rows_in(valid) * COMPLEX_BYTES
+            }
+        };
+        let (n1, n2) = match &self.schedule {
+            ConvolutionSchedule::FourStep(f) => (f.n1, f.n2),
+            ConvolutionSchedule::Registers(_) => {
+                let mut buffers = vec![
+                    BufferUse::written(1, data).part(kept),
+                    BufferUse::read_only(2, table),
+                    BufferUse::read_only(4, table),
+                ];
+                let kernel = match input {
+                    ColumnsInput::Padded => {
+                        buffers.push(BufferUse::read_only(0, data));
+                        "conv_registers"
+                    }
+                    ColumnsInput::Cf32 { valid, list_bytes } => {
+                        buffers.push(BufferUse::read_only(0, rows_in(valid) * COMPLEX_BYTES));
+                        buffers
+                            .push(BufferUse::written(7, list_bytes).part(DETECTION_HEADER_BYTES));
+                        "conv_registers_cf32"
+                    }
+                    ColumnsInput::Ci16 { valid } => {
+                        buffers.push(
+                            BufferUse::read_only(8, rows_in(valid) * COMPLEX_BYTES)
+                                .part(rows_in(valid) * 4),
+                        );
+                        buffers.push(BufferUse::read_only(
+                            9,
+                            std::mem::size_of::<ChainParams>() as u64,
+                        ));
+                        "conv_registers_ci16"
+                    }
+                };
+                buffers.sort_by_key(|b| b.binding);
+                return (vec![DispatchTraffic { kernel, buffers }], Vec::new());
+            }
+        };
+        let (t1, t2) = (n1 as u64 * COMPLEX_BYTES, n2 as u64 * COMPLEX_BYTES);
         let mut columns = vec![
             BufferUse::written(1, data),
             BufferUse::read_only(2, t1),
@@ -164,13 +325,6 @@ impl ConvolutionRecipe {
                 ],
             },
         ];
-        // The chain's form stores only the first `valid` of each row.
-        let kept = match input {
-            ColumnsInput::Padded => data,
-            ColumnsInput::Cf32 { valid, .. } | ColumnsInput::Ci16 { valid } => {
-                rows_in(valid) * COMPLEX_BYTES
-            }
-        };
         let inverse = vec![DispatchTraffic {
             kernel: "fft_rows",
             buffers: vec![
@@ -191,50 +345,65 @@ struct Step {
     twiddles: wgpu::Buffer,
 }
 
+/// The four-step schedule's second and third dispatches and tables.
+#[derive(Debug)]
+struct FourStepRest {
+    rows: Step,
+    inverse_columns: Step,
+    outer: wgpu::Buffer,
+    scratch: wgpu::Buffer,
+}
+
 /// The fused convolution ready to record.
 #[derive(Debug)]
 pub struct GpuConvolution {
     recipe: ConvolutionRecipe,
-    /// `valid` samples a row for the chain's converting column kernels;
-    /// `None`: a padded input.
+    /// `valid` samples a row for the chain's converting kernels; `None`: a
+    /// padded input.
     valid: Option<usize>,
-    /// The column kernel for a padded input, or the cf32 and ci16 ones.
-    columns: Vec<Step>,
-    rows: Step,
-    inverse_columns: Step,
-    outer: wgpu::Buffer,
+    /// The first dispatch (the register kernel, or the forward columns) for
+    /// a padded input, or the cf32 and ci16 ones.
+    first: Vec<Step>,
+    /// Four-step only.
+    rest: Option<FourStepRest>,
     filter: wgpu::Buffer,
-    scratch: wgpu::Buffer,
 }
+
+/// The `(binding, bytes)` of each buffer one bind group holds.
+pub type GroupBindings = Vec<(u32, u64)>;
 
 /// The bind groups for one input / spectrum / output buffer triple.
 #[derive(Debug)]
 pub struct ConvolutionBindings {
-    /// The column group per column kernel, then the rows', then the
-    /// inverse columns'.
-    groups: Vec<wgpu::BindGroup>,
-    bound: Vec<Vec<(u32, u64)>>,
+    /// The first dispatch's group per input variant.
+    first: Vec<wgpu::BindGroup>,
+    first_bound: Vec<GroupBindings>,
+    /// Four-step: the rows' and the inverse columns' groups.
+    rest: Vec<wgpu::BindGroup>,
+    rest_bound: Vec<GroupBindings>,
 }
 
 impl ConvolutionBindings {
-    /// Per dispatch (columns with column kernel `variant`: 0 padded or
-    /// cf32, 1 ci16; rows; inverse columns), the `(binding, bytes)` of each
-    /// buffer its group holds.
-    pub fn bound(&self, variant: usize) -> Vec<Vec<(u32, u64)>> {
-        let n = self.bound.len();
-        vec![
-            self.bound[variant].clone(),
-            self.bound[n - 2].clone(),
-            self.bound[n - 1].clone(),
-        ]
+    /// Per dispatch of the forward part and of the inverse part (the first
+    /// dispatch's input `variant`: 0 padded or cf32, 1 ci16), the
+    /// `(binding, bytes)` of each buffer its group holds.
+    pub fn bound(&self, variant: usize) -> (Vec<GroupBindings>, Vec<GroupBindings>) {
+        let mut forward = vec![self.first_bound[variant].clone()];
+        let mut inverse = Vec::new();
+        if let [rows, columns] = self.rest_bound.as_slice() {
+            forward.push(rows.clone());
+            inverse.push(columns.clone());
+        }
+        (forward, inverse)
     }
 }
 
 impl GpuConvolution {
     /// Builds `recipe` with `filter` (`recipe.size` bins, applied to every
     /// row's spectrum).
-    /// `valid`: the chain's form, whose column kernels read the uploaded
-    /// samples (`valid` a row) and convert them; `None`: a padded input.
+    /// `valid`: the chain's form, whose first kernels read the uploaded
+    /// samples (`valid` a row), convert them and store only `valid` samples
+    /// a row; `None`: a padded input, every sample stored.
     pub fn new(
         ctx: &GpuContext,
         recipe: ConvolutionRecipe,
@@ -255,48 +424,89 @@ impl GpuConvolution {
                 recipe.size
             )));
         }
-        let step = |p: &FourStepPass, entry: &str, direction: FftDirection| {
-            let chain_valid = valid;
-            let valid = valid.unwrap_or(p.len);
-            let constants = p.constants(recipe.batch, recipe.size, direction);
-            let mut constants = constants;
-            if entry.starts_with("fft_columns_") {
-                constants.push(("VALID", valid as f64));
-            }
-            // The inverse columns store only the samples the chain uses.
-            if let (Some(v), "fft_rows", false) = (chain_valid, entry, p.in_e == 1) {
-                constants.push(("KEEP", v as f64));
-            }
-            Ok::<_, GpuError>(Step {
-                pipeline: ctx.compute_pipeline("fft.wgsl", entry, &constants)?,
-                workgroups: p.workgroups,
-                twiddles: storage_init(ctx, "fft twiddles", &twiddles(p.len, direction)),
-            })
-        };
         let forward = FftDirection::Forward;
-        let scratch = ctx.checked("convolution scratch", || {
-            ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("range convolution scratch"),
-                size: recipe.buffer_bytes(),
-                usage: wgpu::BufferUsages::STORAGE,
-                mapped_at_creation: false,
-            })
-        })?;
-        let columns = match valid {
-            None => vec![step(&recipe.columns, "fft_columns", forward)?],
-            Some(_) => vec![
-                step(&recipe.columns, "fft_columns_cf32", forward)?,
-                step(&recipe.columns, "fft_columns_ci16", forward)?,
-            ],
+        let entries: &[&str] = match (&recipe.schedule, valid) {
+            (ConvolutionSchedule::Registers(_), None) => &["conv_registers"],
+            (ConvolutionSchedule::Registers(_), Some(_)) => {
+                &["conv_registers_cf32", "conv_registers_ci16"]
+            }
+            (ConvolutionSchedule::FourStep(_), None) => &["fft_columns"],
+            (ConvolutionSchedule::FourStep(_), Some(_)) => {
+                &["fft_columns_cf32", "fft_columns_ci16"]
+            }
+        };
+        let (first, rest) = match &recipe.schedule {
+            ConvolutionSchedule::Registers(plan) => {
+                let mut constants = plan.constants(recipe.size, recipe.batch);
+                if let Some(v) = valid {
+                    constants.extend([("VALID", v as f64), ("KEEP", v as f64)]);
+                }
+                let first = entries
+                    .iter()
+                    .map(|entry| {
+                        Ok(Step {
+                            pipeline: ctx.compute_pipeline("fft.wgsl", entry, &constants)?,
+                            workgroups: plan.workgroups,
+                            twiddles: storage_init(
+                                ctx,
+                                "fft twiddles",
+                                &twiddles(recipe.size, forward),
+                            ),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, GpuError>>()?;
+                (first, None)
+            }
+            ConvolutionSchedule::FourStep(plan) => {
+                let FourStepPlan {
+                    columns,
+                    rows,
+                    inverse_columns,
+                    ..
+                } = plan.as_ref();
+                let step = |p: &FourStepPass, entry: &str, direction: FftDirection| {
+                    let chain_valid = valid;
+                    let valid = valid.unwrap_or(p.len);
+                    let mut constants = p.constants(recipe.batch, recipe.size, direction);
+                    if entry.starts_with("fft_columns_") {
+                        constants.push(("VALID", valid as f64));
+                    }
+                    // The inverse columns store only the samples the chain uses.
+                    if let (Some(v), "fft_rows", false) = (chain_valid, entry, p.in_e == 1) {
+                        constants.push(("KEEP", v as f64));
+                    }
+                    Ok::<_, GpuError>(Step {
+                        pipeline: ctx.compute_pipeline("fft.wgsl", entry, &constants)?,
+                        workgroups: p.workgroups,
+                        twiddles: storage_init(ctx, "fft twiddles", &twiddles(p.len, direction)),
+                    })
+                };
+                let scratch = ctx.checked("convolution scratch", || {
+                    ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some("range convolution scratch"),
+                        size: recipe.buffer_bytes(),
+                        usage: wgpu::BufferUsages::STORAGE,
+                        mapped_at_creation: false,
+                    })
+                })?;
+                let first = entries
+                    .iter()
+                    .map(|entry| step(columns, entry, forward))
+                    .collect::<Result<Vec<_>, GpuError>>()?;
+                let rest = FourStepRest {
+                    rows: step(rows, "fft_rows_convolve", forward)?,
+                    inverse_columns: step(inverse_columns, "fft_rows", FftDirection::Inverse)?,
+                    outer: storage_init(ctx, "fft outer twiddles", &twiddles(recipe.size, forward)),
+                    scratch,
+                };
+                (first, Some(rest))
+            }
         };
         Ok(GpuConvolution {
             valid,
-            columns,
-            rows: step(&recipe.rows, "fft_rows_convolve", forward)?,
-            inverse_columns: step(&recipe.inverse_columns, "fft_rows", FftDirection::Inverse)?,
-            outer: storage_init(ctx, "fft outer twiddles", &twiddles(recipe.size, forward)),
+            first,
+            rest,
             filter: storage_init(ctx, "convolution filter", filter),
-            scratch,
             recipe,
         })
     }
@@ -307,12 +517,13 @@ impl GpuConvolution {
     }
 
     /// Bind groups for `input` -> `output`, with `spectrum` as the second
-    /// intermediate (STORAGE buffers of at least
+    /// intermediate of the four-step schedule (STORAGE buffers of at least
     /// [`ConvolutionRecipe::buffer_bytes`], `input` only read, or for the
     /// chain's form the upload buffer of `valid` samples a row; `output` may
     /// be `input`, which the first dispatch is done reading before the last
-    /// writes it; `spectrum` must be neither). The chain's form also binds
-    /// its detection `list` and `params` uniform (`chain`).
+    /// writes it, except in the register schedule; `spectrum` must be
+    /// neither, and the register schedule does not use it). The chain's form
+    /// also binds its detection `list` and `params` uniform (`chain`).
     pub fn bind(
         &self,
         ctx: &GpuContext,
@@ -342,39 +553,56 @@ impl GpuConvolution {
                 "the convolution's spectrum buffer must differ from its input and output".into(),
             ));
         }
+        if self.rest.is_none() && input == output {
+            return Err(GpuError::Plan(
+                "the register convolution writes rows while others are read: \
+                 its output must differ from its input"
+                    .into(),
+            ));
+        }
         fn entry(binding: u32, resource: wgpu::BindingResource<'_>) -> wgpu::BindGroupEntry<'_> {
             wgpu::BindGroupEntry { binding, resource }
         }
-        let mut groups = Vec::new();
-        let mut bound = Vec::new();
+        // The first dispatch's own buffers: the register kernel writes the
+        // output and reads the filter; the forward columns write the scratch
+        // and read the outer twiddles.
         let tables = |step: usize| {
-            vec![
-                entry(1, whole(&self.scratch, need)),
-                entry(2, self.columns[step].twiddles.as_entire_binding()),
-                entry(6, self.outer.as_entire_binding()),
-            ]
+            let mut e = vec![entry(2, self.first[step].twiddles.as_entire_binding())];
+            match &self.rest {
+                None => e.extend([
+                    entry(1, whole(output, need)),
+                    entry(4, self.filter.as_entire_binding()),
+                ]),
+                Some(r) => e.extend([
+                    entry(1, whole(&r.scratch, need)),
+                    entry(6, r.outer.as_entire_binding()),
+                ]),
+            }
+            e
+        };
+        let mut first = Vec::new();
+        let mut first_bound = Vec::new();
+        let mut add = |e: Vec<wgpu::BindGroupEntry<'_>>, step: usize| {
+            let (g, b) = bind_group(ctx, &self.first[step].pipeline, &e)?;
+            first.push(g);
+            first_bound.push(b);
+            Ok::<_, GpuError>(())
         };
         match (self.valid, chain) {
             (None, _) => {
                 let mut e = tables(0);
                 e.push(entry(0, whole(input, need)));
-                let (g, b) = bind_group(ctx, &self.columns[0].pipeline, &e)?;
-                groups.push(g);
-                bound.push(b);
+                add(e, 0)?;
             }
             (Some(_), Some((list, params))) => {
                 let mut e = tables(0);
                 e.push(entry(0, whole(input, input_need)));
                 e.push(entry(7, list.as_entire_binding()));
-                let (g, b) = bind_group(ctx, &self.columns[0].pipeline, &e)?;
-                groups.push(g);
-                bound.push(b);
+                add(e, 0)?;
                 let mut e = tables(1);
                 e.push(entry(8, whole(input, input_need)));
                 e.push(entry(9, params.as_entire_binding()));
-                let (g, b) = bind_group(ctx, &self.columns[1].pipeline, &e)?;
-                groups.push(g);
-                bound.push(b);
+                add(e, 1)?;
             }
             (Some(_), None) => {
                 return Err(GpuError::Plan(
@@ -382,35 +610,46 @@ impl GpuConvolution {
                 ));
             }
         }
-        let (r, rb) = bind_group(
-            ctx,
-            &self.rows.pipeline,
-            &[
-                entry(0, whole(&self.scratch, need)),
-                entry(1, whole(spectrum, need)),
-                entry(2, self.rows.twiddles.as_entire_binding()),
-                entry(4, self.filter.as_entire_binding()),
-                entry(6, self.outer.as_entire_binding()),
-            ],
-        )?;
-        let (i, ib) = bind_group(
-            ctx,
-            &self.inverse_columns.pipeline,
-            &[
-                entry(0, whole(spectrum, need)),
-                entry(1, whole(output, need)),
-                entry(2, self.inverse_columns.twiddles.as_entire_binding()),
-            ],
-        )?;
-        groups.extend([r, i]);
-        bound.extend([rb, ib]);
-        Ok(ConvolutionBindings { groups, bound })
+        let (mut rest, mut rest_bound) = (Vec::new(), Vec::new());
+        if let Some(r) = &self.rest {
+            let (g, b) = bind_group(
+                ctx,
+                &r.rows.pipeline,
+                &[
+                    entry(0, whole(&r.scratch, need)),
+                    entry(1, whole(spectrum, need)),
+                    entry(2, r.rows.twiddles.as_entire_binding()),
+                    entry(4, self.filter.as_entire_binding()),
+                    entry(6, r.outer.as_entire_binding()),
+                ],
+            )?;
+            rest.push(g);
+            rest_bound.push(b);
+            let (g, b) = bind_group(
+                ctx,
+                &r.inverse_columns.pipeline,
+                &[
+                    entry(0, whole(spectrum, need)),
+                    entry(1, whole(output, need)),
+                    entry(2, r.inverse_columns.twiddles.as_entire_binding()),
+                ],
+            )?;
+            rest.push(g);
+            rest_bound.push(b);
+        }
+        Ok(ConvolutionBindings {
+            first,
+            first_bound,
+            rest,
+            rest_bound,
+        })
     }
 
-    /// Records the convolution: the forward part (columns and fused rows)
-    /// as one compute pass with `forward_ts`, the inverse columns as
-    /// another with `inverse_ts`.
-    /// `variant`: the column kernel (0: padded or cf32, 1: ci16).
+    /// Records the convolution: the forward part (the register kernel, or
+    /// the columns and fused rows) as one compute pass with `forward_ts`,
+    /// the inverse part (nothing, or the inverse columns) as another with
+    /// `inverse_ts` (an empty pass keeps that stage's timestamp pair).
+    /// `variant`: the first kernel's input (0: padded or cf32, 1: ci16).
     pub fn record_timed(
         &self,
         encoder: &mut wgpu::CommandEncoder,
@@ -419,28 +658,25 @@ impl GpuConvolution {
         forward_ts: Option<wgpu::ComputePassTimestampWrites<'_>>,
         inverse_ts: Option<wgpu::ComputePassTimestampWrites<'_>>,
     ) {
-        let n = bindings.groups.len();
-        let steps = [
-            (&self.columns[variant], &bindings.groups[variant]),
-            (&self.rows, &bindings.groups[n - 2]),
-        ];
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("range convolution"),
-            timestamp_writes: forward_ts,
-        });
-        for (step, group) in steps {
-            pass.set_pipeline(&step.pipeline);
-            pass.set_bind_group(0, group, &[]);
-            pass.dispatch_workgroups(step.workgroups[0], step.workgroups[1], 1);
+        let mut steps = vec![(&self.first[variant], &bindings.first[variant])];
+        let mut inverse = Vec::new();
+        if let (Some(r), [rows, columns]) = (&self.rest, bindings.rest.as_slice()) {
+            steps.push((&r.rows, rows));
+            inverse.push((&r.inverse_columns, columns));
         }
-        drop(pass);
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("range convolution inverse"),
-            timestamp_writes: inverse_ts,
-        });
-        let step = &self.inverse_columns;
-        pass.set_pipeline(&step.pipeline);
-        pass.set_bind_group(0, &bindings.groups[n - 1], &[]);
-        pass.dispatch_workgroups(step.workgroups[0], step.workgroups[1], 1);
+        for (label, steps, ts) in [
+            ("range convolution", steps, forward_ts),
+            ("range convolution inverse", inverse, inverse_ts),
+        ] {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(label),
+                timestamp_writes: ts,
+            });
+            for (step, group) in steps {
+                pass.set_pipeline(&step.pipeline);
+                pass.set_bind_group(0, group, &[]);
+                pass.dispatch_workgroups(step.workgroups[0], step.workgroups[1], 1);
+            }
+        }
     }
 }

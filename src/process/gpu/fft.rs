@@ -135,7 +135,7 @@ pub struct FourStepPass {
 
 /// The radices packed four bits each, first pass in the lowest bits (the
 /// workgroup-memory kernels' `RADICES`).
-fn pack_radices(radices: &[u32]) -> u32 {
+pub(crate) fn pack_radices(radices: &[u32]) -> u32 {
     radices.iter().rev().fold(0u32, |acc, &r| (acc << 4) | r)
 }
 
