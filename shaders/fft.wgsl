@@ -338,6 +338,22 @@ override VALID: u32 = 1u;
 @group(0) @binding(8) var<storage, read> src_ci16: array<u32>;
 @group(0) @binding(9) var<uniform> params: ChainParams;
 
+// Uploaded cf32 sample i, with a non-finite one counted into the list and
+// zeroed (the CPU rejects such a CPI; so does the host on the count).
+fn cf32_sample(i: u32) -> vec2<f32> {
+    let v = src[i];
+    if !(is_finite(v.x) && is_finite(v.y)) {
+        atomicAdd(&list.non_finite, 1u);
+        return vec2<f32>(0.0, 0.0);
+    }
+    return v;
+}
+
+// Uploaded ci16 sample i (one u32 of two counts), in the chain's scale.
+fn ci16_sample(i: u32) -> vec2<f32> {
+    return ci16_counts(src_ci16[i]) * params.sample_scale;
+}
+
 // Block and in-block index of load step e's element (as strided_transform).
 fn columns_source(e: u32, first: u32) -> vec3<u32> {
     let se = strided_slot_elem(e, IN_E);
@@ -358,11 +374,7 @@ fn fft_columns_cf32(
         if s.x < BATCH {
             var v = vec2<f32>(0.0, 0.0);
             if s.y < VALID {
-                v = src[(s.x / TPB) * VALID + s.y];
-                if !(is_finite(v.x) && is_finite(v.y)) {
-                    atomicAdd(&list.non_finite, 1u);
-                    v = vec2<f32>(0.0, 0.0);
-                }
+                v = cf32_sample((s.x / TPB) * VALID + s.y);
             }
             sh[s.z] = v;
         }
@@ -384,8 +396,7 @@ fn fft_columns_ci16(
         if s.x < BATCH {
             var v = vec2<f32>(0.0, 0.0);
             if s.y < VALID {
-                let w = src_ci16[(s.x / TPB) * VALID + s.y];
-                v = ci16_counts(w) * params.sample_scale;
+                v = ci16_sample((s.x / TPB) * VALID + s.y);
             }
             sh[s.z] = v;
         }
@@ -623,6 +634,13 @@ fn reg_convolve_store(v: ptr<function, array<vec2<f32>, RHELD>>, tid: u32, row: 
     }
 }
 
+// The sample a thread's held slot s takes before the first pass (radix
+// r1 = RADICES & 15: butterfly b = s / r1's input i = s % r1).
+fn reg_first_sample(tid: u32, s: u32) -> u32 {
+    let r1 = RADICES & 15u;
+    return tid + (s / r1) * THREADS + (s % r1) * (N / r1);
+}
+
 // A padded batch (rows of N in src).
 @compute @workgroup_size(WG)
 fn conv_registers(
@@ -635,12 +653,8 @@ fn conv_registers(
         return;
     }
     var v: array<vec2<f32>, RHELD>;
-    let r1 = RADICES & 15u;
-    let q1 = N / r1;
-    for (var b = 0u; b < N / (r1 * THREADS); b++) {
-        for (var i = 0u; i < r1; i++) {
-            v[b * r1 + i] = src[row * N + lid + b * THREADS + i * q1];
-        }
+    for (var s = 0u; s < N / THREADS; s++) {
+        v[s] = src[row * N + reg_first_sample(lid, s)];
     }
     reg_convolve_store(&v, lid, row);
 }
@@ -658,21 +672,13 @@ fn conv_registers_cf32(
         return;
     }
     var v: array<vec2<f32>, RHELD>;
-    let r1 = RADICES & 15u;
-    let q1 = N / r1;
-    for (var b = 0u; b < N / (r1 * THREADS); b++) {
-        for (var i = 0u; i < r1; i++) {
-            let n = lid + b * THREADS + i * q1;
-            var z = vec2<f32>(0.0, 0.0);
-            if n < VALID {
-                z = src[row * VALID + n];
-                if !(is_finite(z.x) && is_finite(z.y)) {
-                    atomicAdd(&list.non_finite, 1u);
-                    z = vec2<f32>(0.0, 0.0);
-                }
-            }
-            v[b * r1 + i] = z;
+    for (var s = 0u; s < N / THREADS; s++) {
+        let n = reg_first_sample(lid, s);
+        var z = vec2<f32>(0.0, 0.0);
+        if n < VALID {
+            z = cf32_sample(row * VALID + n);
         }
+        v[s] = z;
     }
     reg_convolve_store(&v, lid, row);
 }
@@ -690,17 +696,13 @@ fn conv_registers_ci16(
         return;
     }
     var v: array<vec2<f32>, RHELD>;
-    let r1 = RADICES & 15u;
-    let q1 = N / r1;
-    for (var b = 0u; b < N / (r1 * THREADS); b++) {
-        for (var i = 0u; i < r1; i++) {
-            let n = lid + b * THREADS + i * q1;
-            var z = vec2<f32>(0.0, 0.0);
-            if n < VALID {
-                z = ci16_counts(src_ci16[row * VALID + n]) * params.sample_scale;
-            }
-            v[b * r1 + i] = z;
+    for (var s = 0u; s < N / THREADS; s++) {
+        let n = reg_first_sample(lid, s);
+        var z = vec2<f32>(0.0, 0.0);
+        if n < VALID {
+            z = ci16_sample(row * VALID + n);
         }
+        v[s] = z;
     }
     reg_convolve_store(&v, lid, row);
 }

@@ -245,6 +245,29 @@ impl ConvolutionRecipe {
                 rows_in(valid) * COMPLEX_BYTES
             }
         };
+        // What the first dispatch binds for its input, and its kernel in
+        // each schedule (registers, four-step columns).
+        let (inputs, kernels) = match input {
+            ColumnsInput::Padded => (
+                vec![BufferUse::read_only(0, data)],
+                ("conv_registers", "fft_columns"),
+            ),
+            ColumnsInput::Cf32 { valid, list_bytes } => (
+                vec![
+                    BufferUse::read_only(0, rows_in(valid) * COMPLEX_BYTES),
+                    BufferUse::written(7, list_bytes).part(DETECTION_HEADER_BYTES),
+                ],
+                ("conv_registers_cf32", "fft_columns_cf32"),
+            ),
+            ColumnsInput::Ci16 { valid } => (
+                vec![
+                    BufferUse::read_only(8, rows_in(valid) * COMPLEX_BYTES)
+                        .part(rows_in(valid) * 4),
+                    BufferUse::read_only(9, std::mem::size_of::<ChainParams>() as u64),
+                ],
+                ("conv_registers_ci16", "fft_columns_ci16"),
+            ),
+        };
         let (n1, n2) = match &self.schedule {
             ConvolutionSchedule::FourStep(f) => (f.n1, f.n2),
             ConvolutionSchedule::Registers(_) => {
@@ -253,30 +276,9 @@ impl ConvolutionRecipe {
                     BufferUse::read_only(2, table),
                     BufferUse::read_only(4, table),
                 ];
-                let kernel = match input {
-                    ColumnsInput::Padded => {
-                        buffers.push(BufferUse::read_only(0, data));
-                        "conv_registers"
-                    }
-                    ColumnsInput::Cf32 { valid, list_bytes } => {
-                        buffers.push(BufferUse::read_only(0, rows_in(valid) * COMPLEX_BYTES));
-                        buffers
-                            .push(BufferUse::written(7, list_bytes).part(DETECTION_HEADER_BYTES));
-                        "conv_registers_cf32"
-                    }
-                    ColumnsInput::Ci16 { valid } => {
-                        buffers.push(
-                            BufferUse::read_only(8, rows_in(valid) * COMPLEX_BYTES)
-                                .part(rows_in(valid) * 4),
-                        );
-                        buffers.push(BufferUse::read_only(
-                            9,
-                            std::mem::size_of::<ChainParams>() as u64,
-                        ));
-                        "conv_registers_ci16"
-                    }
-                };
+                buffers.extend(inputs);
                 buffers.sort_by_key(|b| b.binding);
+                let kernel = kernels.0;
                 return (vec![DispatchTraffic { kernel, buffers }], Vec::new());
             }
         };
@@ -286,28 +288,8 @@ impl ConvolutionRecipe {
             BufferUse::read_only(2, t1),
             BufferUse::read_only(6, table),
         ];
-        let kernel = match input {
-            ColumnsInput::Padded => {
-                columns.push(BufferUse::read_only(0, data));
-                "fft_columns"
-            }
-            ColumnsInput::Cf32 { valid, list_bytes } => {
-                columns.push(BufferUse::read_only(0, rows_in(valid) * COMPLEX_BYTES));
-                columns.push(BufferUse::written(7, list_bytes).part(DETECTION_HEADER_BYTES));
-                "fft_columns_cf32"
-            }
-            ColumnsInput::Ci16 { valid } => {
-                columns.push(
-                    BufferUse::read_only(8, rows_in(valid) * COMPLEX_BYTES)
-                        .part(rows_in(valid) * 4),
-                );
-                columns.push(BufferUse::read_only(
-                    9,
-                    std::mem::size_of::<ChainParams>() as u64,
-                ));
-                "fft_columns_ci16"
-            }
-        };
+        columns.extend(inputs);
+        let kernel = kernels.1;
         columns.sort_by_key(|b| b.binding);
         let forward = vec![
             DispatchTraffic {
