@@ -485,6 +485,30 @@ fn map(buffer: &wgpu::Buffer, mode: wgpu::MapMode, state: &Arc<AtomicU8>) {
     });
 }
 
+/// Waits for `state`'s map callback after the work it waited on is done:
+/// true once mapped, false if the map failed or no callback came within
+/// [`DEVICE_TIMEOUT`]. The callback runs inside some `poll`, not
+/// necessarily this thread's: where several chains share a device (tests,
+/// or two backends in one process) another thread's poll may have retired
+/// this submission and not yet run the callback when this thread's wait
+/// returns, so the state is polled again rather than taken as final.
+fn settle_map(device: &wgpu::Device, state: &AtomicU8) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        match state.load(Ordering::Acquire) {
+            MAP_DONE => return true,
+            MAP_FAILED => return false,
+            _ if start.elapsed() > DEVICE_TIMEOUT => return false,
+            _ => {
+                if device.poll(wgpu::PollType::Poll).is_err() {
+                    return state.load(Ordering::Acquire) == MAP_DONE;
+                }
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        }
+    }
+}
+
 /// One compute stage: pipeline and its bind group.
 /// The range fast convolution: separate forward (filtered) and inverse
 /// FFTs, or the fused four-step convolution.
@@ -1038,7 +1062,7 @@ impl GpuChain {
         {
             return Err(self.fail("mapping an upload buffer", e.to_string()));
         }
-        if self.slots[s].upload_state.load(Ordering::Acquire) != MAP_DONE {
+        if !settle_map(&self.ctx.device, &self.slots[s].upload_state) {
             return Err(self.fail("mapping an upload buffer", "the map failed".into()));
         }
         // A CPI not in standard layout (no reader makes one) is gathered
@@ -1198,7 +1222,7 @@ impl GpuChain {
             return Err(self.fault(e));
         }
         self.check_fault("processing a CPI")?;
-        if self.slots[s].readback_state.load(Ordering::Acquire) != MAP_DONE {
+        if !settle_map(&self.ctx.device, &self.slots[s].readback_state) {
             return Err(self.fail("reading back detections", "the map failed".into()));
         }
         let capacity = self.recipe.capacity;
@@ -1315,7 +1339,7 @@ impl GpuChain {
         let state = Arc::new(AtomicU8::new(MAP_PENDING));
         map(&staging, wgpu::MapMode::Read, &state);
         self.wait(&index)?;
-        if state.load(Ordering::Acquire) != MAP_DONE {
+        if !settle_map(&self.ctx.device, &state) {
             return Err(GpuError::Readback(
                 "the power map could not be mapped".into(),
             ));
