@@ -5,7 +5,9 @@
 //! (`fft.wgsl`, product fused into the last pass) -> range IFFT -> corner
 //! turn with the Doppler window (`doppler.wgsl`) -> Doppler FFT -> FFT shift
 //! and power (`power.wgsl`) -> CFAR and compaction (`cfar.wgsl`). Only the
-//! bounded detection list comes back.
+//! bounded detection list comes back. Where they fit, the first three run as
+//! one fused range convolution (`convolution.rs`: one register-held dispatch,
+//! or a four-step one in three) and the Doppler FFT stores the power itself.
 //!
 //! [`ChainRecipe`] is the plain-data plan (sizes, dispatches, bytes per
 //! stage), checked against the adapter's limits without a GPU; [`GpuChain`]
