@@ -568,6 +568,24 @@ impl SiteConfig {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_partner_release_key_of_the_wrong_kind_is_a_one_line_error_with_its_line() {
+        let site = "[site]\nname = \"s\"\nsac = 1\nsic = 2\n[[partner]]\nname = \"x\"\n";
+        for (bad, key) in [
+            ("release_tracks = \"nearby\"", "partner[0].release_tracks"),
+            ("release_tracks = true", "partner[0].release_tracks"),
+            ("release_warnings = \"yes\"", "partner[0].release_warnings"),
+        ] {
+            let e = SiteConfig::from_toml_str(&format!("{site}{bad}\n"), "s.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("s.toml: line 7: ") && e.contains(key) && !e.contains('\n'),
+                "{bad}: {e}"
+            );
+        }
+    }
+
     const GOOD: &str = r#"
 [site]
 name = "north-1"

@@ -375,19 +375,5 @@ mod tests {
                 .unwrap();
         assert_eq!(p.release_tracks, TrackRelease::Never);
         assert!(!p.release_warnings);
-        let site = "[site]\nname = \"s\"\nsac = 1\nsic = 2\n[[partner]]\nname = \"x\"\n";
-        for (bad, key) in [
-            ("release_tracks = \"nearby\"", "partner[0].release_tracks"),
-            ("release_tracks = true", "partner[0].release_tracks"),
-            ("release_warnings = \"yes\"", "partner[0].release_warnings"),
-        ] {
-            let e = crate::site::SiteConfig::from_toml_str(&format!("{site}{bad}\n"), "s.toml")
-                .unwrap_err()
-                .to_string();
-            assert!(
-                e.starts_with("s.toml: line 7: ") && e.contains(key) && !e.contains('\n'),
-                "{bad}: {e}"
-            );
-        }
     }
 }
