@@ -4,7 +4,8 @@
 # times and checks on one CPI shape (128 x 4096; --quick: 32 x 1024):
 #   - `tews bench --json`, CPU and GPU, on cf32 and on ci16 input
 #     (`--datatype`), the GPU also with `--four-step` (the range
-#     convolution's other schedule), and on a 48-pulse shape (48 x 4096;
+#     convolution's other schedule) and `--turned-store` (its output stored
+#     corner-turned), and on a 48-pulse shape (48 x 4096;
 #     --quick 48 x 1024); one backend per call, since `--backend both` prints nothing, not even
 #     the CPU's figures, when its GPU half fails;
 #   - benches/compare_cupy.py (--xp cupy, or numpy for a dry run): the same
@@ -323,6 +324,11 @@ done
 # schedule is the default where it fits; docs/gpu.md).
 step name=bench kind=bench required=1 backend=gpu datatype=cf32 shape="${P}x${N}-4step" -- \
     "$TEWS" -q bench --backend gpu --datatype cf32 --json --four-step \
+    --pulses "$P" --samples "$N" --iterations "$ITER"
+# ... and the register schedule storing the CPI corner-turned (scattered
+# stores, no turn dispatch): whether that pays here.
+step name=bench kind=bench required=1 backend=gpu datatype=cf32 shape="${P}x${N}-turned" -- \
+    "$TEWS" -q bench --backend gpu --datatype cf32 --json --turned-store \
     --pulses "$P" --samples "$N" --iterations "$ITER"
 step name=bench kind=bench required=1 backend=cpu datatype=cf32 shape="${P2}x${N}" -- \
     "$TEWS" -q bench --backend cpu --datatype cf32 --json --pulses "$P2" --samples "$N" --iterations "$ITER"

@@ -608,8 +608,9 @@ fn reg_transform(v: ptr<function, array<vec2<f32>, RHELD>>, tid: u32, radices: u
 }
 
 // The held row (in the first pass's slots): forward transform, times
-// filt, inverse transform, the first KEEP samples stored to dst's row.
-fn reg_convolve_store(v: ptr<function, array<vec2<f32>, RHELD>>, tid: u32, row: u32) {
+// filt, inverse transform; the result is left in the inverse's last
+// pass's slots (reg_store_rows / reg_store_chain store it).
+fn reg_convolve(v: ptr<function, array<vec2<f32>, RHELD>>, tid: u32) {
     reg_transform(v, tid, RADICES);
     let rl = RADICES_INV & 15u;
     let ql = N / rl;
@@ -621,14 +622,40 @@ fn reg_convolve_store(v: ptr<function, array<vec2<f32>, RHELD>>, tid: u32, row: 
         }
     }
     reg_transform(v, tid, RADICES_INV);
-    let r1 = RADICES & 15u;
-    let q1 = N / r1;
-    for (var b = 0u; b < N / (r1 * THREADS); b++) {
-        let j = tid + b * THREADS;
-        for (var i = 0u; i < r1; i++) {
-            let n = j + i * q1;
-            if n < KEEP {
-                dst[row * N + n] = conj((*v)[b * r1 + i]);
+}
+
+// The sample a thread's held slot s holds after the inverse's last pass
+// (radix r1 = RADICES & 15, the forward's first): the same place as before
+// the forward's first pass.
+fn reg_output_sample(tid: u32, s: u32) -> u32 {
+    return reg_first_sample(tid, s);
+}
+
+// Stores the first KEEP samples of the row to dst's row.
+fn reg_store_rows(v: ptr<function, array<vec2<f32>, RHELD>>, tid: u32, row: u32) {
+    for (var s = 0u; s < N / THREADS; s++) {
+        let n = reg_output_sample(tid, s);
+        if n < KEEP {
+            dst[row * N + n] = conj((*v)[s]);
+        }
+    }
+}
+
+// The chain's store: as reg_store_rows, or with TURN = 1 already corner
+// turned with the Doppler window (dst[n * BATCH + row] = x[n] * dwin[row],
+// as doppler.wgsl's turn would make it: no turn dispatch, scattered
+// stores).
+override TURN: u32 = 0u;
+@group(0) @binding(11) var<storage, read> dwin: array<f32>;
+fn reg_store_chain(v: ptr<function, array<vec2<f32>, RHELD>>, tid: u32, row: u32) {
+    let w = dwin[row];
+    for (var s = 0u; s < N / THREADS; s++) {
+        let n = reg_output_sample(tid, s);
+        if n < KEEP {
+            if TURN == 1u {
+                dst[n * BATCH + row] = conj((*v)[s]) * w;
+            } else {
+                dst[row * N + n] = conj((*v)[s]);
             }
         }
     }
@@ -656,7 +683,8 @@ fn conv_registers(
     for (var s = 0u; s < N / THREADS; s++) {
         v[s] = src[row * N + reg_first_sample(lid, s)];
     }
-    reg_convolve_store(&v, lid, row);
+    reg_convolve(&v, lid);
+    reg_store_rows(&v, lid, row);
 }
 
 // The chain's cf32 upload (VALID samples a row), converted and zero-padded
@@ -680,7 +708,8 @@ fn conv_registers_cf32(
         }
         v[s] = z;
     }
-    reg_convolve_store(&v, lid, row);
+    reg_convolve(&v, lid);
+    reg_store_chain(&v, lid, row);
 }
 
 // The chain's ci16 upload (one u32 a sample, VALID a row), scaled by the
@@ -704,7 +733,8 @@ fn conv_registers_ci16(
         }
         v[s] = z;
     }
-    reg_convolve_store(&v, lid, row);
+    reg_convolve(&v, lid);
+    reg_store_chain(&v, lid, row);
 }
 
 // ---------------------------------------------------------------- global

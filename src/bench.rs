@@ -88,8 +88,9 @@ pub struct GpuTraffic {
     /// Dispatches recorded per CPI.
     pub dispatches_per_cpi: usize,
     /// How the range compression ran: "registers" (one dispatch, the row
-    /// in registers), "four-step" (three dispatches) or "separate" (a
-    /// forward and an inverse FFT).
+    /// in registers), "registers-turned" (the same storing the CPI corner
+    /// turned: no turn dispatch), "four-step" (three dispatches) or
+    /// "separate" (a forward and an inverse FFT).
     pub range_convolution: String,
     /// Per stage: dispatches, bytes read, bytes written.
     pub traffic_stages: Vec<crate::process::gpu::chain::StageRecipe>,
@@ -117,6 +118,7 @@ impl GpuTraffic {
             moved_over_floor: moved as f64 / floor as f64,
             dispatches_per_cpi: stages.iter().map(|s| s.dispatches).sum(),
             range_convolution: match recipe.range_convolution.as_ref().map(|c| &c.schedule) {
+                Some(ConvolutionSchedule::Registers(r)) if r.turned => "registers-turned",
                 Some(ConvolutionSchedule::Registers(_)) => "registers",
                 Some(ConvolutionSchedule::FourStep(_)) => "four-step",
                 None => "separate",
@@ -544,9 +546,10 @@ pub fn format_table(r: &BenchReport) -> String {
     s
 }
 
-/// How [`bench_gpu`] runs: warm-up and timed CPIs, and whether the range
+/// How [`bench_gpu`] runs: warm-up and timed CPIs, whether the range
 /// convolution may use its register schedule (`tews bench --four-step`
-/// turns that off, to compare the two schedules on a device).
+/// turns that off) and store the CPI corner-turned (`--turned-store`), to
+/// compare the schedules on a device.
 #[derive(Debug, Clone, Copy)]
 pub struct GpuBenchRuns {
     /// Untimed CPIs first.
@@ -555,6 +558,8 @@ pub struct GpuBenchRuns {
     pub iterations: usize,
     /// [`crate::process::gpu::chain::GpuChainOptions::register_convolution`].
     pub register_convolution: bool,
+    /// [`crate::process::gpu::chain::GpuChainOptions::turned_store`].
+    pub turned_store: bool,
 }
 
 /// Benchmarks the GPU chain on `ctx`, streamed through its ring as a run
@@ -579,6 +584,7 @@ pub fn bench_gpu(
         warmup,
         iterations,
         register_convolution,
+        turned_store,
     } = runs;
     let (params, cpi) = synthetic_as(pulses, samples, datatype);
     let plan = ChainPlan::new(&params, config).map_err(|e| GpuError::Plan(e.to_string()))?;
@@ -587,6 +593,7 @@ pub fn bench_gpu(
     let options = GpuChainOptions {
         timestamps: true,
         register_convolution,
+        turned_store,
         ..GpuChainOptions::default()
     };
     let mut chain = GpuChain::with_options(ctx, plan, options)?;

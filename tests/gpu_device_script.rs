@@ -107,7 +107,7 @@ fn gpu_device_script_dry_run_on_lavapipe() {
     assert!(doc["adapters"].as_array().is_some_and(|a| !a.is_empty()));
     let steps = doc["steps"].as_array().unwrap();
     let benches: Vec<&Value> = steps.iter().filter(|s| s["kind"] == "bench").collect();
-    assert_eq!(benches.len(), 7);
+    assert_eq!(benches.len(), 8);
     for dt in ["cf32", "ci16"] {
         for be in ["cpu", "gpu"] {
             let s = benches
@@ -133,8 +133,9 @@ fn gpu_device_script_dry_run_on_lavapipe() {
         .find(|s| s["backend"] == "gpu" && s["shape"] == "48x1024")
         .unwrap();
     assert_eq!(b48["status"], "ok");
-    // The range convolution's two schedules on the same shape: registers by
-    // default (2048 f32 fit any adapter tews accepts), the other when asked.
+    // The range convolution's schedules on the same shape: registers by
+    // default (2048 f32 fit any adapter tews accepts), the others when
+    // asked.
     let schedule = |shape: &str| {
         let s = benches
             .iter()
@@ -148,6 +149,7 @@ fn gpu_device_script_dry_run_on_lavapipe() {
     };
     assert_eq!(schedule("32x1024"), "registers");
     assert_ne!(schedule("32x1024-4step"), "registers");
+    assert_eq!(schedule("32x1024-turned"), "registers-turned");
     assert!(row("bench 32x1024-4step cf32 gpu").contains("us/CPI"));
 
     let cmp = steps.iter().find(|s| s["kind"] == "compare").unwrap();

@@ -338,8 +338,9 @@ fn any_pulse_count_matches_the_cpu() {
 /// an 8192-point range FFT, too long for one workgroup's memory as complex
 /// values, runs as the fused convolution (src/process/gpu/convolution.rs):
 /// the register schedule where the adapter's 32 KB hold the row's f32
-/// (lavapipe), and the four-step schedule when asked for; both against the
-/// CPU, in cf32 and ci16, and with a NaN sample.
+/// (lavapipe), also storing the CPI corner-turned (no turn dispatch), and
+/// the four-step schedule when asked for; each against the CPU, in cf32
+/// and ci16, and with a NaN sample.
 #[test]
 fn long_pulses_through_the_fused_range_convolution_match_the_cpu() {
     use tews::process::gpu::convolution::ConvolutionSchedule;
@@ -352,9 +353,10 @@ fn long_pulses_through_the_fused_range_convolution_match_the_cpu() {
         .process(&cpi16)
         .unwrap();
     let registers_fit = ctx.limits().max_compute_workgroup_storage_size >= 8192 * 4;
-    for register_convolution in [true, false] {
+    for (register_convolution, turned_store) in [(true, false), (true, true), (false, false)] {
         let options = GpuChainOptions {
             register_convolution,
+            turned_store,
             ..GpuChainOptions::default()
         };
         let mut gpu = GpuChain::with_options(ctx.clone(), plan.clone(), options).unwrap();
@@ -364,11 +366,14 @@ fn long_pulses_through_the_fused_range_convolution_match_the_cpu() {
         ));
         let schedule = &gpu.recipe().range_convolution.as_ref().unwrap().schedule;
         let name = match schedule {
+            ConvolutionSchedule::Registers(r) if r.turned => "registers, turned store",
             ConvolutionSchedule::Registers(_) => "registers",
             ConvolutionSchedule::FourStep(_) => "four-step",
         };
+        // A turned store leaves no corner-turn dispatch.
+        assert_eq!(gpu.recipe().turned_store(), turned_store && registers_fit);
         assert_eq!(
-            name == "registers",
+            name.starts_with("registers"),
             register_convolution && registers_fit,
             "{schedule:?}"
         );

@@ -42,16 +42,19 @@ fn every_dispatch_binds_what_its_recipe_claims() {
             unreachable!()
         }
     };
-    for (pulses, samples, register_convolution) in [
-        (32, 1000, true),
-        (32, 1000, false),
-        (48, 700, true),
-        (127, 300, true),
-        (64, 4096, true),
-        (64, 4096, false),
+    for (pulses, samples, register_convolution, turned_store) in [
+        (32, 1000, true, false),
+        (32, 1000, false, false),
+        (32, 1000, true, true),
+        (48, 700, true, false),
+        (127, 300, true, false),
+        (64, 4096, true, false),
+        (64, 4096, false, false),
+        (64, 4096, true, true),
     ] {
         let options = GpuChainOptions {
             register_convolution,
+            turned_store,
             ..GpuChainOptions::default()
         };
         let chain = GpuChain::with_options(ctx.clone(), plan(pulses, samples), options).unwrap();
@@ -167,10 +170,11 @@ fn the_default_cpi_with_the_register_convolution_moves_what_its_kernels_touch() 
     let header = 16;
     // One dispatch a CPI for the whole range convolution: each row's N
     // samples read (plus the list header or the uniform), the 8192-value
-    // twiddle table and the 8192-bin filter, and the N kept samples of each
-    // row written. The corner turn, the Doppler FFT with its power and the
-    // CFAR as with the four-step schedule.
-    let tables = m * c + m * c;
+    // twiddle table, the 8192-bin filter and the P Doppler window weights
+    // (one a row, for the turned store), and the N kept samples of each row
+    // written. The corner turn, the Doppler FFT with its power and the CFAR
+    // as with the four-step schedule.
+    let tables = m * c + m * c + p * 4;
     let doppler = pn * c + p * c + pn * 4;
     for (upload, input) in [(SampleUpload::Cf32, pn * c), (SampleUpload::Ci16, pn * 4)] {
         let extra = if upload == SampleUpload::Cf32 {
@@ -196,4 +200,55 @@ fn the_default_cpi_with_the_register_convolution_moves_what_its_kernels_touch() 
         // Issue 13's goal.
         assert!(ratio <= 2.5, "{upload:?}: {ratio:.2}");
     }
+}
+
+/// The register convolution storing the CPI corner-turned: the turn's
+/// dispatch and its round trip of the compressed CPI are gone.
+#[test]
+fn a_turned_store_removes_the_corner_turn() {
+    let mut limits = tews::process::gpu::GpuLimits::webgpu_defaults();
+    limits.max_compute_workgroup_storage_size = 32 * 1024;
+    let options = GpuChainOptions {
+        turned_store: true,
+        ..GpuChainOptions::default()
+    };
+    let recipe = ChainRecipe::new(&plan(128, 4096), &options, &limits).unwrap();
+    assert!(recipe.turned_store());
+    let (p, n, m) = (128u64, 4096u64, 8192u64);
+    let (c, pn) = (8, p * n);
+    let uniform = std::mem::size_of::<tews::process::gpu::layout::ChainParams>() as u64;
+    let header = 16;
+    for (upload, input) in [(SampleUpload::Cf32, pn * c), (SampleUpload::Ci16, pn * 4)] {
+        let extra = if upload == SampleUpload::Cf32 {
+            header
+        } else {
+            uniform
+        };
+        // Samples in, tables and window weights, the turned CPI out.
+        let range = input + extra + 2 * m * c + p * 4 + pn * c;
+        let doppler = pn * c + p * c + pn * 4;
+        let cfar = uniform + pn * 4 + header;
+        let traffic = recipe.traffic(upload);
+        let moved: u64 = traffic
+            .iter()
+            .map(|t| t.bytes_read() + t.bytes_written())
+            .sum();
+        assert_eq!(moved, range + doppler + cfar, "{upload:?}");
+        let turn = traffic.iter().find(|t| t.stage == "corner_turn").unwrap();
+        assert!(turn.dispatches.is_empty());
+        let dispatches: usize = traffic.iter().map(|t| t.dispatches.len()).sum();
+        assert_eq!(dispatches, 3);
+        eprintln!(
+            "{upload:?} turned: {moved} bytes, {:.2}x the floor",
+            moved as f64 / recipe.bytes_floor(upload) as f64
+        );
+    }
+    // The four-step schedule has no turned store: the option is ignored.
+    let four = GpuChainOptions {
+        register_convolution: false,
+        turned_store: true,
+        ..GpuChainOptions::default()
+    };
+    let recipe = ChainRecipe::new(&plan(128, 4096), &four, &limits).unwrap();
+    assert!(!recipe.turned_store());
 }

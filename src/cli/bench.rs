@@ -57,8 +57,13 @@ pub(crate) struct BenchArgs {
     /// GPU: run the range convolution as the four-step schedule (three
     /// dispatches) even where the register schedule (one) fits, to compare
     /// the two on a device.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "turned_store")]
     pub(crate) four_step: bool,
+    /// GPU: the register convolution stores the CPI already corner-turned
+    /// (scattered stores, no corner-turn dispatch), to measure whether that
+    /// pays on a device.
+    #[arg(long)]
+    pub(crate) turned_store: bool,
     /// Time the tracker and assessor instead, with this many ballistic
     /// objects in view (plot-level simulation; see tews::bench::tracking).
     #[arg(long)]
@@ -139,6 +144,7 @@ pub(crate) fn cmd_bench(args: &BenchArgs) -> Result<()> {
                     warmup: 5,
                     iterations: args.iterations,
                     register_convolution: !args.four_step,
+                    turned_store: args.turned_store,
                 },
             )
             .context("GPU bench")?,

@@ -26,7 +26,9 @@
 //! [`GpuFault::in_flight`] hands the CPIs back.
 
 use super::context::{GpuContext, GpuError, GpuLimits, MIN_WORKGROUP_X};
-use super::convolution::{ColumnsInput, ConvolutionBindings, ConvolutionRecipe, GpuConvolution};
+use super::convolution::{
+    ChainBuffers, ColumnsInput, ConvolutionBindings, ConvolutionRecipe, GpuConvolution,
+};
 use super::fft::{
     BufferUse, DispatchTraffic, FftBindings, FftDirection, FftRecipe, FftSchedule, GpuFftPlan,
     split_dispatch,
@@ -89,6 +91,10 @@ pub struct GpuChainOptions {
     /// four-step schedule where that fits (tests, and comparing the two on
     /// a device).
     pub register_convolution: bool,
+    /// With the register convolution: store its output already corner
+    /// turned with the Doppler window, so no corner-turn dispatch runs
+    /// (scattered stores; default false until a device shows they pay).
+    pub turned_store: bool,
 }
 
 impl Default for GpuChainOptions {
@@ -98,6 +104,7 @@ impl Default for GpuChainOptions {
             detection_capacity: None,
             timestamps: false,
             register_convolution: true,
+            turned_store: false,
         }
     }
 }
@@ -210,7 +217,13 @@ impl ChainRecipe {
         let range_forward = FftRecipe::new(m, p, FftDirection::Forward, limits)?;
         let range_inverse = FftRecipe::new(m, p, FftDirection::Inverse, limits)?;
         let range_convolution = if options.register_convolution {
-            ConvolutionRecipe::new(m, p, limits)?
+            ConvolutionRecipe::new(m, p, limits)?.map(|c| {
+                if options.turned_store {
+                    c.with_turned_store()
+                } else {
+                    c
+                }
+            })
         } else {
             ConvolutionRecipe::four_step(m, p, limits)?
         };
@@ -357,18 +370,23 @@ impl ChainRecipe {
                 stage: "range_ifft",
                 dispatches: range_inverse,
             },
-            one(
-                "corner_turn",
-                DispatchTraffic {
-                    kernel: "corner_turn",
-                    buffers: vec![
-                        params,
-                        BufferUse::read_only(1, pm * COMPLEX_BYTES).part(pn * COMPLEX_BYTES),
-                        BufferUse::read_only(2, p * 4),
-                        BufferUse::written(3, pn * COMPLEX_BYTES),
-                    ],
+            // A turned store leaves the turn nothing to do.
+            StageTraffic {
+                stage: "corner_turn",
+                dispatches: if self.turned_store() {
+                    Vec::new()
+                } else {
+                    vec![DispatchTraffic {
+                        kernel: "corner_turn",
+                        buffers: vec![
+                            params,
+                            BufferUse::read_only(1, pm * COMPLEX_BYTES).part(pn * COMPLEX_BYTES),
+                            BufferUse::read_only(2, p * 4),
+                            BufferUse::written(3, pn * COMPLEX_BYTES),
+                        ],
+                    }]
                 },
-            ),
+            },
             StageTraffic {
                 stage: "doppler_fft",
                 dispatches: if self.doppler_power_fused {
@@ -404,6 +422,14 @@ impl ChainRecipe {
                 },
             ),
         ]
+    }
+
+    /// True when the range convolution stores the CPI corner-turned (no
+    /// turn dispatch).
+    pub fn turned_store(&self) -> bool {
+        self.range_convolution
+            .as_ref()
+            .is_some_and(ConvolutionRecipe::turned)
     }
 
     /// The chain's traffic floor per CPI (docs/gpu.md): the input read
@@ -733,7 +759,14 @@ impl GpuChain {
         let range = match &recipe.range_convolution {
             Some(c) => {
                 let conv = GpuConvolution::new(&ctx, c.clone(), &filter, Some(n))?;
-                let b = conv.bind(&ctx, &input, &spectrum, &padded, Some((&list, &params_buf)))?;
+                let chain = ChainBuffers {
+                    list: &list,
+                    params: &params_buf,
+                    window: &window,
+                };
+                // A turned store writes the Doppler FFT's input itself.
+                let output = if c.turned() { &turned } else { &padded };
+                let b = conv.bind(&ctx, &input, &spectrum, output, Some(chain))?;
                 RangeStage::Fused(Box::new((conv, b)))
             }
             None => {
@@ -881,7 +914,11 @@ impl GpuChain {
                 RangeStage::Separate { inverse, .. } => inverse.1.bound().to_vec(),
                 RangeStage::Fused(f) => f.1.bound(variant).1,
             },
-            vec![self.turn.bound.clone()],
+            if self.recipe.turned_store() {
+                Vec::new()
+            } else {
+                vec![self.turn.bound.clone()]
+            },
             self.doppler_fft.1.bound().to_vec(),
             if self.recipe.doppler_power_fused {
                 Vec::new()
@@ -1179,7 +1216,16 @@ impl GpuChain {
                 f.0.record_timed(&mut encoder, &f.1, variant, writes(1), writes(2));
             }
         }
-        run(&mut encoder, &self.turn, 3, r.turn_groups);
+        if r.turned_store() {
+            // In the convolution's store; the empty pass keeps the stage's
+            // timestamp pair.
+            drop(encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(STAGES[3]),
+                timestamp_writes: writes(3),
+            }));
+        } else {
+            run(&mut encoder, &self.turn, 3, r.turn_groups);
+        }
         let (d, db) = &self.doppler_fft;
         d.record_timed(&mut encoder, db, writes(4));
         if r.doppler_power_fused {

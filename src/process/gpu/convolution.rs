@@ -82,6 +82,9 @@ pub struct RegisterPlan {
     pub radices: Vec<u32>,
     /// Workgroups in x and y (one a row).
     pub workgroups: [u32; 2],
+    /// The chain's form stores its kept samples already corner-turned with
+    /// the Doppler window (`TURN`; [`ConvolutionRecipe::with_turned_store`]).
+    pub turned: bool,
 }
 
 /// Values a thread of the register schedule holds at most (`RHELD` in
@@ -120,6 +123,7 @@ impl RegisterPlan {
             threads,
             radices,
             workgroups: super::fft::split_dispatch(batch as u64, limits)?,
+            turned: false,
         }))
     }
 
@@ -135,6 +139,7 @@ impl RegisterPlan {
             ("RADICES", pack_radices(&self.radices) as f64),
             ("RADICES_INV", pack_radices(&reversed) as f64),
             ("EX_LEN", size as f64),
+            ("TURN", f64::from(u8::from(self.turned))),
         ]
     }
 }
@@ -217,6 +222,23 @@ impl ConvolutionRecipe {
         }))
     }
 
+    /// The register schedule storing the kept samples corner-turned (range
+    /// major, rows of `batch`) and times the Doppler window, so that the
+    /// chain needs no corner-turn dispatch: its stores are scattered (a
+    /// stride of `batch` values), which a device must show to pay. Only
+    /// for the chain's form; the four-step schedule is returned unchanged.
+    pub fn with_turned_store(mut self) -> Self {
+        if let ConvolutionSchedule::Registers(plan) = &mut self.schedule {
+            plan.turned = true;
+        }
+        self
+    }
+
+    /// True when the kept samples are stored corner-turned.
+    pub fn turned(&self) -> bool {
+        matches!(&self.schedule, ConvolutionSchedule::Registers(p) if p.turned)
+    }
+
     /// Dispatches per batch.
     pub fn dispatches(&self) -> usize {
         match self.schedule {
@@ -270,13 +292,23 @@ impl ConvolutionRecipe {
         };
         let (n1, n2) = match &self.schedule {
             ConvolutionSchedule::FourStep(f) => (f.n1, f.n2),
-            ConvolutionSchedule::Registers(_) => {
+            ConvolutionSchedule::Registers(plan) => {
+                // Turned, the output binding is the turned CPI itself.
+                let out = if plan.turned {
+                    BufferUse::written(1, kept)
+                } else {
+                    BufferUse::written(1, data).part(kept)
+                };
                 let mut buffers = vec![
-                    BufferUse::written(1, data).part(kept),
+                    out,
                     BufferUse::read_only(2, table),
                     BufferUse::read_only(4, table),
                 ];
                 buffers.extend(inputs);
+                // The chain's form reads each row's Doppler window weight.
+                if !matches!(input, ColumnsInput::Padded) {
+                    buffers.push(BufferUse::read_only(11, self.batch as u64 * 4));
+                }
                 buffers.sort_by_key(|b| b.binding);
                 let kernel = kernels.0;
                 return (vec![DispatchTraffic { kernel, buffers }], Vec::new());
@@ -349,6 +381,17 @@ pub struct GpuConvolution {
     /// Four-step only.
     rest: Option<FourStepRest>,
     filter: wgpu::Buffer,
+}
+
+/// The chain's own buffers its form of the convolution binds.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainBuffers<'a> {
+    /// The detection list (its header counts non-finite samples).
+    pub list: &'a wgpu::Buffer,
+    /// The chain's uniform (the ci16 scale).
+    pub params: &'a wgpu::Buffer,
+    /// The Doppler window, P f32 (the turned store's weights).
+    pub window: &'a wgpu::Buffer,
 }
 
 /// The `(binding, bytes)` of each buffer one bind group holds.
@@ -504,25 +547,31 @@ impl GpuConvolution {
     /// chain's form the upload buffer of `valid` samples a row; `output` may
     /// be `input`, which the first dispatch is done reading before the last
     /// writes it, except in the register schedule; `spectrum` must be
-    /// neither, and the register schedule does not use it). The chain's form
-    /// also binds its detection `list` and `params` uniform (`chain`).
+    /// neither, and the register schedule does not use it; a turned store's
+    /// output is the `valid` x batch turned CPI). The chain's form also binds
+    /// its detection `list`, `params` uniform and Doppler `window` (`chain`).
     pub fn bind(
         &self,
         ctx: &GpuContext,
         input: &wgpu::Buffer,
         spectrum: &wgpu::Buffer,
         output: &wgpu::Buffer,
-        chain: Option<(&wgpu::Buffer, &wgpu::Buffer)>,
+        chain: Option<ChainBuffers<'_>>,
     ) -> Result<ConvolutionBindings, GpuError> {
         let need = self.recipe.buffer_bytes();
         let input_need = match self.valid {
             Some(v) => (v * self.recipe.batch) as u64 * COMPLEX_BYTES,
             None => need,
         };
+        let output_need = if self.recipe.turned() {
+            input_need
+        } else {
+            need
+        };
         for (name, b, n) in [
             ("input", input, input_need),
             ("spectrum", spectrum, need),
-            ("output", output, need),
+            ("output", output, output_need),
         ] {
             if b.size() < n || !b.usage().contains(wgpu::BufferUsages::STORAGE) {
                 return Err(GpuError::Plan(format!(
@@ -552,7 +601,7 @@ impl GpuConvolution {
             let mut e = vec![entry(2, self.first[step].twiddles.as_entire_binding())];
             match &self.rest {
                 None => e.extend([
-                    entry(1, whole(output, need)),
+                    entry(1, whole(output, output_need)),
                     entry(4, self.filter.as_entire_binding()),
                 ]),
                 Some(r) => e.extend([
@@ -576,14 +625,29 @@ impl GpuConvolution {
                 e.push(entry(0, whole(input, need)));
                 add(e, 0)?;
             }
-            (Some(_), Some((list, params))) => {
+            (
+                Some(_),
+                Some(ChainBuffers {
+                    list,
+                    params,
+                    window,
+                }),
+            ) => {
+                // The register kernels read the Doppler window (the turned
+                // store's weights); the four-step columns do not.
+                let window = self
+                    .rest
+                    .is_none()
+                    .then(|| entry(11, window.as_entire_binding()));
                 let mut e = tables(0);
                 e.push(entry(0, whole(input, input_need)));
                 e.push(entry(7, list.as_entire_binding()));
+                e.extend(window.clone());
                 add(e, 0)?;
                 let mut e = tables(1);
                 e.push(entry(8, whole(input, input_need)));
                 e.push(entry(9, params.as_entire_binding()));
+                e.extend(window);
                 add(e, 1)?;
             }
             (Some(_), None) => {
