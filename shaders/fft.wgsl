@@ -539,6 +539,16 @@ const RHELD: u32 = 32u;
 
 var<workgroup> ex: array<f32, EX_LEN>;
 
+// The index a thread's held slot s stands for at the start of a pass of
+// radix r, or at the end of a transform whose last radix is r: input i =
+// s % r of butterfly j = tid + (s / r) * THREADS, x[j + i * N / r]. The
+// row's samples before the forward's first pass (r1 = RADICES & 15) and
+// after the inverse's last (the same radix), and the spectrum's bins
+// between the two transforms.
+fn reg_slot_index(tid: u32, s: u32, r: u32) -> u32 {
+    return tid + (s / r) * THREADS + (s % r) * (N / r);
+}
+
 // The butterflies of one pass (stride ns, radix r) on the held values.
 fn reg_pass(v: ptr<function, array<vec2<f32>, RHELD>>, tid: u32, ns: u32, r: u32) {
     let per = N / (r * THREADS);
@@ -612,29 +622,18 @@ fn reg_transform(v: ptr<function, array<vec2<f32>, RHELD>>, tid: u32, radices: u
 // pass's slots (reg_store_rows / reg_store_chain store it).
 fn reg_convolve(v: ptr<function, array<vec2<f32>, RHELD>>, tid: u32) {
     reg_transform(v, tid, RADICES);
+    // The forward's last radix is the inverse's first.
     let rl = RADICES_INV & 15u;
-    let ql = N / rl;
-    for (var b = 0u; b < N / (rl * THREADS); b++) {
-        let j = tid + b * THREADS;
-        for (var i = 0u; i < rl; i++) {
-            let s = b * rl + i;
-            (*v)[s] = conj(cmul((*v)[s], filt[j + i * ql]));
-        }
+    for (var s = 0u; s < N / THREADS; s++) {
+        (*v)[s] = conj(cmul((*v)[s], filt[reg_slot_index(tid, s, rl)]));
     }
     reg_transform(v, tid, RADICES_INV);
-}
-
-// The sample a thread's held slot s holds after the inverse's last pass
-// (radix r1 = RADICES & 15, the forward's first): the same place as before
-// the forward's first pass.
-fn reg_output_sample(tid: u32, s: u32) -> u32 {
-    return reg_first_sample(tid, s);
 }
 
 // Stores the first KEEP samples of the row to dst's row.
 fn reg_store_rows(v: ptr<function, array<vec2<f32>, RHELD>>, tid: u32, row: u32) {
     for (var s = 0u; s < N / THREADS; s++) {
-        let n = reg_output_sample(tid, s);
+        let n = reg_slot_index(tid, s, RADICES & 15u);
         if n < KEEP {
             dst[row * N + n] = conj((*v)[s]);
         }
@@ -650,7 +649,7 @@ override TURN: u32 = 0u;
 fn reg_store_chain(v: ptr<function, array<vec2<f32>, RHELD>>, tid: u32, row: u32) {
     let w = dwin[row];
     for (var s = 0u; s < N / THREADS; s++) {
-        let n = reg_output_sample(tid, s);
+        let n = reg_slot_index(tid, s, RADICES & 15u);
         if n < KEEP {
             if TURN == 1u {
                 dst[n * BATCH + row] = conj((*v)[s]) * w;
@@ -661,12 +660,6 @@ fn reg_store_chain(v: ptr<function, array<vec2<f32>, RHELD>>, tid: u32, row: u32
     }
 }
 
-// The sample a thread's held slot s takes before the first pass (radix
-// r1 = RADICES & 15: butterfly b = s / r1's input i = s % r1).
-fn reg_first_sample(tid: u32, s: u32) -> u32 {
-    let r1 = RADICES & 15u;
-    return tid + (s / r1) * THREADS + (s % r1) * (N / r1);
-}
 
 // A padded batch (rows of N in src).
 @compute @workgroup_size(WG)
@@ -681,7 +674,7 @@ fn conv_registers(
     }
     var v: array<vec2<f32>, RHELD>;
     for (var s = 0u; s < N / THREADS; s++) {
-        v[s] = src[row * N + reg_first_sample(lid, s)];
+        v[s] = src[row * N + reg_slot_index(lid, s, RADICES & 15u)];
     }
     reg_convolve(&v, lid);
     reg_store_rows(&v, lid, row);
@@ -701,7 +694,7 @@ fn conv_registers_cf32(
     }
     var v: array<vec2<f32>, RHELD>;
     for (var s = 0u; s < N / THREADS; s++) {
-        let n = reg_first_sample(lid, s);
+        let n = reg_slot_index(lid, s, RADICES & 15u);
         var z = vec2<f32>(0.0, 0.0);
         if n < VALID {
             z = cf32_sample(row * VALID + n);
@@ -726,7 +719,7 @@ fn conv_registers_ci16(
     }
     var v: array<vec2<f32>, RHELD>;
     for (var s = 0u; s < N / THREADS; s++) {
-        let n = reg_first_sample(lid, s);
+        let n = reg_slot_index(lid, s, RADICES & 15u);
         var z = vec2<f32>(0.0, 0.0);
         if n < VALID {
             z = ci16_sample(row * VALID + n);

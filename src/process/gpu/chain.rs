@@ -1195,6 +1195,14 @@ impl GpuChain {
             pass.set_bind_group(0, &k.group, &[]);
             pass.dispatch_workgroups(g[0], g[1], 1);
         };
+        // A stage done inside another stage's kernel: an empty pass keeps
+        // its timestamp pair meaningful (about zero).
+        let fused = |encoder: &mut wgpu::CommandEncoder, i: u32| {
+            drop(encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(STAGES[i as usize]),
+                timestamp_writes: writes(i),
+            }));
+        };
         let convert = match upload {
             SampleUpload::Cf32 => &self.convert_cf32,
             SampleUpload::Ci16 => &self.convert_ci16,
@@ -1206,35 +1214,23 @@ impl GpuChain {
                 inverse.0.record_timed(&mut encoder, &inverse.1, writes(2));
             }
             RangeStage::Fused(f) => {
-                // The conversion is in the column pass: an empty pass keeps
-                // the stage's timestamp pair meaningful (about zero).
-                drop(encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some(STAGES[0]),
-                    timestamp_writes: writes(0),
-                }));
+                // The conversion is in the convolution's loads.
+                fused(&mut encoder, 0);
                 let variant = usize::from(upload == SampleUpload::Ci16);
                 f.0.record_timed(&mut encoder, &f.1, variant, writes(1), writes(2));
             }
         }
         if r.turned_store() {
-            // In the convolution's store; the empty pass keeps the stage's
-            // timestamp pair.
-            drop(encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(STAGES[3]),
-                timestamp_writes: writes(3),
-            }));
+            // The turn is in the convolution's store.
+            fused(&mut encoder, 3);
         } else {
             run(&mut encoder, &self.turn, 3, r.turn_groups);
         }
         let (d, db) = &self.doppler_fft;
         d.record_timed(&mut encoder, db, writes(4));
         if r.doppler_power_fused {
-            // In the Doppler FFT's store; the empty pass keeps the stage's
-            // timestamp pair.
-            drop(encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(STAGES[5]),
-                timestamp_writes: writes(5),
-            }));
+            // The power is in the Doppler FFT's store.
+            fused(&mut encoder, 5);
         } else {
             run(&mut encoder, &self.power, 5, r.power_groups);
         }

@@ -239,14 +239,6 @@ impl ConvolutionRecipe {
         matches!(&self.schedule, ConvolutionSchedule::Registers(p) if p.turned)
     }
 
-    /// Dispatches per batch.
-    pub fn dispatches(&self) -> usize {
-        match self.schedule {
-            ConvolutionSchedule::Registers(_) => 1,
-            ConvolutionSchedule::FourStep(_) => 3,
-        }
-    }
-
     /// Bytes of one batch.
     pub fn buffer_bytes(&self) -> u64 {
         (self.size * self.batch) as u64 * COMPLEX_BYTES
@@ -466,17 +458,15 @@ impl GpuConvolution {
                 if let Some(v) = valid {
                     constants.extend([("VALID", v as f64), ("KEEP", v as f64)]);
                 }
+                // One twiddle table for the input variants' kernels.
+                let table = storage_init(ctx, "fft twiddles", &twiddles(recipe.size, forward));
                 let first = entries
                     .iter()
                     .map(|entry| {
                         Ok(Step {
                             pipeline: ctx.compute_pipeline("fft.wgsl", entry, &constants)?,
                             workgroups: plan.workgroups,
-                            twiddles: storage_init(
-                                ctx,
-                                "fft twiddles",
-                                &twiddles(recipe.size, forward),
-                            ),
+                            twiddles: table.clone(),
                         })
                     })
                     .collect::<Result<Vec<_>, GpuError>>()?;
@@ -489,7 +479,10 @@ impl GpuConvolution {
                     inverse_columns,
                     ..
                 } = plan.as_ref();
-                let step = |p: &FourStepPass, entry: &str, direction: FftDirection| {
+                let step = |p: &FourStepPass,
+                            entry: &str,
+                            direction: FftDirection,
+                            table: &wgpu::Buffer| {
                     let chain_valid = valid;
                     let valid = valid.unwrap_or(p.len);
                     let mut constants = p.constants(recipe.batch, recipe.size, direction);
@@ -503,9 +496,14 @@ impl GpuConvolution {
                     Ok::<_, GpuError>(Step {
                         pipeline: ctx.compute_pipeline("fft.wgsl", entry, &constants)?,
                         workgroups: p.workgroups,
-                        twiddles: storage_init(ctx, "fft twiddles", &twiddles(p.len, direction)),
+                        twiddles: table.clone(),
                     })
                 };
+                let table = |p: &FourStepPass, direction| {
+                    storage_init(ctx, "fft twiddles", &twiddles(p.len, direction))
+                };
+                // One column twiddle table for the input variants' kernels.
+                let column_table = table(columns, forward);
                 let scratch = ctx.checked("convolution scratch", || {
                     ctx.device.create_buffer(&wgpu::BufferDescriptor {
                         label: Some("range convolution scratch"),
@@ -516,11 +514,17 @@ impl GpuConvolution {
                 })?;
                 let first = entries
                     .iter()
-                    .map(|entry| step(columns, entry, forward))
+                    .map(|entry| step(columns, entry, forward, &column_table))
                     .collect::<Result<Vec<_>, GpuError>>()?;
+                let inverse = FftDirection::Inverse;
                 let rest = FourStepRest {
-                    rows: step(rows, "fft_rows_convolve", forward)?,
-                    inverse_columns: step(inverse_columns, "fft_rows", FftDirection::Inverse)?,
+                    rows: step(rows, "fft_rows_convolve", forward, &table(rows, forward))?,
+                    inverse_columns: step(
+                        inverse_columns,
+                        "fft_rows",
+                        inverse,
+                        &table(inverse_columns, inverse),
+                    )?,
                     outer: storage_init(ctx, "fft outer twiddles", &twiddles(recipe.size, forward)),
                     scratch,
                 };
