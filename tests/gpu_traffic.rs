@@ -28,6 +28,15 @@ fn claimed(d: &DispatchTraffic) -> Vec<(u32, u64)> {
     v
 }
 
+/// Bytes moved and dispatches of one CPI's stages, summed.
+fn totals(traffic: &[tews::process::gpu::chain::StageTraffic]) -> (u64, usize) {
+    let moved = traffic
+        .iter()
+        .map(|t| t.bytes_read() + t.bytes_written())
+        .sum();
+    (moved, traffic.iter().map(|t| t.dispatches.len()).sum())
+}
+
 #[test]
 fn every_dispatch_binds_what_its_recipe_claims() {
     let ctx = match GpuContext::new(&GpuOptions {
@@ -128,12 +137,8 @@ fn the_default_cpi_moves_what_the_kernels_touch() {
         let cfar = uniform + pn * 4 + header;
         let want = range + turn + doppler + cfar;
         let traffic = recipe.traffic(upload);
-        let moved: u64 = traffic
-            .iter()
-            .map(|t| t.bytes_read() + t.bytes_written())
-            .sum();
+        let (moved, dispatches) = totals(&traffic);
         assert_eq!(moved, want, "{upload:?}");
-        let dispatches: usize = traffic.iter().map(|t| t.dispatches.len()).sum();
         assert_eq!(dispatches, 2 + 1 + 1 + 1 + 1);
         assert_eq!(recipe.bytes_floor(upload), input + 2 * pn * c + pn * 4);
         eprintln!(
@@ -187,12 +192,8 @@ fn the_default_cpi_with_the_register_convolution_moves_what_its_kernels_touch() 
         let cfar = uniform + pn * 4 + header;
         let want = range + turn + doppler + cfar;
         let traffic = recipe.traffic(upload);
-        let moved: u64 = traffic
-            .iter()
-            .map(|t| t.bytes_read() + t.bytes_written())
-            .sum();
+        let (moved, dispatches) = totals(&traffic);
         assert_eq!(moved, want, "{upload:?}");
-        let dispatches: usize = traffic.iter().map(|t| t.dispatches.len()).sum();
         assert_eq!(dispatches, 1 + 1 + 1 + 1);
         let floor = recipe.bytes_floor(upload);
         let ratio = moved as f64 / floor as f64;
@@ -229,14 +230,10 @@ fn a_turned_store_removes_the_corner_turn() {
         let doppler = pn * c + p * c + pn * 4;
         let cfar = uniform + pn * 4 + header;
         let traffic = recipe.traffic(upload);
-        let moved: u64 = traffic
-            .iter()
-            .map(|t| t.bytes_read() + t.bytes_written())
-            .sum();
+        let (moved, dispatches) = totals(&traffic);
         assert_eq!(moved, range + doppler + cfar, "{upload:?}");
         let turn = traffic.iter().find(|t| t.stage == "corner_turn").unwrap();
         assert!(turn.dispatches.is_empty());
-        let dispatches: usize = traffic.iter().map(|t| t.dispatches.len()).sum();
         assert_eq!(dispatches, 3);
         eprintln!(
             "{upload:?} turned: {moved} bytes, {:.2}x the floor",
